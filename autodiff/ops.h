@@ -1,0 +1,10 @@
+// Every op of the engine.
+#pragma once
+#include "autodiff/ops/conv.h"
+#include "autodiff/ops/elementwise.h"
+#include "autodiff/ops/linalg.h"
+#include "autodiff/ops/nn_ops.h"
+#include "autodiff/ops/reduce.h"
+#include "autodiff/ops/shape_ops.h"
+#include "autodiff/tape.h"
+#include "autodiff/tensor.h"

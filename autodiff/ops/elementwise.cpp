@@ -1,0 +1,158 @@
+// Binary elementwise ops with NumPy broadcasting: forward through kernels::cpu::binary over the
+// broadcast walker's inner runs; VJPs reduce gradients back to each input's shape with sum_to.
+#include "autodiff/ops/elementwise.h"
+
+#include "autodiff/broadcast.h"
+#include "autodiff/dispatch.h"
+#include "autodiff/op_registry.h"
+#include "autodiff/tape.h"
+#include "kernels/cpu/elementwise.h"
+
+namespace pianograd {
+
+using kernels::BinaryOp;
+namespace kc = kernels::cpu;
+
+PG_REGISTER_OP(add);
+PG_REGISTER_OP(sub);
+PG_REGISTER_OP(mul);
+PG_REGISTER_OP(div);
+PG_REGISTER_OP(pow);
+PG_REGISTER_OP(maximum);
+PG_REGISTER_OP(minimum);
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
+  const int64_t a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= ndim)
+    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " out of range for rank " +
+                     std::to_string(ndim));
+  return a;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw ShapeError(std::string(op) + ": shapes cannot broadcast: " + shape_str(a) + " and " + shape_str(b));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+
+Tensor binary_forward(BinaryOp bop, const Tensor& a, const Tensor& b, const char* name) {
+  check_floating(a, name);
+  check_floating(b, name);
+  check_same_dtype(a, b, name);
+  check_same_device(a, b, name);
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor y = Tensor::empty(out_shape, a.dtype());
+  dispatch_floating(a.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* py = y.data<T>();
+    if (a.shape() == b.shape()) {
+      kc::binary<T>(bop, pa, 1, pb, 1, py, static_cast<long>(y.numel()));
+      return 0;
+    }
+    const Strides st[2] = {broadcast_strides(a.shape(), out_shape), broadcast_strides(b.shape(), out_shape)};
+    for_each_run<2>(out_shape, st, [&](int64_t o, const int64_t* off, const int64_t* inner, int64_t len) {
+      kc::binary<T>(bop, pa + off[0], static_cast<long>(inner[0]), pb + off[1], static_cast<long>(inner[1]),
+                    py + o, static_cast<long>(len));
+    });
+    return 0;
+  });
+  return y;
+}
+
+// Elementwise selection a >= b (maximum) / a <= b (minimum) as a 0/1 mask of the broadcast shape;
+// ties send the gradient to `a`, as NumPy-style subgradients usually do.
+Tensor choose_a_mask(const Tensor& a, const Tensor& b, bool want_max) {
+  return want_max ? ge(a, b) : le(a, b);
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::add, a, b, "add");
+  record(y, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) -> Grads {
+    return {sum_to(gy, sa), sum_to(gy, sb)};
+  });
+  return y;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::sub, a, b, "sub");
+  record(y, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) -> Grads {
+    return {sum_to(gy, sa), sum_to(neg(gy), sb)};
+  });
+  return y;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::mul, a, b, "mul");
+  record(y, "mul", {a, b}, [ad = a.detach(), bd = b.detach(), ra = a.requires_grad(), rb = b.requires_grad()](
+                               const Tensor& gy) -> Grads {
+    return {ra ? sum_to(mul(gy, bd), ad.shape()) : Tensor(), rb ? sum_to(mul(gy, ad), bd.shape()) : Tensor()};
+  });
+  return y;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::div, a, b, "div");
+  record(y, "div", {a, b}, [ad = a.detach(), bd = b.detach(), yd = y.detach(), rb = b.requires_grad()](
+                               const Tensor& gy) -> Grads {
+    Tensor ga = div(gy, bd);
+    // d(a/b)/db = -(a/b)/b = -y/b
+    return {sum_to(ga, ad.shape()), rb ? sum_to(neg(mul(ga, yd)), bd.shape()) : Tensor()};
+  });
+  return y;
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::pow, a, b, "pow");
+  record(y, "pow", {a, b}, [ad = a.detach(), bd = b.detach(), yd = y.detach(), rb = b.requires_grad()](
+                               const Tensor& gy) -> Grads {
+    // d a^b / da = b a^(b-1); d a^b / db = a^b log a (defined for a > 0).
+    Tensor ga = mul(gy, mul(bd, pow(ad, add(bd, -1.0))));
+    Tensor gb = rb ? sum_to(mul(gy, mul(yd, log(ad))), bd.shape()) : Tensor();
+    return {sum_to(ga, ad.shape()), gb};
+  });
+  return y;
+}
+
+Tensor pow(const Tensor& a, double exponent) { return pow(a, scalar(exponent, a.dtype())); }
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::maximum, a, b, "maximum");
+  record(y, "maximum", {a, b}, [ad = a.detach(), bd = b.detach()](const Tensor& gy) -> Grads {
+    Tensor m = choose_a_mask(ad, bd, true);
+    return {sum_to(mul(gy, m), ad.shape()), sum_to(mul(gy, add(neg(m), 1.0)), bd.shape())};
+  });
+  return y;
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor y = binary_forward(BinaryOp::minimum, a, b, "minimum");
+  record(y, "minimum", {a, b}, [ad = a.detach(), bd = b.detach()](const Tensor& gy) -> Grads {
+    Tensor m = choose_a_mask(ad, bd, false);
+    return {sum_to(mul(gy, m), ad.shape()), sum_to(mul(gy, add(neg(m), 1.0)), bd.shape())};
+  });
+  return y;
+}
+
+Tensor add(const Tensor& a, double b) {
+  check_floating(a, "add");
+  return add(a, scalar(b, a.dtype()));
+}
+Tensor mul(const Tensor& a, double b) {
+  check_floating(a, "mul");
+  return mul(a, scalar(b, a.dtype()));
+}
+
+}  // namespace pianograd

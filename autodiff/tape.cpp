@@ -1,0 +1,163 @@
+#include "autodiff/tape.h"
+
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "autodiff/broadcast.h"
+#include "autodiff/ops/elementwise.h"
+
+namespace pianograd {
+namespace {
+thread_local bool t_grad_enabled = true;
+
+// Out-of-place so that a gradient aliased by two inputs (add's VJP returns gy twice) is never mutated.
+Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? add(acc, g) : g; }
+
+// Nodes in post-order (producers before consumers), iteratively: chains of 10^5 ops must not
+// overflow the stack.
+std::vector<Node*> topo_order(Node* root) {
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  seen.insert(root);
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      Node* child = node->inputs[next++].impl()->grad_fn.get();
+      if (child && seen.insert(child).second) stack.emplace_back(child, 0);
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+void set_grad_enabled(bool on) { t_grad_enabled = on; }
+
+namespace detail {
+bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+  for (const auto& t : inputs)
+    if (t.defined() && t.impl()->requires_grad) return true;
+  return false;
+}
+
+void attach(Tensor& out, const char* op, std::vector<Tensor> inputs, VJP vjp) {
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs = std::move(inputs);
+  node->vjp = std::move(vjp);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+}
+}  // namespace detail
+
+void record_many(Tensor& out, const char* op, const std::vector<Tensor>& inputs, VJP vjp) {
+  if (!grad_enabled()) return;
+  bool any = false;
+  for (const auto& t : inputs) any = any || (t.defined() && t.impl()->requires_grad);
+  if (any) detail::attach(out, op, inputs, std::move(vjp));
+}
+
+void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
+  check_defined("backward");
+  if (!impl_->requires_grad)
+    throw GraphError("backward: tensor of shape " + shape_str(shape()) + " does not require grad");
+  Tensor seed = grad_output;
+  if (!seed.defined()) {
+    if (numel() != 1)
+      throw GraphError("backward: grad_output is required for a non-scalar tensor of shape " + shape_str(shape()));
+    seed = ones_like(*this);
+  } else if (seed.shape() != shape()) {
+    throw ShapeError("backward: grad_output shape " + shape_str(seed.shape()) + " differs from tensor shape " +
+                     shape_str(shape()));
+  } else if (seed.dtype() != dtype()) {
+    seed = seed.to(dtype());
+  }
+  NoGrad no_grad;
+  if (!impl_->grad_fn) {
+    impl_->grad = accumulate(grad(), seed).impl_ptr();
+    return;
+  }
+  Node* root = impl_->grad_fn.get();
+  std::vector<Node*> order = topo_order(root);
+  std::unordered_map<Node*, Tensor> grads;
+  grads.reserve(order.size());
+  grads.emplace(root, seed);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* node = *it;
+    auto g = grads.find(node);
+    if (g == grads.end()) continue;  // no gradient reached this node
+    Tensor gy = std::move(g->second);
+    grads.erase(g);
+    if (!node->vjp)
+      throw GraphError(std::string("backward: the graph through op '") + node->op +
+                       "' was already freed; pass retain_graph=true to the first backward()");
+    Grads gs = node->vjp(gy);
+    if (gs.size() != node->inputs.size())
+      throw Error(std::string("backward: op '") + node->op + "' returned " + std::to_string(gs.size()) +
+                  " gradients for " + std::to_string(node->inputs.size()) + " inputs");
+    for (size_t i = 0; i < gs.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (!in.defined() || !in.impl()->requires_grad || !gs[i].defined()) continue;
+      if (gs[i].shape() != in.shape())
+        throw Error(std::string("backward: op '") + node->op + "' gave a gradient of shape " +
+                    shape_str(gs[i].shape()) + " for input " + std::to_string(i) + " of shape " +
+                    shape_str(in.shape()));
+      Tensor gi = gs[i].dtype() == in.dtype() ? gs[i] : gs[i].to(in.dtype());
+      if (Node* producer = in.impl()->grad_fn.get()) {
+        Tensor& slot = grads[producer];
+        slot = accumulate(slot, gi);
+      } else {
+        in.impl()->grad = accumulate(in.grad(), gi).impl_ptr();
+      }
+    }
+    if (!retain_graph) node->vjp = nullptr;
+  }
+}
+
+Strides broadcast_strides(const Shape& in, const Shape& out) {
+  Strides st(out.size(), 0);
+  int64_t stride = 1;
+  const size_t lead = out.size() - in.size();
+  for (size_t i = in.size(); i-- > 0;) {
+    st[lead + i] = (in[i] == 1 && out[lead + i] != 1) ? 0 : stride;
+    stride *= in[i];
+  }
+  return st;
+}
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const Shape& gs = grad.shape();
+  if (shape.size() > gs.size())
+    throw ShapeError("sum_to: cannot reduce shape " + shape_str(gs) + " to " + shape_str(shape));
+  Tensor out = zeros(shape, grad.dtype());
+  const Strides dst[1] = {broadcast_strides(shape, gs)};
+  auto reduce = [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = grad.data<T>();
+    T* o = out.data<T>();
+    for_each_run<1>(gs, dst, [&](int64_t goff, const int64_t* off, const int64_t* inner, int64_t len) {
+      T* d = o + off[0];
+      const T* s = g + goff;
+      if (inner[0] == 0) {
+        T acc = 0;
+        for (int64_t i = 0; i < len; ++i) acc += s[i];
+        *d += acc;
+      } else {
+        for (int64_t i = 0; i < len; ++i) d[i] += s[i];
+      }
+    });
+    return 0;
+  };
+  if (grad.dtype() == DType::f32) reduce(float{});
+  else if (grad.dtype() == DType::f64) reduce(double{});
+  else throw DTypeError(std::string("sum_to: expected a floating dtype, got ") + dtype_name(grad.dtype()));
+  return out;
+}
+
+}  // namespace pianograd
