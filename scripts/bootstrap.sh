@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(cmake ninja-build ccache g++ pkg-config libeigen3-dev libxsimd-dev xtl-dev libsndfile1-dev
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
-          libdlpack-dev)
+          libdlpack-dev nlohmann-json3-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
