@@ -1,0 +1,46 @@
+// Real FFTs of any even length, and FFT convolution, from libraries (DESIGN.md §3): KissFFT (BSD) for
+// float, Eigen's FFT module (MPL-2, a templated KissFFT) for double. Both are permissive, so the
+// library stays MIT; FFTW3 would be faster but GPL. bench/bench_fft.cpp measures the choice.
+#pragma once
+#include <complex>
+#include <cstddef>
+#include <memory>
+
+namespace pianograd::kernels::cpu {
+
+// Plans are immutable after construction and safe to share between threads (each call brings its
+// own buffers).
+template <class T>
+class RealFFT {
+ public:
+  explicit RealFFT(long n);  // n even, >= 2
+  ~RealFFT();
+  RealFFT(const RealFFT&) = delete;
+  RealFFT& operator=(const RealFFT&) = delete;
+
+  long size() const { return n_; }
+  long bins() const { return n_ / 2 + 1; }
+  // out[k] = sum_t in[t] e^{-2 pi i k t / n}, k = 0..n/2.
+  void forward(const T* in, std::complex<T>* out) const;
+  // Unnormalised inverse: out[t] = sum_k c_k X[k] e^{+2 pi i k t / n} over the full Hermitian
+  // spectrum, i.e. inverse(forward(x)) = n * x.
+  void inverse(const std::complex<T>* in, T* out) const;
+
+ private:
+  long n_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// y[0 .. nx+nh-1) = x * h (full linear convolution), by one zero-padded FFT of size >= nx+nh-1.
+template <class T>
+void fft_convolve(const T* x, long nx, const T* h, long nh, T* y);
+
+// The direct O(nx*nh) convolution: the reference for tests.
+template <class T>
+void direct_convolve(const T* x, long nx, const T* h, long nh, T* y);
+
+// Smallest n >= min_n with only factors 2, 3, 5 (fast sizes for KissFFT).
+long fast_fft_size(long min_n);
+
+}  // namespace pianograd::kernels::cpu
