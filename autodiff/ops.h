@@ -8,3 +8,4 @@
 #include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"
 #include "autodiff/tensor.h"
+#include "autodiff/ops/spectral.h"

@@ -1,0 +1,132 @@
+// STFT magnitude and the fused multi-resolution spectral loss; the FFTs and their adjoints live in
+// kernels/cpu/stft.cpp.
+#include "autodiff/ops/spectral.h"
+
+#include <cmath>
+#include <complex>
+#include <memory>
+
+#include "autodiff/dispatch.h"
+#include "autodiff/op_registry.h"
+#include "autodiff/tape.h"
+#include "kernels/cpu/stft.h"
+
+namespace pianograd {
+
+PG_REGISTER_OP(stft_magnitude);
+PG_REGISTER_OP(multi_resolution_stft_loss);
+
+namespace kc = kernels::cpu;
+
+namespace {
+
+kc::StftGeometry geometry(const Tensor& x, int64_t n_fft, int64_t hop, const char* op) {
+  if (x.dim() != 1 && x.dim() != 2)
+    throw ShapeError(std::string(op) + ": expected audio [T] or [B,T], got " + shape_str(x.shape()));
+  if (n_fft < 2 || n_fft % 2 != 0)
+    throw ValueError(std::string(op) + ": n_fft must be even and >= 2, got " + std::to_string(n_fft));
+  if (hop < 0) throw ValueError(std::string(op) + ": hop must be >= 0, got " + std::to_string(hop));
+  const int64_t len = x.shape().back();
+  if (len < 1) throw ShapeError(std::string(op) + ": empty signal of shape " + shape_str(x.shape()));
+  return kc::StftGeometry{static_cast<long>(n_fft), static_cast<long>(hop ? hop : std::max<int64_t>(1, n_fft / 4)),
+                          static_cast<long>(len)};
+}
+
+int64_t batch_of(const Tensor& x) { return x.dim() == 2 ? x.shape()[0] : 1; }
+
+}  // namespace
+
+Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop) {
+  check_floating(x, "stft_magnitude");
+  const kc::StftGeometry g = geometry(x, n_fft, hop, "stft_magnitude");
+  const int64_t batch = batch_of(x);
+  Shape out{g.frames(), g.bins()};
+  if (x.dim() == 2) out.insert(out.begin(), batch);
+  Tensor y = Tensor::empty(out, x.dtype());
+  return dispatch_floating(x.dtype(), "stft_magnitude", [&](auto tag) {
+    using T = decltype(tag);
+    auto spec = std::make_shared<std::vector<std::complex<T>>>(static_cast<size_t>(batch * g.frames() * g.bins()));
+    kc::stft_magnitude<T>(x.data<T>(), static_cast<long>(batch), g, y.data<T>(), spec->data());
+    record(y, "stft_magnitude", {x}, [spec, g, batch, xs = x.shape()](const Tensor& gy) -> Grads {
+      Tensor gx = zeros(xs, gy.dtype());
+      kc::stft_magnitude_backward<T>(gy.data<T>(), spec->data(), static_cast<long>(batch), g, gx.data<T>());
+      return {gx};
+    });
+    return y;
+  });
+}
+
+Tensor multi_resolution_stft_loss(const Tensor& pred, const Tensor& target, const SpectralLossOptions& opt) {
+  const char* op = "multi_resolution_stft_loss";
+  check_floating(pred, op);
+  check_floating(target, op);
+  check_same_dtype(pred, target, op);
+  if (pred.shape() != target.shape())
+    throw ShapeError(std::string(op) + ": pred and target shapes differ: " + shape_str(pred.shape()) + " vs " +
+                     shape_str(target.shape()));
+  if (opt.fft_sizes.empty()) throw ValueError(std::string(op) + ": no FFT sizes given");
+  if (!(opt.overlap >= 0.0 && opt.overlap < 1.0))
+    throw ValueError(std::string(op) + ": overlap must be in [0,1), got " + std::to_string(opt.overlap));
+  const int64_t batch = batch_of(pred);
+  return dispatch_floating(pred.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    // Per scale: the geometry, both spectra and dLoss/dmag for each side, computed in the forward.
+    struct Scale {
+      kc::StftGeometry g;
+      std::vector<std::complex<T>> sp, st;
+      std::vector<T> gp, gt;
+    };
+    auto scales = std::make_shared<std::vector<Scale>>();
+    double loss = 0.0;
+    const T eps = static_cast<T>(opt.eps);
+    for (int64_t n_fft : opt.fft_sizes) {
+      const int64_t hop = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(n_fft) * (1.0 - opt.overlap))));
+      Scale s{geometry(pred, n_fft, hop, op), {}, {}, {}, {}};
+      const size_t count = static_cast<size_t>(batch * s.g.frames() * s.g.bins());
+      std::vector<T> mp(count), mt(count);
+      s.sp.resize(count);
+      s.st.resize(count);
+      kc::stft_magnitude<T>(pred.data<T>(), static_cast<long>(batch), s.g, mp.data(), s.sp.data());
+      kc::stft_magnitude<T>(target.data<T>(), static_cast<long>(batch), s.g, mt.data(), s.st.data());
+      s.gp.resize(count);
+      s.gt.resize(count);
+      const T inv_n = T(1) / static_cast<T>(count);
+      double lin = 0.0, lg = 0.0;
+      for (size_t i = 0; i < count; ++i) {
+        const T d = mp[i] - mt[i];
+        const T ld = std::log(mp[i] + eps) - std::log(mt[i] + eps);
+        lin += std::fabs(static_cast<double>(d));
+        lg += std::fabs(static_cast<double>(ld));
+        const T sd = static_cast<T>((d > 0) - (d < 0)), sl = static_cast<T>((ld > 0) - (ld < 0));
+        s.gp[i] = inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mp[i] + eps));
+        s.gt[i] = -inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mt[i] + eps));
+      }
+      loss += (opt.linear_weight * lin + opt.log_weight * lg) / static_cast<double>(count);
+      scales->push_back(std::move(s));
+    }
+    Tensor y = scalar(loss, pred.dtype());
+    record(y, op, {pred, target},
+           [scales, batch, shape = pred.shape(), rp = pred.requires_grad(), rt = target.requires_grad()](
+               const Tensor& gy) -> Grads {
+             const T g = static_cast<T>(gy.item());
+             Tensor gpred = rp ? zeros(shape, gy.dtype()) : Tensor();
+             Tensor gtarget = rt ? zeros(shape, gy.dtype()) : Tensor();
+             for (auto& s : *scales) {
+               if (rp) {
+                 std::vector<T> gm(s.gp.size());
+                 for (size_t i = 0; i < gm.size(); ++i) gm[i] = g * s.gp[i];
+                 kc::stft_magnitude_backward<T>(gm.data(), s.sp.data(), static_cast<long>(batch), s.g, gpred.data<T>());
+               }
+               if (rt) {
+                 std::vector<T> gm(s.gt.size());
+                 for (size_t i = 0; i < gm.size(); ++i) gm[i] = g * s.gt[i];
+                 kc::stft_magnitude_backward<T>(gm.data(), s.st.data(), static_cast<long>(batch), s.g, gtarget.data<T>());
+               }
+             }
+             return {gpred, gtarget};
+           });
+    return y;
+  });
+}
+
+}  // namespace pianograd

@@ -1,0 +1,92 @@
+#include "kernels/cpu/stft.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "kernels/cpu/fft.h"
+
+namespace pianograd::kernels::cpu {
+namespace {
+
+// Reflect padding as numpy.pad(mode="reflect"): index -1 maps to 1, length maps to length-2.
+inline long reflect(long i, long n) {
+  if (n == 1) return 0;
+  const long period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+}  // namespace
+
+template <class T>
+std::vector<T> hann_window(long n) {
+  std::vector<T> w(static_cast<size_t>(n));
+  for (long t = 0; t < n; ++t)
+    w[static_cast<size_t>(t)] = static_cast<T>(0.5 - 0.5 * std::cos(2 * std::numbers::pi * static_cast<double>(t) / static_cast<double>(n)));
+  return w;
+}
+
+template <class T>
+void stft_magnitude(const T* x, long batch, const StftGeometry& g, T* mag, std::complex<T>* spec) {
+  const RealFFT<T> plan(g.n_fft);
+  const std::vector<T> w = hann_window<T>(g.n_fft);
+  const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
+  // Double plans mutate Eigen's caches: keep them single-threaded (they serve tests, not speed).
+  const bool parallel = std::is_same_v<T, float> && batch * frames > 8;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<T> frame(static_cast<size_t>(g.n_fft));
+    std::vector<std::complex<T>> X(static_cast<size_t>(bins));
+#pragma omp for schedule(static)
+    for (long bf = 0; bf < batch * frames; ++bf) {
+      const long b = bf / frames, f = bf % frames;
+      const T* xb = x + b * g.length;
+      for (long t = 0; t < g.n_fft; ++t)
+        frame[static_cast<size_t>(t)] = w[static_cast<size_t>(t)] * xb[reflect(f * g.hop + t - half, g.length)];
+      plan.forward(frame.data(), X.data());
+      T* m = mag + bf * bins;
+      for (long k = 0; k < bins; ++k) m[k] = std::abs(X[static_cast<size_t>(k)]);
+      if (spec) std::copy(X.begin(), X.end(), spec + bf * bins);
+    }
+  }
+}
+
+template <class T>
+void stft_magnitude_backward(const T* gmag, const std::complex<T>* spec, long batch, const StftGeometry& g, T* gx) {
+  const RealFFT<T> plan(g.n_fft);
+  const std::vector<T> w = hann_window<T>(g.n_fft);
+  const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
+  std::vector<std::complex<T>> Y(static_cast<size_t>(bins));
+  std::vector<T> frame(static_cast<size_t>(g.n_fft));
+  // Frames overlap, so accumulation into gx is serial per signal; the FFTs dominate anyway.
+  for (long bf = 0; bf < batch * frames; ++bf) {
+    const long b = bf / frames, f = bf % frames;
+    const std::complex<T>* X = spec + bf * bins;
+    const T* gm = gmag + bf * bins;
+    // d|X|/dX as the complex gradient G = gm X/|X|; the adjoint of the half-spectrum real DFT is
+    // sum_k Re(G_k e^{+2 pi i k t/n}) = irfft(Y) with Y_k = G_k/2 inside, Re G at DC and Nyquist.
+    for (long k = 0; k < bins; ++k) {
+      const T a = std::abs(X[k]);
+      std::complex<T> G = a > T(0) ? gm[k] * X[k] / a : std::complex<T>(0);
+      if (k == 0 || k == bins - 1) G = std::complex<T>(G.real(), 0);
+      else G *= T(0.5);
+      Y[static_cast<size_t>(k)] = G;
+    }
+    plan.inverse(Y.data(), frame.data());
+    T* gb = gx + b * g.length;
+    for (long t = 0; t < g.n_fft; ++t)
+      gb[reflect(f * g.hop + t - half, g.length)] += w[static_cast<size_t>(t)] * frame[static_cast<size_t>(t)];
+  }
+}
+
+template std::vector<float> hann_window<float>(long);
+template std::vector<double> hann_window<double>(long);
+template void stft_magnitude<float>(const float*, long, const StftGeometry&, float*, std::complex<float>*);
+template void stft_magnitude<double>(const double*, long, const StftGeometry&, double*, std::complex<double>*);
+template void stft_magnitude_backward<float>(const float*, const std::complex<float>*, long, const StftGeometry&, float*);
+template void stft_magnitude_backward<double>(const double*, const std::complex<double>*, long, const StftGeometry&, double*);
+
+}  // namespace pianograd::kernels::cpu
