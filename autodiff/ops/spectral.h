@@ -25,3 +25,9 @@ struct SpectralLossOptions {
 Tensor multi_resolution_stft_loss(const Tensor& pred, const Tensor& target, const SpectralLossOptions& opt = {});
 
 }  // namespace pianograd
+
+namespace pianograd {
+// Causal FFT convolution truncated to the input length: y[b][n] = sum_j h[j] x[b][n-j], n < T.
+// x [T] or [B,T], h [K] (an impulse response shared by the batch: soundboard/body, room).
+Tensor fft_convolve(const Tensor& x, const Tensor& h);
+}  // namespace pianograd

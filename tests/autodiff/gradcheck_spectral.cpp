@@ -18,7 +18,10 @@ PG_GRAD_CASES(
     {"multi_resolution_stft_loss", {{48}, {48}},
      [](V in) { return multi_resolution_stft_loss(in[0], in[1], small_loss()); }, 1e-5},
     {"multi_resolution_stft_loss", {{2, 40}, {2, 40}},
-     [](V in) { return multi_resolution_stft_loss(in[0], in[1], small_loss()); }, 1e-5, nullptr, "batched"});
+     [](V in) { return multi_resolution_stft_loss(in[0], in[1], small_loss()); }, 1e-5, nullptr, "batched"},
+    {"fft_convolve", {{30}, {7}}, [](V in) { return fft_convolve(in[0], in[1]); }},
+    {"fft_convolve", {{2, 90}, {80}}, [](V in) { return fft_convolve(in[0], in[1]); }, 1e-6, nullptr, "batched, FFT path"},
+    {"fft_convolve", {{5}, {9}}, [](V in) { return fft_convolve(in[0], in[1]); }, 1e-6, nullptr, "IR longer than signal"});
 
 }  // namespace
 }  // namespace pianograd::testing

@@ -60,3 +60,22 @@ TEST(SpectralLoss, GradientDescentMovesPredTowardTarget) {
 
 }  // namespace
 }  // namespace pianograd
+
+namespace pianograd {
+namespace {
+TEST(FftConvolve, MatchesDirectCausalConvolution) {
+  manual_seed(11);
+  Tensor x = randn({3, 500});
+  Tensor h = randn({200});
+  Tensor y = fft_convolve(x, h);
+  const auto xv = x.to_vector<float>(), hv = h.to_vector<float>(), yv = y.to_vector<float>();
+  for (int b = 0; b < 3; ++b)
+    for (int n = 0; n < 500; n += 37) {
+      double ref = 0;
+      for (int j = 0; j <= std::min(n, 199); ++j) ref += hv[static_cast<size_t>(j)] * xv[static_cast<size_t>(b * 500 + n - j)];
+      EXPECT_NEAR(yv[static_cast<size_t>(b * 500 + n)], ref, 1e-3) << b << "," << n;
+    }
+  EXPECT_THROW(fft_convolve(x, randn({2, 3})), ShapeError);
+}
+}  // namespace
+}  // namespace pianograd

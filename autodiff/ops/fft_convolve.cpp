@@ -1,0 +1,67 @@
+// Causal FFT convolution with an impulse response, truncated to the signal length. Both gradients
+// are correlations, computed as convolutions with a reversed operand (derivation in the comments).
+#include <algorithm>
+#include <vector>
+
+#include "autodiff/dispatch.h"
+#include "autodiff/op_registry.h"
+#include "autodiff/ops/spectral.h"
+#include "autodiff/tape.h"
+#include "kernels/cpu/fft.h"
+
+namespace pianograd {
+
+PG_REGISTER_OP(fft_convolve);
+
+namespace kc = kernels::cpu;
+
+Tensor fft_convolve(const Tensor& x, const Tensor& h) {
+  const char* op = "fft_convolve";
+  check_floating(x, op);
+  check_floating(h, op);
+  check_same_dtype(x, h, op);
+  if ((x.dim() != 1 && x.dim() != 2) || h.dim() != 1)
+    throw ShapeError(std::string(op) + ": expected x [T] or [B,T] and h [K], got " + shape_str(x.shape()) + " and " +
+                     shape_str(h.shape()));
+  const long T = static_cast<long>(x.shape().back()), K = static_cast<long>(h.numel());
+  const long B = x.dim() == 2 ? static_cast<long>(x.shape()[0]) : 1;
+  if (K < 1 || T < 1) throw ShapeError(std::string(op) + ": empty operand: " + shape_str(x.shape()) + " and " + shape_str(h.shape()));
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using Tp = decltype(tag);
+    std::vector<Tp> full(static_cast<size_t>(T + K - 1));
+    for (long b = 0; b < B; ++b) {
+      kc::fft_convolve<Tp>(x.data<Tp>() + b * T, T, h.data<Tp>(), K, full.data());
+      std::copy(full.begin(), full.begin() + T, y.data<Tp>() + b * T);
+    }
+    return 0;
+  });
+  record(y, op, {x, h}, [xd = x.detach(), hd = h.detach(), T, K, B](const Tensor& gy) -> Grads {
+    Tensor gx = Tensor::empty(xd.shape(), gy.dtype());
+    Tensor gh = zeros(hd.shape(), gy.dtype());
+    dispatch_floating(gy.dtype(), "fft_convolve", [&](auto tag) {
+      using Tp = decltype(tag);
+      std::vector<Tp> rev(static_cast<size_t>(T)), full(static_cast<size_t>(2 * T + K));
+      const Tp* g = gy.data<Tp>();
+      Tp* ghp = gh.data<Tp>();
+      for (long b = 0; b < B; ++b) {
+        const Tp* gb = g + b * T;
+        // gx[i] = sum_j h[j] gy[i+j] = (rev(gy) * h)[T-1-i]
+        std::reverse_copy(gb, gb + T, rev.begin());
+        kc::fft_convolve<Tp>(rev.data(), T, hd.data<Tp>(), K, full.data());
+        Tp* gxb = gx.data<Tp>() + b * T;
+        for (long i = 0; i < T; ++i) gxb[i] = full[static_cast<size_t>(T - 1 - i)];
+        // gh[j] = sum_n gy[n] x[n-j] = (rev(x) * gy)[T-1+j], zero for j >= T
+        const Tp* xb = xd.data<Tp>() + b * T;
+        std::reverse_copy(xb, xb + T, rev.begin());
+        kc::fft_convolve<Tp>(rev.data(), T, gb, T, full.data());
+        for (long j = 0; j < std::min(K, T); ++j) ghp[j] += full[static_cast<size_t>(T - 1 + j)];
+      }
+      return 0;
+    });
+    return {gx, gh};
+  });
+  return y;
+}
+
+}  // namespace pianograd
