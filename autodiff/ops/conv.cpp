@@ -1,0 +1,235 @@
+// conv1d / conv2d / conv_transpose1d over the im2col + GEMM kernels (kernels/cpu/im2col.h).
+// conv_transpose1d is the adjoint of conv1d: its forward is conv1d's input-gradient (col2im), its input
+// gradient is conv1d's forward, so the two share one geometry (ConvGeom) and three kernels.
+#include "autodiff/dispatch.h"
+#include "autodiff/op_registry.h"
+#include "autodiff/ops/conv.h"
+#include "autodiff/ops/reduce.h"
+#include "autodiff/tape.h"
+#include "kernels/cpu/im2col.h"
+
+namespace pianograd {
+
+PG_REGISTER_OP(conv1d);
+PG_REGISTER_OP(conv2d);
+PG_REGISTER_OP(conv_transpose1d);
+
+namespace {
+namespace kc = kernels::cpu;
+using std::to_string;
+
+std::string str(const Tensor& t) { return shape_str(t.shape()); }
+
+void check_params(const char* op, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
+  if (stride < 1 || padding < 0 || dilation < 1 || groups < 1)
+    throw ValueError(std::string(op) + ": expected stride >= 1, padding >= 0, dilation >= 1, groups >= 1, got " +
+                     "stride=" + to_string(stride) + " padding=" + to_string(padding) + " dilation=" +
+                     to_string(dilation) + " groups=" + to_string(groups));
+}
+
+void check_tensors(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias, int64_t rank) {
+  check_floating(x, op);
+  check_floating(w, op);
+  check_same_dtype(x, w, op);
+  check_same_device(x, w, op);
+  if (x.dim() != rank || w.dim() != rank)
+    throw ShapeError(std::string(op) + ": expected " + to_string(rank) + "-D input and weight, got input " + str(x) +
+                     " and weight " + str(w));
+  if (bias.defined()) {
+    check_floating(bias, op);
+    check_same_dtype(x, bias, op);
+  }
+}
+
+void check_groups(const char* op, int64_t channels, int64_t groups, const char* which) {
+  if (channels % groups != 0)
+    throw ShapeError(std::string(op) + ": groups=" + to_string(groups) + " does not divide the " + which +
+                     " channels (" + to_string(channels) + ")");
+}
+
+void check_bias(const char* op, const Tensor& bias, int64_t cout) {
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != cout))
+    throw ShapeError(std::string(op) + ": bias must have shape [" + to_string(cout) + "], got " + str(bias));
+}
+
+// Output length of one axis; ShapeError when the dilated kernel does not fit the padded input.
+int64_t out_len(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, const Tensor& x,
+                const Tensor& w) {
+  const int64_t span = d * (k - 1) + 1;
+  if (in + 2 * p < span)
+    throw ShapeError(std::string(op) + ": kernel larger than padded input: kernel span " + to_string(span) +
+                     " (kernel " + to_string(k) + ", dilation " + to_string(d) + ") > input " + to_string(in) +
+                     " + 2*padding " + to_string(p) + "; input " + str(x) + ", weight " + str(w));
+  return (in + 2 * p - span) / s + 1;
+}
+
+// Sum of gy over every dim but the channel dim 1: the bias gradient.
+Tensor bias_grad(const Tensor& gy) {
+  Axes axes{0};
+  for (int64_t d = 2; d < gy.dim(); ++d) axes.push_back(d);
+  return sum(gy, axes);
+}
+
+template <class F>
+void typed(const Tensor& t, const char* op, F&& f) {
+  dispatch_floating(t.dtype(), op, [&](auto tag) {
+    f(tag);
+    return 0;
+  });
+}
+
+// Shared body of conv1d and conv2d (1-D is the H = KH = 1 case).
+Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
+               int64_t padding, int64_t dilation, int64_t groups) {
+  check_tensors(op, x, w, bias, rank);
+  check_params(op, stride, padding, dilation, groups);
+  const int64_t cin = x.size(1), cout = w.size(0);
+  check_groups(op, cin, groups, "input");
+  check_groups(op, cout, groups, "output");
+  if (w.size(1) * groups != cin)
+    throw ShapeError(std::string(op) + ": channel mismatch: input " + str(x) + " has " + to_string(cin) +
+                     " channels, weight " + str(w) + " with groups=" + to_string(groups) + " expects " +
+                     to_string(w.size(1) * groups));
+  check_bias(op, bias, cout);
+  kc::ConvGeom g;
+  g.N = x.size(0);
+  g.C = cin;
+  g.Cout = cout;
+  g.groups = groups;
+  g.W = x.size(-1);
+  g.KW = w.size(-1);
+  g.sw = stride;
+  g.pw = padding;
+  g.dw = dilation;
+  g.OW = out_len(op, g.W, g.KW, stride, padding, dilation, x, w);
+  Shape ys{g.N, cout, g.OW};
+  if (rank == 4) {
+    g.H = x.size(2);
+    g.KH = w.size(2);
+    g.sh = stride;
+    g.ph = padding;
+    g.dh = dilation;
+    g.OH = out_len(op, g.H, g.KH, stride, padding, dilation, x, w);
+    ys = {g.N, cout, g.OH, g.OW};
+  }
+  Tensor y = Tensor::empty(ys, x.dtype());
+  typed(x, op, [&](auto tag) {
+    using T = decltype(tag);
+    kc::conv_forward<T>(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), g);
+  });
+  const bool has_bias = bias.defined();
+  auto vjp = [xd = x.detach(), wd = w.detach(), g, op, has_bias, rx = x.requires_grad(),
+              rw = w.requires_grad()](const Tensor& gy) -> Grads {
+    Tensor gx, gw;
+    typed(gy, op, [&](auto tag) {
+      using T = decltype(tag);
+      if (rx) {
+        gx = Tensor::empty(xd.shape(), xd.dtype());
+        kc::conv_backward_input<T>(gy.data<T>(), wd.data<T>(), gx.data<T>(), g);
+      }
+      if (rw) {
+        gw = Tensor::empty(wd.shape(), wd.dtype());
+        kc::conv_backward_weight<T>(xd.data<T>(), gy.data<T>(), gw.data<T>(), g);
+      }
+    });
+    return {gx, gw, has_bias ? bias_grad(gy) : Tensor()};
+  };
+  if (has_bias) {
+    record(y, op, {x, w, bias}, std::move(vjp));
+  } else {
+    record(y, op, {x, w}, [vjp = std::move(vjp)](const Tensor& gy) -> Grads {
+      Grads gr = vjp(gy);
+      gr.pop_back();
+      return gr;
+    });
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  return conv_nd("conv1d", 3, x, w, bias, stride, padding, dilation, groups);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  return conv_nd("conv2d", 4, x, w, bias, stride, padding, dilation, groups);
+}
+
+Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,
+                        int64_t output_padding, int64_t dilation, int64_t groups) {
+  const char* op = "conv_transpose1d";
+  check_tensors(op, x, w, bias, 3);
+  check_params(op, stride, padding, dilation, groups);
+  if (output_padding < 0 || output_padding >= std::max(stride, dilation))
+    throw ValueError(std::string(op) + ": output_padding must be in [0, max(stride, dilation)), got " +
+                     to_string(output_padding) + " with stride=" + to_string(stride) +
+                     " dilation=" + to_string(dilation));
+  const int64_t cin = x.size(1);
+  check_groups(op, cin, groups, "input");
+  if (w.size(0) != cin)
+    throw ShapeError(std::string(op) + ": channel mismatch: input " + str(x) + " has " + to_string(cin) +
+                     " channels, weight " + str(w) + " expects " + to_string(w.size(0)));
+  const int64_t cout = w.size(1) * groups, k = w.size(2), len = x.size(2);
+  check_bias(op, bias, cout);
+  const int64_t lout = (len - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1;
+  if (lout <= 0)
+    throw ShapeError(std::string(op) + ": output length " + to_string(lout) + " is not positive for input " + str(x) +
+                     ", weight " + str(w) + ", stride " + to_string(stride) + ", padding " + to_string(padding));
+  // The conv1d whose adjoint this is: it maps [N, cout, lout] to [N, cin, len] with weight
+  // [cin, cout/groups, k] — exactly conv_transpose1d's (PyTorch) weight layout.
+  kc::ConvGeom g;
+  g.N = x.size(0);
+  g.C = cout;
+  g.W = lout;
+  g.Cout = cin;
+  g.groups = groups;
+  g.KW = k;
+  g.OW = len;
+  g.sw = stride;
+  g.pw = padding;
+  g.dw = dilation;
+  Tensor y = Tensor::empty({g.N, cout, lout}, x.dtype());
+  typed(x, op, [&](auto tag) {
+    using T = decltype(tag);
+    kc::conv_backward_input<T>(x.data<T>(), w.data<T>(), y.data<T>(), g);
+    if (bias.defined()) {
+      const T* b = bias.data<T>();
+      T* py = y.data<T>();
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t c = 0; c < cout; ++c)
+          for (int64_t i = 0; i < lout; ++i) py[(n * cout + c) * lout + i] += b[c];
+    }
+  });
+  const bool has_bias = bias.defined();
+  auto vjp = [xd = x.detach(), wd = w.detach(), g, op, has_bias, rx = x.requires_grad(),
+              rw = w.requires_grad()](const Tensor& gy) -> Grads {
+    Tensor gx, gw;
+    typed(gy, op, [&](auto tag) {
+      using T = decltype(tag);
+      if (rx) {  // adjoint of the adjoint: the conv1d forward
+        gx = Tensor::empty(xd.shape(), xd.dtype());
+        kc::conv_forward<T>(gy.data<T>(), wd.data<T>(), nullptr, gx.data<T>(), g);
+      }
+      if (rw) {  // conv1d's weight gradient with gy as its input and x as its output gradient
+        gw = Tensor::empty(wd.shape(), wd.dtype());
+        kc::conv_backward_weight<T>(gy.data<T>(), xd.data<T>(), gw.data<T>(), g);
+      }
+    });
+    return {gx, gw, has_bias ? bias_grad(gy) : Tensor()};
+  };
+  if (has_bias) {
+    record(y, op, {x, w, bias}, std::move(vjp));
+  } else {
+    record(y, op, {x, w}, [vjp = std::move(vjp)](const Tensor& gy) -> Grads {
+      Grads gr = vjp(gy);
+      gr.pop_back();
+      return gr;
+    });
+  }
+  return y;
+}
+
+}  // namespace pianograd
