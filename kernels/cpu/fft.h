@@ -8,8 +8,8 @@
 
 namespace pianograd::kernels::cpu {
 
-// Plans are immutable after construction and safe to share between threads (each call brings its
-// own buffers).
+// A plan is NOT safe to use from two threads at once (KissFFT keeps scratch space in the plan and
+// Eigen's FFT caches twiddles): give each thread its own.
 template <class T>
 class RealFFT {
  public:

@@ -31,13 +31,14 @@ std::vector<T> hann_window(long n) {
 
 template <class T>
 void stft_magnitude(const T* x, long batch, const StftGeometry& g, T* mag, std::complex<T>* spec) {
-  const RealFFT<T> plan(g.n_fft);
   const std::vector<T> w = hann_window<T>(g.n_fft);
   const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
   // Double plans mutate Eigen's caches: keep them single-threaded (they serve tests, not speed).
   const bool parallel = std::is_same_v<T, float> && batch * frames > 8;
 #pragma omp parallel if (parallel)
   {
+    // One plan per thread: KissFFT's plan holds scratch space that a transform writes.
+    const RealFFT<T> plan(g.n_fft);
     std::vector<T> frame(static_cast<size_t>(g.n_fft));
     std::vector<std::complex<T>> X(static_cast<size_t>(bins));
 #pragma omp for schedule(static)

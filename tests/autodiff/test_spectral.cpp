@@ -79,3 +79,17 @@ TEST(FftConvolve, MatchesDirectCausalConvolution) {
 }
 }  // namespace
 }  // namespace pianograd
+
+namespace pianograd {
+namespace {
+// Regression: one FFT plan was shared by OpenMP threads, and KissFFT's plan holds scratch space,
+// so two transforms of one signal differed.
+TEST(StftMagnitude, DeterministicAcrossThreads) {
+  manual_seed(5);
+  Tensor x = randn({4, 8000});
+  const auto a = stft_magnitude(x, 512).to_vector<float>();
+  for (int rep = 0; rep < 3; ++rep) EXPECT_EQ(stft_magnitude(x, 512).to_vector<float>(), a);
+  EXPECT_EQ(multi_resolution_stft_loss(x, x).item(), 0.0);
+}
+}  // namespace
+}  // namespace pianograd
