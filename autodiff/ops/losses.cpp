@@ -1,0 +1,151 @@
+// Pointwise losses: mse_loss, l1_loss and bce_with_logits. One pass computes each element's loss and,
+// when a gradient is wanted, its partial derivatives; the VJP scales those by the incoming gradient
+// (a scalar for mean/sum). The mean/sum of the losses is the kernels' SIMD row sum.
+#include <cmath>
+#include <string>
+
+#include "autodiff/dispatch.h"
+#include "autodiff/op_registry.h"
+#include "autodiff/ops/elementwise.h"
+#include "autodiff/ops/nn_ops.h"
+#include "autodiff/ops/reduce_util.h"
+#include "autodiff/tape.h"
+#include "kernels/common/elementwise_math.h"
+#include "kernels/cpu/reduce.h"
+
+namespace pianograd {
+
+namespace kc = kernels::cpu;
+
+PG_REGISTER_OP(mse_loss);
+PG_REGISTER_OP(l1_loss);
+PG_REGISTER_OP(bce_with_logits);
+
+namespace {
+
+// Reduces per-element losses: none keeps them, sum/mean is the kernel row sum (mean over all elements).
+Tensor reduce_loss(const Tensor& elems, Reduction r, const char* name) {
+  if (r == Reduction::none) return elems;
+  Tensor out = Tensor::empty({}, elems.dtype());
+  dispatch_floating(elems.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    const long n = static_cast<long>(elems.numel());
+    kc::reduce_sum<T>(elems.data<T>(), out.data<T>(), 1L, n, 1L);
+    // An empty mean is 0/0 = NaN, as in torch.
+    if (r == Reduction::mean) out.data<T>()[0] /= static_cast<T>(n);
+    return 0;
+  });
+  return out;
+}
+
+// Gradient of input k from its stored partials: gy broadcasts (0-d for mean/sum), mean divides by N.
+Tensor scale_partial(const Tensor& partial, const Tensor& gy, Reduction r) {
+  Tensor g = mul(partial, gy);
+  if (r == Reduction::mean && partial.numel() > 0) g = mul(g, 1.0 / static_cast<double>(partial.numel()));
+  return g;
+}
+
+void check_pair(const Tensor& a, const Tensor& b, const char* name, const char* an, const char* bn) {
+  check_floating(a, name);
+  check_floating(b, name);
+  check_same_dtype(a, b, name);
+  if (a.shape() != b.shape())
+    throw ShapeError(std::string(name) + ": " + an + " shape " + shape_str(a.shape()) + " differs from " + bn +
+                     " shape " + shape_str(b.shape()));
+}
+
+// f(a, b, w, &da, &db, &dw) -> loss element; w is 1 when no third operand is given.
+template <class F>
+Tensor pointwise_loss(const char* name, const Tensor& a, const Tensor& b, const Tensor& w, Reduction r, F f) {
+  const bool want = grad_enabled() && detail::any_requires_grad({a, b, w});
+  const Shape& s = a.shape();
+  const Tensor wb = w.defined() ? broadcast_to_raw(w, s) : Tensor();
+  Tensor elems = Tensor::empty(s, a.dtype());
+  Tensor da, db, dw;
+  if (want) {
+    da = Tensor::empty(s, a.dtype());
+    db = Tensor::empty(s, a.dtype());
+    if (w.defined()) dw = Tensor::empty(s, a.dtype());
+  }
+  dispatch_floating(a.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const T* pw = w.defined() ? wb.data<T>() : nullptr;
+    T* pe = elems.data<T>();
+    T* pda = want ? da.data<T>() : nullptr;
+    T* pdb = want ? db.data<T>() : nullptr;
+    T* pdw = want && pw ? dw.data<T>() : nullptr;
+    const int64_t n = a.numel();
+#pragma omp parallel for if (n > 32768)
+    for (int64_t i = 0; i < n; ++i) {
+      T ga = 0, gb = 0, gw = 0;
+      pe[i] = f(pa[i], pb[i], pw ? pw[i] : T(1), ga, gb, gw);
+      if (pda) {
+        pda[i] = ga;
+        pdb[i] = gb;
+        if (pdw) pdw[i] = gw;
+      }
+    }
+    return 0;
+  });
+  Tensor y = reduce_loss(elems, r, name);
+  if (!want) return y;
+  std::vector<Tensor> inputs = {a, b};
+  if (w.defined()) inputs.push_back(w);
+  record_many(y, name, inputs, [da, db, dw, r, ws = w.defined() ? w.shape() : Shape{}](const Tensor& gy) -> Grads {
+    Grads g = {scale_partial(da, gy, r), scale_partial(db, gy, r)};
+    if (dw.defined()) g.push_back(sum_to(scale_partial(dw, gy, r), ws));
+    return g;
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
+  check_pair(pred, target, "mse_loss", "pred", "target");
+  return pointwise_loss("mse_loss", pred, target, Tensor(), r, [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
+    const auto d = p - t;
+    dp = 2 * d;
+    dt = -2 * d;
+    return d * d;
+  });
+}
+
+Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r) {
+  check_pair(pred, target, "l1_loss", "pred", "target");
+  return pointwise_loss("l1_loss", pred, target, Tensor(), r, [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
+    using T = decltype(p);
+    const T d = p - t;
+    dp = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));  // subgradient 0 at the kink, as torch
+    dt = -dp;
+    return std::fabs(d);
+  });
+}
+
+Tensor bce_with_logits(const Tensor& logits, const Tensor& target, Reduction r, const Tensor& pos_weight) {
+  check_pair(logits, target, "bce_with_logits", "logits", "target");
+  if (pos_weight.defined()) {
+    check_floating(pos_weight, "bce_with_logits");
+    check_same_dtype(logits, pos_weight, "bce_with_logits");
+    const Shape b = broadcast_shapes(logits.shape(), pos_weight.shape(), "bce_with_logits");
+    if (b != logits.shape())
+      throw ShapeError("bce_with_logits: pos_weight shape " + shape_str(pos_weight.shape()) +
+                       " does not broadcast to logits shape " + shape_str(logits.shape()));
+  }
+  // loss = (1 - t) x + lw * softplus(-x), lw = 1 + (pw - 1) t; with pw = 1 this is the stable
+  // max(x, 0) - x t + log1p(exp(-|x|)), since softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
+  return pointwise_loss("bce_with_logits", logits, target, pos_weight, r,
+                        [](auto x, auto t, auto pw, auto& dx, auto& dt, auto& dpw) {
+                          using T = decltype(x);
+                          const T sp = kernels::softplus_scalar(-x);
+                          const T lw = T(1) + (pw - T(1)) * t;
+                          dx = (T(1) - t) - lw * kernels::sigmoid_scalar(-x);
+                          dt = -x + (pw - T(1)) * sp;
+                          dpw = t * sp;
+                          return (T(1) - t) * x + lw * sp;
+                        });
+}
+
+}  // namespace pianograd
