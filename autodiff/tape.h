@@ -19,6 +19,7 @@ struct Node {
   const char* op = "";
   std::vector<Tensor> inputs;
   VJP vjp;  // reset after backward unless retain_graph
+  ~Node();  // iterative: dropping a 10^6-op chain must not recurse once per node
 };
 
 bool grad_enabled();

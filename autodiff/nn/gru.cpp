@@ -1,0 +1,70 @@
+#include "autodiff/nn/gru.h"
+
+#include <cmath>
+
+#include "autodiff/nn/init.h"
+#include "autodiff/ops.h"
+
+namespace pianograd::nn {
+
+GRU::GRU(int64_t in, int64_t hidden, int64_t layers, bool bias, DType dtype)
+    : input_size(in), hidden_size(hidden), num_layers(layers) {
+  if (in <= 0 || hidden <= 0 || layers <= 0)
+    throw ValueError("GRU: input_size, hidden_size and num_layers must be positive");
+  const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
+  auto param = [&](const std::string& name, const Shape& shape) {
+    Tensor t = Tensor::empty(shape, dtype);
+    init::uniform_(t, -bound, bound);
+    return register_parameter(name, t);
+  };
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string k = std::to_string(l);
+    weight_ih.push_back(param("weight_ih_l" + k, {3 * hidden, l == 0 ? in : hidden}));
+    weight_hh.push_back(param("weight_hh_l" + k, {3 * hidden, hidden}));
+    if (bias) {
+      bias_ih.push_back(param("bias_ih_l" + k, {3 * hidden}));
+      bias_hh.push_back(param("bias_hh_l" + k, {3 * hidden}));
+    }
+  }
+}
+
+Tensor GRU::forward(const Tensor& x) { return forward(x, Tensor()).first; }
+
+std::pair<Tensor, Tensor> GRU::forward(const Tensor& x, const Tensor& h0) {
+  if (!x.defined() || x.dim() != 3 || x.size(2) != input_size)
+    throw ShapeError("GRU: expected input [B, T, " + std::to_string(input_size) + "], got " +
+                     (x.defined() ? shape_str(x.shape()) : std::string("undefined")));
+  const int64_t B = x.size(0), T = x.size(1), H = hidden_size;
+  if (h0.defined() && h0.shape() != Shape{num_layers, B, H})
+    throw ShapeError("GRU: expected h0 " + shape_str({num_layers, B, H}) + ", got " + shape_str(h0.shape()));
+  if (T == 0) throw ShapeError("GRU: empty sequence (T = 0)");
+
+  // Time-major inside: x_t is then a contiguous slice of the precomputed input projections.
+  Tensor seq = permute(x, {1, 0, 2});  // [T, B, in]
+  std::vector<Tensor> finals;
+  for (int64_t l = 0; l < num_layers; ++l) {
+    // The input projections of all time steps in one matmul; only h W_hh^T stays in the loop.
+    Tensor gi = matmul(seq, transpose(weight_ih[static_cast<size_t>(l)], 0, 1));  // [T, B, 3H]
+    if (!bias_ih.empty()) gi = add(gi, bias_ih[static_cast<size_t>(l)]);
+    const Tensor whh_t = transpose(weight_hh[static_cast<size_t>(l)], 0, 1);      // [H, 3H]
+    Tensor h = h0.defined() ? h0.select(0, l) : zeros({B, H}, x.dtype());
+    std::vector<Tensor> outs;
+    outs.reserve(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) {
+      const Tensor gi_t = gi.select(0, t);  // [B, 3H]
+      Tensor gh = matmul(h, whh_t);
+      if (!bias_hh.empty()) gh = add(gh, bias_hh[static_cast<size_t>(l)]);
+      const Tensor r = sigmoid(add(slice(gi_t, 1, 0, H), slice(gh, 1, 0, H)));
+      const Tensor z = sigmoid(add(slice(gi_t, 1, H, 2 * H), slice(gh, 1, H, 2 * H)));
+      const Tensor n = tanh(add(slice(gi_t, 1, 2 * H, 3 * H), mul(r, slice(gh, 1, 2 * H, 3 * H))));
+      // h' = n + z (h - n): the same as (1 - z) n + z h with one op fewer.
+      h = add(n, mul(z, sub(h, n)));
+      outs.push_back(h);
+    }
+    finals.push_back(h);
+    seq = stack(outs, 0);  // [T, B, H]
+  }
+  return {permute(seq, {1, 0, 2}), stack(finals, 0)};
+}
+
+}  // namespace pianograd::nn

@@ -1,0 +1,15 @@
+// Every layer of pianograd::nn.
+#pragma once
+#include "autodiff/nn/activation.h"
+#include "autodiff/nn/attention.h"
+#include "autodiff/nn/conv1d.h"
+#include "autodiff/nn/conv2d.h"
+#include "autodiff/nn/dropout.h"
+#include "autodiff/nn/embedding.h"
+#include "autodiff/nn/gru.h"
+#include "autodiff/nn/init.h"
+#include "autodiff/nn/layer_norm.h"
+#include "autodiff/nn/linear.h"
+#include "autodiff/nn/module.h"
+#include "autodiff/nn/pooling.h"
+#include "autodiff/nn/sequential.h"
