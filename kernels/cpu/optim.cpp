@@ -6,29 +6,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/adam_math.h"
 #include "kernels/cpu/isa.h"
 
 namespace pianograd::kernels::cpu {
 namespace ref {
 template <class T>
 void adam_update(T* p, const T* g, T* m, T* v, long n, const AdamStep& s) {
-  const T b1 = static_cast<T>(s.beta1), b2 = static_cast<T>(s.beta2);
-  const T one_b1 = static_cast<T>(1.0 - s.beta1), one_b2 = static_cast<T>(1.0 - s.beta2);
-  const T step_size = static_cast<T>(s.lr / s.bias_correction1);
-  const T inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(s.bias_correction2));
-  const T eps = static_cast<T>(s.eps);
-  const T decay = static_cast<T>(s.decoupled ? 1.0 - s.lr * s.weight_decay : 1.0);
-  const T l2 = static_cast<T>(s.decoupled ? 0.0 : s.weight_decay);
-  for (long i = 0; i < n; ++i) {
-    const T gi = g[i] + l2 * p[i];
-    const T pi = p[i] * decay;
-    const T mi = b1 * m[i] + one_b1 * gi;
-    const T vi = b2 * v[i] + one_b2 * (gi * gi);
-    const T denom = std::sqrt(vi) * inv_sqrt_bc2 + eps;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - step_size * (mi / denom);
-  }
+  // The per-element math is shared with the CUDA kernel (kernels/common/adam_math.h).
+  const AdamCoeffs<T> c = adam_coeffs<T>(s.lr, s.beta1, s.beta2, s.eps, s.weight_decay, s.decoupled,
+                                         s.bias_correction1, s.bias_correction2);
+  for (long i = 0; i < n; ++i) adam_element(p[i], g[i], m[i], v[i], c);
 }
 template void adam_update<float>(float*, const float*, float*, float*, long, const AdamStep&);
 template void adam_update<double>(double*, const double*, double*, double*, long, const AdamStep&);

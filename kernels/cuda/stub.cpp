@@ -1,7 +1,68 @@
-// The CUDA backend of a CPU-only build: links, and says that CUDA is not available.
+// The CUDA backend of a CPU-only build: links, says that CUDA is not available, and throws from
+// every function that would touch a device.
+#include <stdexcept>
+
+#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
 
 namespace pianograd::kernels::cuda {
+namespace {
+[[noreturn]] void unavailable() { throw std::runtime_error("CUDA not available in this build"); }
+}  // namespace
+
 bool available() { return false; }
 int device_count() { return 0; }
+
+void* device_alloc(std::size_t) { unavailable(); }
+void device_free(void*) noexcept {}
+void copy_to_device(void*, const void*, std::size_t) { unavailable(); }
+void copy_to_host(void*, const void*, std::size_t) { unavailable(); }
+void device_memset_zero(void*, std::size_t) { unavailable(); }
+void synchronize() { unavailable(); }
+
+template <class T>
+void binary(BinaryOp, const T*, long, const T*, long, T*, long, void*) { unavailable(); }
+template <class T>
+void unary(UnaryOp, const T*, T*, long, void*) { unavailable(); }
+template <class T>
+void unary_backward(UnaryOp, const T*, const T*, const T*, T*, long, void*) { unavailable(); }
+template <class T>
+void reduce_sum(const T*, T*, long, long, long, void*) { unavailable(); }
+template <class T>
+void reduce_max(const T*, T*, long, long, long, bool, void*) { unavailable(); }
+template <class T>
+void softmax_rows(const T*, T*, long, long, bool, void*) { unavailable(); }
+template <class T>
+void softmax_backward_rows(const T*, const T*, T*, long, long, bool, void*) { unavailable(); }
+template <class T>
+void layer_norm(const T*, const T*, const T*, T*, T*, T*, long, long, T, void*) { unavailable(); }
+template <class T>
+void layer_norm_backward(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, long, long, void*) {
+  unavailable();
+}
+template <class T>
+void matmul(const T*, const T*, T*, long, long, long, bool, bool, long, long, long, long, void*) { unavailable(); }
+template <class T>
+void adam_update(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*) { unavailable(); }
+template <class T>
+void modal_forward(const ModalBankDev<T>&, const T*, long, long, T*, void*) { unavailable(); }
+
+#define PG_CUDA_STUB_INST(T)                                                                           \
+  template void binary<T>(BinaryOp, const T*, long, const T*, long, T*, long, void*);                 \
+  template void unary<T>(UnaryOp, const T*, T*, long, void*);                                         \
+  template void unary_backward<T>(UnaryOp, const T*, const T*, const T*, T*, long, void*);            \
+  template void reduce_sum<T>(const T*, T*, long, long, long, void*);                                 \
+  template void reduce_max<T>(const T*, T*, long, long, long, bool, void*);                           \
+  template void softmax_rows<T>(const T*, T*, long, long, bool, void*);                               \
+  template void softmax_backward_rows<T>(const T*, const T*, T*, long, long, bool, void*);            \
+  template void layer_norm<T>(const T*, const T*, const T*, T*, T*, T*, long, long, T, void*);        \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, long, \
+                                       long, void*);                                                  \
+  template void matmul<T>(const T*, const T*, T*, long, long, long, bool, bool, long, long, long, long, void*); \
+  template void adam_update<T>(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*);              \
+  template void modal_forward<T>(const ModalBankDev<T>&, const T*, long, long, T*, void*);
+PG_CUDA_STUB_INST(float)
+PG_CUDA_STUB_INST(double)
+#undef PG_CUDA_STUB_INST
+
 }  // namespace pianograd::kernels::cuda

@@ -1,0 +1,81 @@
+// Host launch functions of the CUDA kernels (issue 6). Every pointer is a DEVICE pointer; `stream` is
+// a cudaStream_t passed as void* (nullptr: the default stream) so this header stays free of CUDA
+// headers and compiles in a CPU-only build, whose kernels/cuda/stub.cpp throws
+// std::runtime_error("CUDA not available in this build") from each function. Launches are
+// asynchronous on `stream`; a launch error is thrown as std::runtime_error naming the kernel.
+// float and double are instantiated.
+//
+// The semantics follow the CPU kernels named beside each function, so the autodiff ops can pick a
+// backend by device and nothing else changes.
+#pragma once
+#include <cstdint>
+
+#include "kernels/common/elementwise_math.h"
+#include "kernels/cpu/optim.h"  // AdamStep: one hyper-parameter struct for both backends
+
+namespace pianograd::kernels::cuda {
+
+// ---- elementwise (kernels/cpu/elementwise.h) ----
+// y[i] = op(a[i * sa], b[i * sb]) with strides sa, sb in {0, 1}: the broadcast convention of the CPU
+// kernels, so the same broadcasting walker can drive either backend.
+template <class T>
+void binary(BinaryOp op, const T* a, long sa, const T* b, long sb, T* y, long n, void* stream = nullptr);
+template <class T> void unary(UnaryOp op, const T* x, T* y, long n, void* stream = nullptr);
+// gx = gy * f'(x); y = f(x) is read by the ops whose derivative is cheaper from y.
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n, void* stream = nullptr);
+
+// ---- reductions over the [outer, n, inner] view (kernels/cpu/reduce.h) ----
+template <class T> void reduce_sum(const T* x, T* y, long outer, long n, long inner, void* stream = nullptr);
+// NaN propagates; n == 0 gives NaN.
+template <class T>
+void reduce_max(const T* x, T* y, long outer, long n, long inner, bool is_min, void* stream = nullptr);
+// Contiguous rows only (inner == 1, the last axis; the ops permute other axes there first).
+template <class T> void softmax_rows(const T* x, T* y, long rows, long n, bool log, void* stream = nullptr);
+template <class T>
+void softmax_backward_rows(const T* y, const T* gy, T* gx, long rows, long n, bool log, void* stream = nullptr);
+// w, b may be null (identity affine); mean, rstd have `rows` elements.
+template <class T>
+void layer_norm(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, long rows, long n, T eps,
+                void* stream = nullptr);
+// gw, gb (n elements) are overwritten when non-null.
+template <class T>
+void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* w, const T* gy, T* gx, T* gw,
+                         T* gb, long rows, long n, void* stream = nullptr);
+
+// ---- matmul via cuBLAS (kernels/cpu/gemm.h) ----
+// Row-major C[b] = op(A[b]) @ op(B[b]) for b < batch, op = transpose when trans_*; C is m x n, the
+// inner dimension k. A[b] = a + b * stride_a (likewise B, C); a stride of 0 broadcasts one matrix.
+// cuBLAS is column-major: a row-major matrix is its transpose in column-major, so we ask cuBLAS for
+// C^T = op(B)^T op(A)^T, which swaps the operands and needs no copy.
+template <class T>
+void matmul(const T* a, const T* b, T* c, long m, long n, long k, bool trans_a = false, bool trans_b = false,
+            long batch = 1, long stride_a = 0, long stride_b = 0, long stride_c = 0, void* stream = nullptr);
+
+// ---- optimizer (kernels/cpu/optim.h) ----
+template <class T>
+void adam_update(T* p, const T* g, T* m, T* v, long n, const cpu::AdamStep& s, void* stream = nullptr);
+
+// ---- the modal bank forward as a parallel scan over time (kernels/cpu/modal.h) ----
+// Device-pointer view of a bank (the fields of cpu::ModalBank, all device arrays of `count`).
+template <class T>
+struct ModalBankDev {
+  long count = 0;
+  const T* omega = nullptr;
+  const T* sigma = nullptr;
+  const T* dgain = nullptr;
+  const T* amp = nullptr;
+  const T* delta = nullptr;
+  const std::int64_t* start = nullptr;
+  const std::int32_t* env = nullptr;
+};
+// y[n] (n samples, overwritten) = sum_m Im z_m[n] with gate[rows x n] (may be null when rows == 0).
+// Semantics of cpu::modal_forward WITHOUT truncation (rel_threshold = 0): every mode runs from its
+// start to the end of the buffer. On a GPU an early-ended mode saves little (one block per mode runs
+// regardless), so the threshold test and its data-dependent end are left out. Inputs are assumed
+// valid (cpu::modal_validate on the host copies is the caller's job). The sum over modes is
+// accumulated with atomicAdd, so its rounding order (not its value beyond rounding) varies by run.
+template <class T>
+void modal_forward(const ModalBankDev<T>& bank, const T* gate, long rows, long n, T* y, void* stream = nullptr);
+
+}  // namespace pianograd::kernels::cuda
