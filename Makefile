@@ -11,13 +11,20 @@ bootstrap:
 
 $(BUILD)/build.ninja: | bootstrap
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-	      -DPython_EXECUTABLE=$(CURDIR)/$(PY)
+	      -DPIANOGRAD_PYTHON=ON -DPython_EXECUTABLE=$(CURDIR)/$(PY)
 
+# The Python module is built in the same tree; dev_install.py points .venv at <build>/python (a .pth
+# file) and writes the `pianograd` console script, so nothing is copied on an incremental rebuild.
 build: bootstrap $(BUILD)/build.ninja
+	@grep -q '^PIANOGRAD_PYTHON:BOOL=ON' $(BUILD)/CMakeCache.txt || \
+	  cmake -S . -B $(BUILD) -DPIANOGRAD_PYTHON=ON -DPython_EXECUTABLE=$(CURDIR)/$(PY)
 	cmake --build $(BUILD) -j $(JOBS)
+	$(PY) python/dev_install.py $(BUILD)/python
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(PY) -m pytest -q tests/python
+	$(PY) tests/python/run_notebooks.py examples/notebooks
 
 demo: build
 	$(BUILD)/examples/train_demo

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(cmake ninja-build ccache g++ pkg-config libeigen3-dev libxsimd-dev xtl-dev libsndfile1-dev
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
-          libdlpack-dev nlohmann-json3-dev)
+          libdlpack-dev nlohmann-json3-dev
+          fluidsynth fluid-soundfont-gm)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,15 @@
+// pianograd._core: the compiled half of the `pianograd` Python package (python/pianograd/ re-exports
+// it with the Pythonic surface). Each C++ area binds itself in its own bind_*.cpp.
+#include "bind_common.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pianograd's C++ engine: tensors, reverse-mode autodiff, ops, nn, optimizers, checkpoints.";
+  m.attr("__version__") = PIANOGRAD_VERSION;
+  pgpy::bind_errors(m);
+  pgpy::bind_tensor(m);
+  pgpy::bind_ops(m);
+  pgpy::bind_nn(m);
+  pgpy::bind_optim(m);
+  pgpy::bind_io(m);
+  pgpy::bind_info(m);
+}

@@ -1,0 +1,42 @@
+"""The `pianograd` command line."""
+import json
+import subprocess
+import sys
+
+from pianograd import cli
+
+
+def test_info_prints_build_facts(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in ("pianograd", "SIMD ISA in use", "threads", "CUDA available"):
+        assert key in out
+    assert cli.main(["info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["SIMD ISA in use"] in ("scalar", "sse2", "avx2", "avx512")
+
+
+def test_module_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "pianograd", "--version"], capture_output=True, text=True, check=True)
+    import pianograd
+
+    assert r.stdout.strip() == pianograd.__version__
+
+
+def test_bench_summary_table(capsys):
+    report = {"context": {"num_cpus": 2}, "benchmarks": [
+        {"name": "BM_add/simd/4096", "run_type": "iteration", "real_time": 1500.0, "cpu_time": 1400.0,
+         "time_unit": "ns", "iterations": 1000, "bytes_per_second": 3.2e10},
+        {"name": "BM_add/scalar/4096", "run_type": "iteration", "real_time": 12.5, "cpu_time": 12.0,
+         "time_unit": "us", "iterations": 50, "items_per_second": 3.3e8},
+    ]}
+    rows = cli.summarize(report)
+    assert rows[0][:2] == ["BM_add/simd/4096", "1.5 us"] and rows[0][4] == "32 GB/s"
+    assert rows[1][1] == "12.5 us" and rows[1][4] == "330 Mitems/s"
+    cli.print_table(["benchmark", "time", "cpu", "iterations", "throughput"], rows)
+    assert "BM_add/scalar/4096" in capsys.readouterr().out
+
+
+def test_bench_missing_executable_is_reported(capsys):
+    assert cli.main(["bench", "--exe", "/nonexistent/pianograd_bench"]) == 2
+    assert "not found" in capsys.readouterr().err
