@@ -1,32 +1,61 @@
 #include "autodiff/tape.h"
 
+#include <atomic>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "autodiff/broadcast.h"
 #include "autodiff/ops/elementwise.h"
+#include "kernels/cpu/elementwise.h"
 
 namespace pianograd {
 namespace {
 thread_local bool t_grad_enabled = true;
+std::atomic<uint64_t> g_pass_counter{0};
 
 // Out-of-place so that a gradient aliased by two inputs (add's VJP returns gy twice) is never mutated.
 Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? add(acc, g) : g; }
 
+// acc += g. An empty slot takes g itself (no copy); the first real sum allocates a fresh buffer that
+// only this pass knows (`owned`), and later sums add into it in place — a leaf hit by N ops costs one
+// allocation instead of N. Borrowed gradients are never written (they may alias other slots).
+void accumulate_into(Tensor& acc, bool& owned, const Tensor& g) {
+  if (!acc.defined()) {
+    acc = g;
+    owned = false;
+    return;
+  }
+  if (owned && acc.dtype() == g.dtype() && acc.shape() == g.shape() && acc.device().type == DeviceType::CPU &&
+      g.device().type == DeviceType::CPU) {
+    const auto n = static_cast<long>(acc.numel());
+    if (acc.dtype() == DType::f32) {
+      kernels::cpu::binary<float>(kernels::BinaryOp::add, acc.data<float>(), 1, g.data<float>(), 1, acc.data<float>(), n);
+      return;
+    }
+    if (acc.dtype() == DType::f64) {
+      kernels::cpu::binary<double>(kernels::BinaryOp::add, acc.data<double>(), 1, g.data<double>(), 1,
+                                   acc.data<double>(), n);
+      return;
+    }
+  }
+  acc = add(acc, g);
+  owned = true;
+}
+
 // Nodes in post-order (producers before consumers), iteratively: chains of 10^5 ops must not
-// overflow the stack.
-std::vector<Node*> topo_order(Node* root) {
+// overflow the stack. Visited nodes carry this pass's mark instead of living in a hash set.
+std::vector<Node*> topo_order(Node* root, uint64_t mark) {
   std::vector<Node*> order;
-  std::unordered_set<Node*> seen;
   std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
-  seen.insert(root);
+  root->visit_mark = mark;
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
       const Tensor& in = node->inputs[next++];
       Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
-      if (child && seen.insert(child).second) stack.emplace_back(child, 0);
+      if (child && child->visit_mark != mark) {
+        child->visit_mark = mark;
+        stack.emplace_back(child, 0);
+      }
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -34,6 +63,17 @@ std::vector<Node*> topo_order(Node* root) {
   }
   return order;
 }
+
+// Drops the per-node gradients left behind when a VJP throws mid-pass.
+struct PendingGuard {
+  const std::vector<Node*>& order;
+  ~PendingGuard() {
+    for (Node* n : order) {
+      n->pending_grad = Tensor();
+      n->pending_owned = false;
+    }
+  }
+};
 }  // namespace
 
 // Destroying the last handle of a long chain would otherwise recurse tensor -> node -> input tensor ->
@@ -65,10 +105,14 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs) {
 }
 
 void attach(Tensor& out, const char* op, std::vector<Tensor> inputs, VJP vjp) {
-  auto node = std::make_shared<Node>();
+  auto node = std::allocate_shared<Node>(PoolAllocator<Node>{});
   node->op = op;
   node->inputs = std::move(inputs);
   node->vjp = std::move(vjp);
+  attach_node(out, std::move(node));
+}
+
+void attach_node(Tensor& out, std::shared_ptr<Node> node) {
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
 }
@@ -102,20 +146,21 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
     return;
   }
   Node* root = impl_->grad_fn.get();
-  std::vector<Node*> order = topo_order(root);
-  std::unordered_map<Node*, Tensor> grads;
-  grads.reserve(order.size());
-  grads.emplace(root, seed);
+  const uint64_t pass = ++g_pass_counter;
+  std::vector<Node*> order = topo_order(root, pass);
+  PendingGuard guard{order};
+  root->pending_grad = seed;
+  root->pending_owned = false;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = *it;
-    auto g = grads.find(node);
-    if (g == grads.end()) continue;  // no gradient reached this node
-    Tensor gy = std::move(g->second);
-    grads.erase(g);
-    if (!node->vjp)
+    if (!node->pending_grad.defined()) continue;  // no gradient reached this node
+    Tensor gy = std::move(node->pending_grad);
+    node->pending_grad = Tensor();
+    node->pending_owned = false;
+    if (!node->has_vjp())
       throw GraphError(std::string("backward: the graph through op '") + node->op +
                        "' was already freed; pass retain_graph=true to the first backward()");
-    Grads gs = node->vjp(gy);
+    Grads gs = node->apply(gy);
     if (gs.size() != node->inputs.size())
       throw Error(std::string("backward: op '") + node->op + "' returned " + std::to_string(gs.size()) +
                   " gradients for " + std::to_string(node->inputs.size()) + " inputs");
@@ -126,15 +171,20 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
         throw Error(std::string("backward: op '") + node->op + "' gave a gradient of shape " +
                     shape_str(gs[i].shape()) + " for input " + std::to_string(i) + " of shape " +
                     shape_str(in.shape()));
-      Tensor gi = gs[i].dtype() == in.dtype() ? gs[i] : gs[i].to(in.dtype());
-      if (Node* producer = in.impl()->grad_fn.get()) {
-        Tensor& slot = grads[producer];
-        slot = accumulate(slot, gi);
+      Tensor gi = gs[i].dtype() == in.dtype() ? std::move(gs[i]) : gs[i].to(in.dtype());
+      TensorImpl* ii = in.impl();
+      if (Node* producer = ii->grad_fn.get()) {
+        accumulate_into(producer->pending_grad, producer->pending_owned, gi);
       } else {
-        in.impl()->grad = accumulate(in.grad(), gi).impl_ptr();
+        // A leaf's .grad is ours to update in place only if this pass allocated it.
+        Tensor acc = ii->grad ? Tensor(ii->grad) : Tensor();
+        bool owned = ii->grad_pass == pass;
+        accumulate_into(acc, owned, gi);
+        ii->grad = acc.impl_ptr();
+        ii->grad_pass = owned ? pass : 0;
       }
     }
-    if (!retain_graph) node->vjp = nullptr;
+    if (!retain_graph) node->release_vjp();
   }
 }
 

@@ -44,6 +44,7 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;   // accumulated by backward() on leaves
   std::shared_ptr<Node> grad_fn;      // the op that made this tensor, when recorded
+  uint64_t grad_pass = 0;  // internal: id of the backward pass that allocated `grad` (may add in place)
 };
 
 class Tensor {
@@ -53,22 +54,33 @@ class Tensor {
 
   // Uninitialised tensor of the given shape.
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = kCPU);
+  static Tensor empty(Shape&& shape, DType dtype = DType::f32, Device device = kCPU);
   // Wrap existing memory without copying; `deleter` runs when the last alias dies.
   static Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
                           Device device = kCPU);
 
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const;
+  // Accessors are inline (one test + load on the per-op hot path); the throw lives out of line.
+  const Shape& shape() const {
+    if (!impl_) throw_undefined("shape");
+    return impl_->shape;
+  }
   int64_t dim() const { return static_cast<int64_t>(shape().size()); }
   int64_t size(int64_t d) const;  // negative d counts from the end
   int64_t numel() const { return shape_numel(shape()); }
-  DType dtype() const;
+  DType dtype() const {
+    if (!impl_) throw_undefined("dtype");
+    return impl_->dtype;
+  }
   Device device() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
 
-  void* raw_data() const;
+  void* raw_data() const {
+    if (!impl_) throw_undefined("data");
+    return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(impl_->dtype));
+  }
   template <class T> T* data() const {
-    check_dtype(dtype_v<T>, "data");
+    if (!impl_ || impl_->dtype != dtype_v<T>) check_dtype(dtype_v<T>, "data");
     return static_cast<T*>(raw_data());
   }
 
@@ -109,6 +121,7 @@ class Tensor {
 
  private:
   void check_defined(const char* what) const;
+  [[noreturn]] static void throw_undefined(const char* what);
   void check_dtype(DType want, const char* what) const;
   std::shared_ptr<TensorImpl> impl_;
 };

@@ -49,14 +49,15 @@ Tensor binary_forward(BinaryOp bop, const Tensor& a, const Tensor& b, const char
   check_floating(b, name);
   check_same_dtype(a, b, name);
   check_same_device(a, b, name);
-  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor y = Tensor::empty(out_shape, a.dtype());
+  const bool same = a.shape() == b.shape();
+  Tensor y = Tensor::empty(same ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name), a.dtype());
+  const Shape& out_shape = y.shape();
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* py = y.data<T>();
-    if (a.shape() == b.shape()) {
+    if (same) {
       kc::binary<T>(bop, pa, 1, pb, 1, py, static_cast<long>(y.numel()));
       return 0;
     }
@@ -76,26 +77,52 @@ Tensor choose_a_mask(const Tensor& a, const Tensor& b, bool want_max) {
   return want_max ? ge(a, b) : le(a, b);
 }
 
+// gy (op) saved, same shapes (no broadcasting): one kernel call into a fresh tensor, for the
+// VJPs of the same-shape fast paths (no dispatch, checks or broadcast walk of a full op).
+Tensor binary_raw(BinaryOp bop, const Tensor& gy, const detail::SavedData& s, const char* name) {
+  Tensor g = Tensor::empty(gy.shape(), gy.dtype());
+  dispatch_floating(gy.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    kc::binary<T>(bop, gy.data<T>(), 1, s.data<T>(), 1, g.data<T>(), static_cast<long>(gy.numel()));
+    return 0;
+  });
+  return g;
+}
+
 }  // namespace
 
+// add/sub keep an input's shape only when it was broadcast (a shape copy per op otherwise), and
+// skip the gradients of inputs that need none.
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::add, a, b, "add");
-  record(y, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) -> Grads {
-    return {sum_to(gy, sa), sum_to(gy, sb)};
+  const bool ba = a.shape() != y.shape(), bb = b.shape() != y.shape();
+  record(y, "add", {a, b}, [ba, bb, ra = a.requires_grad(), rb = b.requires_grad(), sa = ba ? a.shape() : Shape{},
+                            sb = bb ? b.shape() : Shape{}](const Tensor& gy) -> Grads {
+    return {ra ? (ba ? sum_to(gy, sa) : gy) : Tensor(), rb ? (bb ? sum_to(gy, sb) : gy) : Tensor()};
   });
   return y;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::sub, a, b, "sub");
-  record(y, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) -> Grads {
-    return {sum_to(gy, sa), sum_to(neg(gy), sb)};
+  const bool ba = a.shape() != y.shape(), bb = b.shape() != y.shape();
+  record(y, "sub", {a, b}, [ba, bb, ra = a.requires_grad(), rb = b.requires_grad(), sa = ba ? a.shape() : Shape{},
+                            sb = bb ? b.shape() : Shape{}](const Tensor& gy) -> Grads {
+    return {ra ? (ba ? sum_to(gy, sa) : gy) : Tensor(), rb ? (bb ? sum_to(neg(gy), sb) : neg(gy)) : Tensor()};
   });
   return y;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::mul, a, b, "mul");
+  if (a.shape() == b.shape()) {  // no broadcasting: the VJP needs the values only, not detached tensors
+    record(y, "mul", {a, b}, [as = detail::SavedData(a), bs = detail::SavedData(b), ra = a.requires_grad(),
+                              rb = b.requires_grad()](const Tensor& gy) -> Grads {
+      return {ra ? binary_raw(BinaryOp::mul, gy, bs, "mul") : Tensor(),
+              rb ? binary_raw(BinaryOp::mul, gy, as, "mul") : Tensor()};
+    });
+    return y;
+  }
   record(y, "mul", {a, b}, [ad = a.detach(), bd = b.detach(), ra = a.requires_grad(), rb = b.requires_grad()](
                                const Tensor& gy) -> Grads {
     return {ra ? sum_to(mul(gy, bd), ad.shape()) : Tensor(), rb ? sum_to(mul(gy, ad), bd.shape()) : Tensor()};

@@ -25,11 +25,13 @@ PG_REGISTER_OP(softplus);
 
 namespace {
 
-Tensor unary_backward_tensor(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& gy, const char* name) {
-  Tensor gx = Tensor::empty(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), name, [&](auto tag) {
+// gy has x's shape and dtype (backward() checks and casts gradients), so gx is made like gy.
+Tensor unary_backward_tensor(UnaryOp op, const detail::SavedData& x, const detail::SavedData& y, const Tensor& gy,
+                             const char* name) {
+  Tensor gx = Tensor::empty(gy.shape(), gy.dtype());
+  dispatch_floating(gy.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
-    kc::unary_backward<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), static_cast<long>(x.numel()));
+    kc::unary_backward<T>(op, x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), static_cast<long>(gy.numel()));
     return 0;
   });
   return gx;
@@ -43,7 +45,7 @@ Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
     kc::unary<T>(op, x.data<T>(), y.data<T>(), static_cast<long>(x.numel()));
     return 0;
   });
-  record(y, name, {x}, [op, name, xd = x.detach(), yd = y.detach()](const Tensor& gy) -> Grads {
+  record(y, name, {x}, [op, name, xd = detail::SavedData(x), yd = detail::SavedData(y)](const Tensor& gy) -> Grads {
     return {unary_backward_tensor(op, xd, yd, gy, name)};
   });
   return y;

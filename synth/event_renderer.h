@@ -1,0 +1,52 @@
+// The event renderer: notes (key, onset, offset, velocity) + sustain pedal -> piano audio, as an autodiff
+// op whose gradients reach the velocities, the onset and offset times, the pedal and every PianoParams
+// tensor (DESIGN.md §4, renderer 1).
+//
+// Each note is one hammer strike (synth/mode_builder.h); its string modes are damped by the gate
+//   d(t) = (1 - pedal(t)) * sigmoid((t - offset) / tau)
+// (soft, so offsets and the pedal differentiate; tau a few ms), run through the modal bank
+// (kernels/cpu/modal.h), then through the body and room impulse responses by FFT convolution.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "autodiff/tensor.h"
+#include "synth/performance.h"
+#include "synth/piano_params.h"
+
+namespace pianograd {
+
+struct RenderOptions {
+  double sample_rate = 16000.0;    // 16 k, 22.05 k, 44.1 k, 48 k (any rate >= 1000 Hz works)
+  int max_partials = 0;            // > 0: cap partials per string (tiny configurations, tests)
+  bool knock = true;               // hammer-knock modes
+  bool body = true;                // convolve with params body_ir
+  bool room = true;                // convolve with params room_ir
+  double damper_tau = 0.004;       // s, softness of the release gate
+  double pedal_frame_rate = 100.0; // frames/s of a pedal tensor that is not per-sample
+  double rel_threshold = 1e-5;     // modes end below -100 dB of the loudest (0: never truncate)
+  long checkpoint = 256;           // adjoint checkpoint interval (a multiple of 64)
+  int group_size = 16;             // notes per modal-kernel call (bounds the gate buffer)
+  double tape_budget_bytes = 256e6;  // forward checkpoints kept for the backward (beyond: recomputed)
+  double tail_seconds = 1.0;       // render(): audio kept after the last event
+};
+
+// keys i64/i32 [N] (MIDI 21..108); onsets, offsets, velocities [N] in the params' dtype (seconds,
+// seconds, MIDI velocity 1..127); pedal: undefined (up), [num_samples] per sample, or [F] frames at
+// options.pedal_frame_rate (linearly interpolated), values in [0, 1] (1 = down). Returns [num_samples].
+// Throws ShapeError/DTypeError/ValueError naming the argument.
+Tensor render_events(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
+                     const Tensor& velocities, const Tensor& pedal, int64_t num_samples,
+                     const RenderOptions& options = {});
+
+// The dry modal signal only (no body/room convolution): the registered op "render_events".
+Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
+                         const Tensor& velocities, const Tensor& pedal, int64_t num_samples,
+                         const RenderOptions& options = {});
+
+// A Performance (validated) rendered for duration() + tail_seconds; the pedal curve is sampled per sample.
+Tensor render(PianoParams& params, const Performance& perf, const RenderOptions& options = {});
+// Several performances -> [B, T], T the longest; shorter ones are rendered to the same length.
+Tensor render_batch(PianoParams& params, const std::vector<Performance>& perfs, const RenderOptions& options = {});
+
+}  // namespace pianograd
