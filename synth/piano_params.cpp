@@ -230,7 +230,10 @@ void PianoParams::save(const std::string& path) const {
   std::string frozen_list;
   for (int i = 0; i < kNumPianoParams; ++i) {
     named[kNames[i]] = tensors[static_cast<size_t>(i)].detach();
-    if (frozen[static_cast<size_t>(i)]) frozen_list += (frozen_list.empty() ? "" : ",") + std::string(kNames[i]);
+    if (frozen[static_cast<size_t>(i)]) {
+      if (!frozen_list.empty()) frozen_list += ',';
+      frozen_list += kNames[i];
+    }
   }
   std::ostringstream sr;
   sr.precision(17);
