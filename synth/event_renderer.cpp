@@ -32,6 +32,9 @@ namespace kc = kernels::cpu;
 using kernels::kModalBlock;
 
 template <class T>
+struct GroupBank;
+
+template <class T>
 struct EventPlan {
   ModeBuildOptions mopt;
   RenderOptions ropt;
@@ -53,6 +56,9 @@ struct EventPlan {
   // Per group: the forward's checkpoints, kept for the backward while within ropt.tape_budget_bytes
   // (null: the backward recomputes them with a forward sweep).
   std::vector<std::unique_ptr<kc::ModalTape<T>>> tapes;
+  // Per group: the forward's sub-bank and gate rows, kept with its tape (same budget) so that the
+  // backward does not rebuild them (null: rebuilt).
+  std::vector<std::shared_ptr<const GroupBank<T>>> banks;
 
   double pedal_at(long n) const { return pedal.empty() ? 0.0 : pedal[static_cast<size_t>(n)]; }
   // The release sigmoid, saturated to exactly 0 / 1 beyond 30 tau (where it is within 1e-13 of them):
@@ -235,15 +241,20 @@ void plan_forward(EventPlan<T>& P, T* y, bool keep_tapes) {
   std::vector<T> buf;
   P.tapes.clear();
   P.tapes.resize(P.groups.size());
+  P.banks.clear();
+  P.banks.resize(P.groups.size());
   double budget = keep_tapes ? P.ropt.tape_budget_bytes : 0.0;
   for (size_t gi = 0; gi < P.groups.size(); ++gi) {
     const auto& g = P.groups[gi];
-    GroupBank<T> b = group_bank(P, g);
+    auto bp = std::make_shared<GroupBank<T>>(group_bank(P, g));
+    const GroupBank<T>& b = *bp;
     buf.assign(static_cast<size_t>(b.W), T(0));
-    const double bytes = static_cast<double>(b.omega.size()) * static_cast<double>((b.W + b.mo.checkpoint) / b.mo.checkpoint) * 2.0 * sizeof(T);
+    const double bytes = static_cast<double>(b.omega.size()) * static_cast<double>((b.W + b.mo.checkpoint) / b.mo.checkpoint) * 2.0 * sizeof(T) +
+                         static_cast<double>(b.gate.size()) * sizeof(T);
     if (bytes <= budget) {
       budget -= bytes;
       P.tapes[gi] = std::make_unique<kc::ModalTape<T>>();
+      P.banks[gi] = bp;
     }
     kc::modal_forward(b.bank(), b.gate.data(), b.rows, b.W, buf.data(), b.mo, P.tapes[gi].get());
     for (long n = 0; n < b.W; ++n) y[g.w0 + n] += buf[static_cast<size_t>(n)];
@@ -266,7 +277,9 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
   const double inv_tau = 1.0 / P.ropt.damper_tau;
   for (size_t gi = 0; gi < P.groups.size(); ++gi) {
     const auto& g = P.groups[gi];
-    GroupBank<T> b = group_bank(P, g);
+    std::shared_ptr<const GroupBank<T>> kept = gi < P.banks.size() ? P.banks[gi] : nullptr;
+    if (!kept) kept = std::make_shared<const GroupBank<T>>(group_bank(P, g));
+    const GroupBank<T>& b = *kept;
     const size_t Mg = b.index.size();
     std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg), lg(b.gate.size());
     kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data()};
@@ -396,16 +409,37 @@ Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& 
   return y;
 }
 
+namespace detail {
+// Body then room is one causal LTI filter: ((x*b)[:T] * r)[:T] = (x * (b*r))[:T], since output n < T only
+// reads (x*b) at indices <= n. So convolve the two IRs first (a short convolution, differentiable through
+// fft_convolve like the rest) and the signal once: one long convolution instead of two, forward and
+// backward (6 -> 3 long ones per forward+backward). Shared with render_roll (roll_renderer.cpp).
+Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptions& ro) {
+  if (ro.body && ro.room) {
+    const Tensor& b = params[kBodyIr];
+    const Tensor& r = params[kRoomIr];
+    // fft_convolve keeps its first operand's length: zero-pad the longer IR to the full Kb+Kr-1 taps
+    // and convolve it with the shorter one (the cheaper FFT size).
+    const bool b_longer = b.numel() > r.numel();
+    const Tensor& lng = b_longer ? b : r;
+    const Tensor& sht = b_longer ? r : b;
+    const Tensor h = fft_convolve(pad(lng, {0, sht.numel() - 1}), sht);
+    return fft_convolve(dry, h);
+  }
+  if (ro.body) return fft_convolve(dry, params[kBodyIr]);
+  if (ro.room) return fft_convolve(dry, params[kRoomIr]);
+  return dry;
+}
+}  // namespace detail
+
 Tensor render_events(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
                      const Tensor& velocities, const Tensor& pedal, int64_t num_samples, const RenderOptions& ro) {
   if ((ro.body || ro.room) && std::fabs(params.ir_sample_rate - ro.sample_rate) > 1e-9 * ro.sample_rate)
     throw ValueError("render_events: the impulse responses are sampled at " + std::to_string(params.ir_sample_rate) +
                      " Hz but rendering is at " + std::to_string(ro.sample_rate) +
                      " Hz (call params.set_default_irs(rate) or disable body/room)");
-  Tensor y = render_events_dry(params, keys, onsets, offsets, velocities, pedal, num_samples, ro);
-  if (ro.body) y = fft_convolve(y, params[kBodyIr]);
-  if (ro.room) y = fft_convolve(y, params[kRoomIr]);
-  return y;
+  return detail::apply_body_room(render_events_dry(params, keys, onsets, offsets, velocities, pedal, num_samples, ro),
+                                 params, ro);
 }
 
 namespace {

@@ -433,17 +433,20 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
   return y;
 }
 
+namespace detail {
+// Defined in event_renderer.cpp: the dry signal through the body and room IRs as one merged filter.
+Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptions& ro);
+}  // namespace detail
+
 Tensor render_roll(PianoParams& params, const Tensor& onset, const Tensor& velocity, const Tensor& gate,
                    double frame_rate, int64_t num_samples, const RenderOptions& ro, double threshold) {
   if ((ro.body || ro.room) && std::fabs(params.ir_sample_rate - ro.sample_rate) > 1e-9 * ro.sample_rate)
     throw ValueError("render_roll: the impulse responses are sampled at " + std::to_string(params.ir_sample_rate) +
                      " Hz but rendering is at " + std::to_string(ro.sample_rate) +
                      " Hz (call params.set_default_irs(rate) or disable body/room)");
-  // The same body/room path as render_events: fft_convolve takes [T] or [B, T].
-  Tensor y = render_roll_dry(params, onset, velocity, gate, frame_rate, num_samples, ro, threshold);
-  if (ro.body) y = fft_convolve(y, params[kBodyIr]);
-  if (ro.room) y = fft_convolve(y, params[kRoomIr]);
-  return y;
+  // The same body/room path as render_events (one merged IR): fft_convolve takes [T] or [B, T].
+  return detail::apply_body_room(render_roll_dry(params, onset, velocity, gate, frame_rate, num_samples, ro, threshold),
+                                 params, ro);
 }
 
 }  // namespace pianograd

@@ -29,11 +29,8 @@ Tensor fft_convolve(const Tensor& x, const Tensor& h) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using Tp = decltype(tag);
-    std::vector<Tp> full(static_cast<size_t>(T + K - 1));
-    for (long b = 0; b < B; ++b) {
-      kc::fft_convolve<Tp>(x.data<Tp>() + b * T, T, h.data<Tp>(), K, full.data());
-      std::copy(full.begin(), full.begin() + T, y.data<Tp>() + b * T);
-    }
+    // Only the first T outputs are kept: the window kernel writes them straight into y.
+    for (long b = 0; b < B; ++b) kc::fft_convolve_window<Tp>(x.data<Tp>() + b * T, T, h.data<Tp>(), K, 0, T, y.data<Tp>() + b * T);
     return 0;
   });
   record(y, op, {x, h}, [xd = x.detach(), hd = h.detach(), T, K, B](const Tensor& gy) -> Grads {
@@ -41,21 +38,23 @@ Tensor fft_convolve(const Tensor& x, const Tensor& h) {
     Tensor gh = zeros(hd.shape(), gy.dtype());
     dispatch_floating(gy.dtype(), "fft_convolve", [&](auto tag) {
       using Tp = decltype(tag);
-      std::vector<Tp> rev(static_cast<size_t>(T)), full(static_cast<size_t>(2 * T + K));
+      const long KT = std::min(K, T);
+      std::vector<Tp> rev(static_cast<size_t>(T)), win(static_cast<size_t>(T));
       const Tp* g = gy.data<Tp>();
       Tp* ghp = gh.data<Tp>();
       for (long b = 0; b < B; ++b) {
         const Tp* gb = g + b * T;
         // gx[i] = sum_j h[j] gy[i+j] = (rev(gy) * h)[T-1-i]
         std::reverse_copy(gb, gb + T, rev.begin());
-        kc::fft_convolve<Tp>(rev.data(), T, hd.data<Tp>(), K, full.data());
+        kc::fft_convolve_window<Tp>(rev.data(), T, hd.data<Tp>(), K, 0, T, win.data());
         Tp* gxb = gx.data<Tp>() + b * T;
-        for (long i = 0; i < T; ++i) gxb[i] = full[static_cast<size_t>(T - 1 - i)];
-        // gh[j] = sum_n gy[n] x[n-j] = (rev(x) * gy)[T-1+j], zero for j >= T
+        for (long i = 0; i < T; ++i) gxb[i] = win[static_cast<size_t>(T - 1 - i)];
+        // gh[j] = sum_n gy[n] x[n-j] = (rev(x) * gy)[T-1+j], zero for j >= T. Only this K-tap window:
+        // an FFT of size T+K-1 instead of the full 2T-1 (half the work for a long signal).
         const Tp* xb = xd.data<Tp>() + b * T;
         std::reverse_copy(xb, xb + T, rev.begin());
-        kc::fft_convolve<Tp>(rev.data(), T, gb, T, full.data());
-        for (long j = 0; j < std::min(K, T); ++j) ghp[j] += full[static_cast<size_t>(T - 1 + j)];
+        kc::fft_convolve_window<Tp>(rev.data(), T, gb, T, T - 1, KT, win.data());
+        for (long j = 0; j < KT; ++j) ghp[j] += win[static_cast<size_t>(j)];
       }
       return 0;
     });

@@ -77,19 +77,24 @@ Tensor multi_resolution_stft_loss(const Tensor& pred, const Tensor& target, cons
       std::vector<T> gp, gt;
     };
     auto scales = std::make_shared<std::vector<Scale>>();
+    // Spectra and dLoss/dmag are kept only for a side the backward will differentiate: the target is
+    // usually a constant, and forward-only calls (evaluation, NoGrad) need neither, which saves
+    // megabytes of fresh allocations (page faults) per call.
+    const bool need_p = grad_enabled() && pred.requires_grad();
+    const bool need_t = grad_enabled() && target.requires_grad();
     double loss = 0.0;
     const T eps = static_cast<T>(opt.eps);
     for (int64_t n_fft : opt.fft_sizes) {
       const int64_t hop = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(n_fft) * (1.0 - opt.overlap))));
       Scale s{geometry(pred, n_fft, hop, op), {}, {}, {}, {}};
       const size_t count = static_cast<size_t>(batch * s.g.frames() * s.g.bins());
-      std::vector<T> mp(count), mt(count);
-      s.sp.resize(count);
-      s.st.resize(count);
-      kc::stft_magnitude<T>(pred.data<T>(), static_cast<long>(batch), s.g, mp.data(), s.sp.data());
-      kc::stft_magnitude<T>(target.data<T>(), static_cast<long>(batch), s.g, mt.data(), s.st.data());
-      s.gp.resize(count);
-      s.gt.resize(count);
+      thread_local std::vector<T> mp, mt;  // magnitudes: scratch, not needed by the backward
+      mp.resize(count);
+      mt.resize(count);
+      if (need_p) s.sp.resize(count), s.gp.resize(count);
+      if (need_t) s.st.resize(count), s.gt.resize(count);
+      kc::stft_magnitude<T>(pred.data<T>(), static_cast<long>(batch), s.g, mp.data(), need_p ? s.sp.data() : nullptr);
+      kc::stft_magnitude<T>(target.data<T>(), static_cast<long>(batch), s.g, mt.data(), need_t ? s.st.data() : nullptr);
       const T inv_n = T(1) / static_cast<T>(count);
       double lin = 0.0, lg = 0.0;
       for (size_t i = 0; i < count; ++i) {
@@ -98,15 +103,15 @@ Tensor multi_resolution_stft_loss(const Tensor& pred, const Tensor& target, cons
         lin += std::fabs(static_cast<double>(d));
         lg += std::fabs(static_cast<double>(ld));
         const T sd = static_cast<T>((d > 0) - (d < 0)), sl = static_cast<T>((ld > 0) - (ld < 0));
-        s.gp[i] = inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mp[i] + eps));
-        s.gt[i] = -inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mt[i] + eps));
+        if (need_p) s.gp[i] = inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mp[i] + eps));
+        if (need_t) s.gt[i] = -inv_n * (static_cast<T>(opt.linear_weight) * sd + static_cast<T>(opt.log_weight) * sl / (mt[i] + eps));
       }
       loss += (opt.linear_weight * lin + opt.log_weight * lg) / static_cast<double>(count);
       scales->push_back(std::move(s));
     }
     Tensor y = scalar(loss, pred.dtype());
     record(y, op, {pred, target},
-           [scales, batch, shape = pred.shape(), rp = pred.requires_grad(), rt = target.requires_grad()](
+           [scales, batch, shape = pred.shape(), rp = need_p, rt = need_t](
                const Tensor& gy) -> Grads {
              const T g = static_cast<T>(gy.item());
              Tensor gpred = rp ? zeros(shape, gy.dtype()) : Tensor();

@@ -2,8 +2,10 @@
 
 #include <kiss_fftr.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <unsupported/Eigen/FFT>
 #include <vector>
 
@@ -80,28 +82,81 @@ void direct_convolve(const T* x, long nx, const T* h, long nh, T* y) {
 }
 
 template <class T>
+const RealFFT<T>& cached_plan(long n) {
+  // Bounded so that a caller sweeping many sizes cannot grow a thread's memory without limit;
+  // clearing is safe because no caller keeps a plan reference past its own call.
+  constexpr size_t kMaxPlans = 32;
+  thread_local std::unordered_map<long, std::unique_ptr<RealFFT<T>>> cache;
+  auto it = cache.find(n);
+  if (it != cache.end()) return *it->second;
+  if (cache.size() >= kMaxPlans) cache.clear();
+  return *cache.emplace(n, std::make_unique<RealFFT<T>>(n)).first->second;
+}
+
+namespace {
+// Per-thread scratch reused across calls: a render's convolutions are ~50k points, and fresh
+// vectors of that size cost page faults on every call.
+template <class T>
+struct ConvScratch {
+  std::vector<T> a, b;
+  std::vector<std::complex<T>> fa, fb;
+};
+template <class T>
+ConvScratch<T>& conv_scratch() {
+  thread_local ConvScratch<T> s;
+  return s;
+}
+}  // namespace
+
+template <class T>
 void fft_convolve(const T* x, long nx, const T* h, long nh, T* y) {
   if (nx <= 0 || nh <= 0) return;
+  fft_convolve_window(x, nx, h, nh, 0, nx + nh - 1, y);
+}
+
+template <class T>
+void fft_convolve_window(const T* x, long nx, const T* h, long nh, long first, long count, T* y) {
+  if (nx <= 0 || nh <= 0 || count <= 0) return;
   const long ny = nx + nh - 1;
-  if (nx * nh <= 4096) return direct_convolve(x, nx, h, nh, y);  // below this the FFT costs more
-  const long n = fast_fft_size(ny);
-  RealFFT<T> plan(n);
-  std::vector<T> a(static_cast<size_t>(n), T(0)), b(static_cast<size_t>(n), T(0));
-  std::copy(x, x + nx, a.begin());
-  std::copy(h, h + nh, b.begin());
-  std::vector<std::complex<T>> fa(static_cast<size_t>(plan.bins())), fb(fa.size());
-  plan.forward(a.data(), fa.data());
-  plan.forward(b.data(), fb.data());
-  for (size_t k = 0; k < fa.size(); ++k) fa[k] *= fb[k];
-  plan.inverse(fa.data(), a.data());
+  if (first < 0 || first + count > ny)
+    throw std::invalid_argument("fft_convolve_window: window [" + std::to_string(first) + ", " +
+                                std::to_string(first + count) + ") outside [0, " + std::to_string(ny) + ")");
+  if (nx * nh <= 4096) {  // below this the FFT costs more: direct sums over the window only
+    for (long i = first; i < first + count; ++i) {
+      T acc(0);
+      for (long j = std::max(0L, i - nx + 1); j <= std::min(i, nh - 1); ++j) acc += x[i - j] * h[j];
+      y[i - first] = acc;
+    }
+    return;
+  }
+  const long n = fast_fft_size(std::max({nx, nh, first + count, ny - first}));
+  const RealFFT<T>& plan = cached_plan<T>(n);
+  ConvScratch<T>& s = conv_scratch<T>();
+  const size_t un = static_cast<size_t>(n), ubins = static_cast<size_t>(plan.bins());
+  s.a.resize(un);
+  s.b.resize(un);
+  s.fa.resize(ubins);
+  s.fb.resize(ubins);
+  std::copy(x, x + nx, s.a.begin());
+  std::fill(s.a.begin() + nx, s.a.begin() + n, T(0));
+  std::copy(h, h + nh, s.b.begin());
+  std::fill(s.b.begin() + nh, s.b.begin() + n, T(0));
+  plan.forward(s.a.data(), s.fa.data());
+  plan.forward(s.b.data(), s.fb.data());
+  for (size_t k = 0; k < ubins; ++k) s.fa[k] *= s.fb[k];
+  plan.inverse(s.fa.data(), s.a.data());
   const T scale = T(1) / static_cast<T>(n);
-  for (long i = 0; i < ny; ++i) y[i] = a[static_cast<size_t>(i)] * scale;
+  for (long i = 0; i < count; ++i) y[i] = s.a[static_cast<size_t>(first + i)] * scale;
 }
 
 template class RealFFT<float>;
 template class RealFFT<double>;
+template const RealFFT<float>& cached_plan<float>(long);
+template const RealFFT<double>& cached_plan<double>(long);
 template void fft_convolve<float>(const float*, long, const float*, long, float*);
 template void fft_convolve<double>(const double*, long, const double*, long, double*);
+template void fft_convolve_window<float>(const float*, long, const float*, long, long, long, float*);
+template void fft_convolve_window<double>(const double*, long, const double*, long, long, long, double*);
 template void direct_convolve<float>(const float*, long, const float*, long, float*);
 template void direct_convolve<double>(const double*, long, const double*, long, double*);
 

@@ -9,7 +9,8 @@
 
 The compiled engine lives in ``pianograd._core``; this package re-exports it with the Pythonic
 surface: ``tensor``, ``no_grad``, tensor methods for the common ops, and ``nn``/``optim``
-submodules where the engine provides them.
+submodules where the engine provides them. The differentiable piano is ``Piano`` (render a
+``Performance`` or a MIDI file from ``read_midi``), ``fit_note`` fits one key to a recorded note.
 """
 from __future__ import annotations
 

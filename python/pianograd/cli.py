@@ -2,6 +2,11 @@
 
     pianograd info                      version, build options, SIMD ISA, threads, CUDA
     pianograd bench [--filter REGEX]    runs the kernel microbenchmarks and prints a summary table
+    pianograd render in.mid out.wav [--preset P] [--sr 44100]
+                                        renders a MIDI file with the differentiable piano
+    pianograd fit-note note.wav --key 60 [--out-preset p.safetensors] [--steps N]
+                                        fits one key to a recorded note, prints distances before/after
+    pianograd data ...                  the data pipeline (pianograd.data: catalog, prepare, render...)
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -147,6 +153,91 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_piano(preset: Optional[str], sr: Optional[float]) -> Any:
+    """A preset (or the concert grand) whose impulse responses are sampled at `sr`."""
+    from . import _core
+
+    if preset is None:
+        return _core.Piano(sample_rate=sr or 16000.0)
+    piano = _core.Piano.load(preset)
+    if sr and abs(piano.ir_sample_rate - sr) > 1e-6 * sr:
+        # The body/room impulse responses are tabulated at one rate; another rate needs new ones.
+        print(f"note: {preset} has impulse responses at {piano.ir_sample_rate:g} Hz; using the default "
+              f"body/room responses at {sr:g} Hz", file=sys.stderr)
+        piano.set_default_irs(sr)
+    return piano
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from . import _core
+
+    t0 = time.perf_counter()
+    perf = _core.read_midi(args.midi)
+    if len(perf) == 0:
+        print(f"pianograd render: {args.midi} holds no piano notes", file=sys.stderr)
+        return 1
+    piano = _load_piano(args.preset, args.sr)
+    sr = args.sr or piano.ir_sample_rate
+    print(f"{args.midi}: {len(perf)} notes, {len(perf.pedal)} pedal points, {perf.duration:.2f} s "
+          f"(read in {time.perf_counter() - t0:.2f} s)", file=sys.stderr)
+    print(f"rendering at {sr:g} Hz ...", file=sys.stderr, flush=True)
+    t1 = time.perf_counter()
+    with _no_grad():
+        audio = piano.render(perf, sample_rate=sr, tail_seconds=args.tail, knock=not args.no_knock,
+                             body=not args.no_body, room=not args.no_room).numpy()
+    dt = time.perf_counter() - t1
+    seconds = audio.size / sr
+    peak = float(abs(audio).max()) if audio.size else 0.0
+    if args.peak > 0 and peak > 0:  # normalise to the requested peak (the model's level is arbitrary)
+        audio = audio * (args.peak / peak)
+    _core.write_audio(args.out, audio, int(round(sr)), format=args.format, clipping="clip")
+    print(f"rendered {seconds:.2f} s of audio in {dt:.2f} s ({seconds / max(dt, 1e-9):.1f}x real time), "
+          f"peak {peak:.3g}{' normalised to %g' % args.peak if args.peak > 0 else ''}", file=sys.stderr)
+    print(f"wrote {args.out} ({audio.size} samples, {int(round(sr))} Hz, {args.format})")
+    return 0
+
+
+def _no_grad() -> Any:
+    from . import no_grad
+
+    return no_grad()
+
+
+def _cmd_fit_note(args: argparse.Namespace) -> int:
+    from . import _core
+
+    every = max(1, args.steps // 10)
+
+    def on_step(step: int, loss: float) -> None:
+        if not args.quiet and (step % every == 0 or step == args.steps - 1):
+            print(f"  step {step:4d}  loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    print(f"fitting key {args.key} to {args.audio} ({args.steps} steps) ...", file=sys.stderr, flush=True)
+    try:
+        r = _core.fit_note_file(args.audio, args.key, steps=args.steps, duration=args.duration,
+                                velocity=args.velocity, fit_rate=args.sr or 0.0, preset=args.preset,
+                                max_partials=args.max_partials, on_step=on_step)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(r.summary())
+    if args.out_preset:
+        r.save_preset(args.out_preset)
+        print(f"wrote preset {args.out_preset}")
+    if args.audio_dir:
+        d = Path(args.audio_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        r.write_audio_files(d / "before.wav", d / "after.wav", d / "target.wav")
+        print(f"wrote {d}/before.wav, after.wav, target.wav")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .data.cli import main as data_main
+
+    return int(data_main(args.args) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pianograd", description="pianograd: autodiff engine and differentiable piano.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -160,10 +251,44 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--exe", default=None, help="path to pianograd_bench")
     bench.add_argument("--json", action="store_true", help="print the full JSON report instead of the table")
     bench.set_defaults(func=_cmd_bench)
+    render = sub.add_parser("render", help="render a MIDI file to audio with the differentiable piano")
+    render.add_argument("midi", help="input Standard MIDI File")
+    render.add_argument("out", help="output audio file (.wav, .flac, .aiff)")
+    render.add_argument("--preset", default=None, help="piano preset (.safetensors); default: concert grand")
+    render.add_argument("--sr", type=float, default=None,
+                        help="sample rate in Hz (default: the preset's, 16000 for the concert grand)")
+    render.add_argument("--tail", type=float, default=1.0, help="seconds kept after the last event (default 1)")
+    render.add_argument("--peak", type=float, default=0.9,
+                        help="normalise the peak to this level (default 0.9; 0 keeps the model's level)")
+    render.add_argument("--format", default="pcm16", choices=["pcm16", "pcm24", "float32"])
+    render.add_argument("--no-knock", action="store_true", help="leave out the hammer knock")
+    render.add_argument("--no-body", action="store_true", help="leave out the soundboard/body response")
+    render.add_argument("--no-room", action="store_true", help="leave out the room response")
+    render.set_defaults(func=_cmd_render)
+    fit = sub.add_parser("fit-note", help="fit one key of the piano to a recording of a single note")
+    fit.add_argument("audio", help="audio file of one note (any format libsndfile reads)")
+    fit.add_argument("--key", type=int, required=True, help="MIDI key of the note (21..108)")
+    fit.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
+    fit.add_argument("--duration", type=float, default=1.0, help="seconds fitted from the onset (default 1)")
+    fit.add_argument("--velocity", type=float, default=80.0, help="strike velocity of the fit (default 80)")
+    fit.add_argument("--max-partials", type=int, default=24, help="partials per string (default 24)")
+    fit.add_argument("--sr", type=float, default=None, help="fit rate in Hz (default: the preset's, 16000)")
+    fit.add_argument("--preset", default=None, help="preset to start from (default: concert grand)")
+    fit.add_argument("--out-preset", default=None, help="write the fitted preset here (.safetensors)")
+    fit.add_argument("--audio-dir", default=None, help="write before/after/target WAVs into this folder")
+    fit.add_argument("--quiet", "-q", action="store_true", help="no per-step progress")
+    fit.set_defaults(func=_cmd_fit_note)
+    data = sub.add_parser("data", help="data pipeline: `pianograd data --help` lists its subcommands",
+                          add_help=False)
+    data.add_argument("args", nargs=argparse.REMAINDER)
+    data.set_defaults(func=_cmd_data)
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "data":  # everything after `data` belongs to pianograd.data's own parser
+        return _cmd_data(argparse.Namespace(args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -179,6 +304,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # `pianograd info | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (ValueError, TypeError, OSError) as e:  # bad input or files: the engine's message, no traceback
+        print(f"pianograd {args.command}: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

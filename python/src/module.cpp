@@ -2,6 +2,11 @@
 // it with the Pythonic surface). Each C++ area binds itself in its own bind_*.cpp.
 #include "bind_common.h"
 
+namespace pgpy {
+void bind_synth(py::module_& m);  // bind_synth.cpp
+void bind_fit(py::module_& m);    // bind_fit.cpp
+}  // namespace pgpy
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pianograd's C++ engine: tensors, reverse-mode autodiff, ops, nn, optimizers, checkpoints.";
   m.attr("__version__") = PIANOGRAD_VERSION;
@@ -11,5 +16,7 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_nn(m);
   pgpy::bind_optim(m);
   pgpy::bind_io(m);
+  pgpy::bind_synth(m);
+  pgpy::bind_fit(m);
   pgpy::bind_info(m);
 }

@@ -1,0 +1,426 @@
+// The piano: performances (Note, Performance), MIDI and audio files, piano rolls, and the differentiable
+// renderers behind pg.Piano (a PianoParams preset). Renders release the GIL: they run for a while and
+// never call back into Python.
+#include <cmath>
+#include <sstream>
+
+#include <pybind11/numpy.h>
+#include <pybind11/operators.h>
+
+#include "bind_common.h"
+#include "synth/audio_io.h"
+#include "synth/event_renderer.h"
+#include "synth/midi.h"
+#include "synth/performance.h"
+#include "synth/piano_params.h"
+#include "synth/piano_roll.h"
+#include "synth/roll_renderer.h"
+
+namespace pgpy {
+namespace pg = pianograd;
+
+namespace {
+
+std::string fspath(const py::object& p) { return py::str(py::module_::import("os").attr("fspath")(p)); }
+
+// A note from a pg.Note, a (key, onset, offset, velocity) sequence, a dict, or any object with those
+// attributes (pianograd.data.Note, pretty_midi.Note has `pitch`/`start`/`end` and is accepted too).
+pg::Note note_from(const py::handle& h) {
+  if (py::isinstance<pg::Note>(h)) return h.cast<pg::Note>();
+  pg::Note n;
+  if (py::isinstance<py::dict>(h)) {
+    auto d = h.cast<py::dict>();
+    n.key = d["key"].cast<int>();
+    n.onset = d["onset"].cast<double>();
+    n.offset = d["offset"].cast<double>();
+    n.velocity = d.contains("velocity") ? d["velocity"].cast<int>() : 64;
+    return n;
+  }
+  if (py::isinstance<py::sequence>(h) && !py::isinstance<py::str>(h)) {
+    auto s = h.cast<py::sequence>();
+    if (s.size() != 3 && s.size() != 4)
+      throw py::value_error("Performance: a note sequence must be (key, onset, offset[, velocity]), got " +
+                            std::to_string(s.size()) + " items");
+    n.key = s[0].cast<int>();
+    n.onset = s[1].cast<double>();
+    n.offset = s[2].cast<double>();
+    if (s.size() == 4) n.velocity = s[3].cast<int>();
+    return n;
+  }
+  auto get = [&](const char* a, const char* b) -> py::object {
+    if (py::hasattr(h, a)) return h.attr(a);
+    if (py::hasattr(h, b)) return h.attr(b);
+    throw py::type_error(std::string("Performance: cannot read a note from ") +
+                         std::string(py::str(py::type::of(h).attr("__name__"))) + " (no '" + a + "' attribute)");
+  };
+  n.key = get("key", "pitch").cast<int>();
+  n.onset = get("onset", "start").cast<double>();
+  n.offset = get("offset", "end").cast<double>();
+  n.velocity = get("velocity", "velocity").cast<int>();
+  return n;
+}
+
+pg::PedalPoint pedal_from(const py::handle& h) {
+  if (py::isinstance<pg::PedalPoint>(h)) return h.cast<pg::PedalPoint>();
+  if (py::hasattr(h, "time") && py::hasattr(h, "value"))
+    return {h.attr("time").cast<double>(), h.attr("value").cast<double>()};
+  auto s = h.cast<py::sequence>();
+  if (s.size() != 2) throw py::value_error("Performance: a pedal point must be (time, value)");
+  return {s[0].cast<double>(), s[1].cast<double>()};
+}
+
+pg::Performance performance_from(const py::handle& notes, const py::handle& pedal, bool validate) {
+  pg::Performance p;
+  if (!notes.is_none())
+    for (auto h : notes) p.notes.push_back(note_from(h));
+  if (!pedal.is_none())
+    for (auto h : pedal) p.pedal.push_back(pedal_from(h));
+  if (validate) p.validate();
+  return p;
+}
+
+// A pg.Performance as is; anything with `notes` (and optionally `pedal`) attributes, or a list of notes.
+pg::Performance as_performance(const py::handle& obj) {
+  if (py::isinstance<pg::Performance>(obj)) return obj.cast<pg::Performance>();
+  if (py::hasattr(obj, "notes")) {
+    const py::object pedal = py::hasattr(obj, "pedal") ? py::object(obj.attr("pedal")) : py::object(py::none());
+    return performance_from(obj.attr("notes"), pedal, true);
+  }
+  return performance_from(obj, py::none(), true);
+}
+
+std::vector<float> samples_from(const py::handle& obj) {
+  py::object arr = py::module_::import("numpy").attr("asarray")(obj, "float32");
+  if (py::cast<int>(arr.attr("ndim")) > 1)
+    throw pg::ShapeError("audio: expected mono samples (1-D), got ndim " + std::to_string(py::cast<int>(arr.attr("ndim"))));
+  auto a = arr.cast<py::array_t<float, py::array::c_style | py::array::forcecast>>();
+  return std::vector<float>(a.data(), a.data() + a.size());
+}
+
+py::array_t<float> to_numpy(std::vector<float>&& v) {
+  auto* heap = new std::vector<float>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  return py::array_t<float>({static_cast<py::ssize_t>(heap->size())}, {sizeof(float)}, heap->data(), owner);
+}
+
+template <class E>
+E enum_from(const std::string& s, std::initializer_list<std::pair<const char*, E>> table, const char* what) {
+  std::string names;
+  for (auto& [n, e] : table) {
+    if (s == n) return e;
+    names += std::string(names.empty() ? "" : ", ") + n;
+  }
+  throw pg::ValueError(std::string(what) + ": unknown value '" + s + "' (expected one of " + names + ")");
+}
+
+int param_id(const std::string& name) {
+  for (int i = 0; i < pg::kNumPianoParams; ++i)
+    if (name == pg::piano_param_name(i)) return i;
+  throw py::key_error("Piano: no parameter named '" + name + "'");
+}
+
+// Render options from keyword arguments: unknown names are a TypeError, as for any Python function.
+pg::RenderOptions render_options_from(double sample_rate, const py::kwargs& kw) {
+  pg::RenderOptions o;
+  o.sample_rate = sample_rate;
+  for (auto item : kw) {
+    const std::string k = py::str(item.first);
+    const py::handle v = item.second;
+    if (k == "max_partials") o.max_partials = v.cast<int>();
+    else if (k == "knock") o.knock = v.cast<bool>();
+    else if (k == "body") o.body = v.cast<bool>();
+    else if (k == "room") o.room = v.cast<bool>();
+    else if (k == "damper_tau") o.damper_tau = v.cast<double>();
+    else if (k == "pedal_frame_rate") o.pedal_frame_rate = v.cast<double>();
+    else if (k == "rel_threshold") o.rel_threshold = v.cast<double>();
+    else if (k == "checkpoint") o.checkpoint = v.cast<long>();
+    else if (k == "group_size") o.group_size = v.cast<int>();
+    else if (k == "tape_budget_bytes") o.tape_budget_bytes = v.cast<double>();
+    else if (k == "tail_seconds") o.tail_seconds = v.cast<double>();
+    else throw py::type_error("render: unexpected keyword argument '" + k + "'");
+  }
+  return o;
+}
+
+const char* const kRenderKw =
+    "\n\nRender options (keywords): max_partials (0: per-key table), knock, body, room (bool), damper_tau (s),\n"
+    "pedal_frame_rate, rel_threshold, checkpoint, group_size, tape_budget_bytes, tail_seconds.";
+
+}  // namespace
+
+void bind_synth(py::module_& m) {
+  py::class_<pg::Note>(m, "Note", "One key press: MIDI key 21..108, onset/offset in seconds, velocity 1..127.")
+      .def(py::init([](int key, double onset, double offset, int velocity) {
+             return pg::Note{key, onset, offset, velocity};
+           }), py::arg("key") = 60, py::arg("onset") = 0.0, py::arg("offset") = 0.0, py::arg("velocity") = 64)
+      .def_readwrite("key", &pg::Note::key)
+      .def_readwrite("onset", &pg::Note::onset)
+      .def_readwrite("offset", &pg::Note::offset)
+      .def_readwrite("velocity", &pg::Note::velocity)
+      .def(py::self == py::self)
+      .def(py::pickle([](const pg::Note& n) { return py::make_tuple(n.key, n.onset, n.offset, n.velocity); },
+                      [](const py::tuple& t) { return note_from(t); }))
+      .def("__repr__", [](const pg::Note& n) {
+        std::ostringstream s;
+        s << "Note(key=" << n.key << ", onset=" << n.onset << ", offset=" << n.offset << ", velocity=" << n.velocity << ")";
+        return s.str();
+      });
+  py::class_<pg::PedalPoint>(m, "PedalPoint", "Sustain pedal value (0 up .. 1 down) from `time` on.")
+      .def(py::init([](double t, double v) { return pg::PedalPoint{t, v}; }), py::arg("time") = 0.0, py::arg("value") = 0.0)
+      .def_readwrite("time", &pg::PedalPoint::time)
+      .def_readwrite("value", &pg::PedalPoint::value)
+      .def(py::self == py::self)
+      .def("__iter__", [](const pg::PedalPoint& p) { return py::iter(py::make_tuple(p.time, p.value)); })
+      .def("__repr__", [](const pg::PedalPoint& p) {
+        std::ostringstream s;
+        s << "PedalPoint(time=" << p.time << ", value=" << p.value << ")";
+        return s.str();
+      });
+
+  py::class_<pg::Performance>(m, "Performance",
+      "Notes plus the sustain pedal: what a pianist does (times in seconds).\n\n"
+      "Performance(notes=[], pedal=[], validate=True): notes are pg.Note, (key, onset, offset[, velocity])\n"
+      "tuples, dicts or objects with those attributes (pianograd.data.Note); pedal points are (time, value)\n"
+      "pairs. Performance(obj) also copies any object with `notes`/`pedal` attributes. Invalid input\n"
+      "raises ValueError naming the note and field.")
+      .def(py::init([](const py::object& notes, const py::object& pedal, bool validate) {
+             if (!notes.is_none() && pedal.is_none() && py::hasattr(notes, "notes")) return as_performance(notes);
+             return performance_from(notes, pedal, validate);
+           }), py::arg("notes") = py::none(), py::arg("pedal") = py::none(), py::arg("validate") = true)
+      .def_property("notes", [](const pg::Performance& p) { return p.notes; },
+                    [](pg::Performance& p, const py::iterable& v) { p.notes = performance_from(v, py::none(), false).notes; },
+                    "The notes (a copy: assign the list back to change them).")
+      .def_property("pedal", [](const pg::Performance& p) {
+             py::list out;
+             for (auto& q : p.pedal) out.append(py::make_tuple(q.time, q.value));
+             return out;
+           },
+           [](pg::Performance& p, const py::iterable& v) { p.pedal = performance_from(py::none(), v, false).pedal; },
+           "Sustain pedal control points as (time, value) pairs, value 0 (up) .. 1 (down).")
+      .def("validate", &pg::Performance::validate, "Raises ValueError naming the offending note/pedal point.")
+      .def_property_readonly("duration", &pg::Performance::duration, "End of the last note or pedal point (s).")
+      .def("sort", [](pg::Performance& p) { p.sort(); return &p; }, py::return_value_policy::reference_internal,
+           "Sorts notes by (onset, key) and pedal points by time, in place; returns self.")
+      .def("pedal_at", &pg::Performance::pedal_at, py::arg("t"), "Pedal value in effect at time t.")
+      .def("copy", [](const pg::Performance& p) { return p; })
+      .def("__len__", [](const pg::Performance& p) { return p.notes.size(); })
+      .def(py::self == py::self)
+      .def(py::pickle([](const pg::Performance& p) {
+             py::object self = py::cast(p);
+             return py::make_tuple(self.attr("notes"), self.attr("pedal"));
+           },
+           [](const py::tuple& t) { return performance_from(t[0], t[1], false); }))
+      .def("__repr__", [](const pg::Performance& p) {
+        std::ostringstream s;
+        s << "Performance(" << p.notes.size() << " notes, " << p.pedal.size() << " pedal points, duration="
+          << p.duration() << " s)";
+        return s.str();
+      });
+
+  // ---- MIDI files
+  m.def("read_midi", [](const py::object& path, bool include_drum_channel, bool error_on_out_of_range_keys) {
+    const std::string p = fspath(path);
+    py::gil_scoped_release rel;
+    return pg::read_midi(p, {include_drum_channel, error_on_out_of_range_keys});
+  }, py::arg("path"), py::kw_only(), py::arg("include_drum_channel") = false,
+  py::arg("error_on_out_of_range_keys") = false,
+  "Reads a Standard MIDI File (format 0/1) into a Performance (tempo map applied, tracks merged, CC64 as\n"
+  "the pedal). FileNotFoundError when absent, OSError naming the byte offset for a corrupt file.");
+  m.def("parse_midi", [](const py::bytes& data, const std::string& name, bool include_drum_channel,
+                         bool error_on_out_of_range_keys) {
+    const std::string s = data;
+    py::gil_scoped_release rel;
+    return pg::parse_midi(reinterpret_cast<const uint8_t*>(s.data()), s.size(), name,
+                          {include_drum_channel, error_on_out_of_range_keys});
+  }, py::arg("data"), py::arg("name") = "<memory>", py::kw_only(), py::arg("include_drum_channel") = false,
+  py::arg("error_on_out_of_range_keys") = false, "read_midi from bytes in memory.");
+  auto write_opts = [](int format, int tpq, int channel) { return pg::MidiWriteOptions{format, tpq, channel}; };
+  m.def("encode_midi", [=](const py::object& perf, int format, int ticks_per_quarter, int channel) {
+    const auto b = pg::encode_midi(as_performance(perf), write_opts(format, ticks_per_quarter, channel));
+    return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+  }, py::arg("performance"), py::kw_only(), py::arg("format") = 1, py::arg("ticks_per_quarter") = 480,
+  py::arg("channel") = 0, "A performance as Standard MIDI File bytes (120 bpm).");
+  m.def("write_midi", [=](const py::object& path, const py::object& perf, int format, int ticks_per_quarter, int channel) {
+    const std::string p = fspath(path);
+    const pg::Performance q = as_performance(perf);
+    py::gil_scoped_release rel;
+    pg::write_midi(p, q, write_opts(format, ticks_per_quarter, channel));
+  }, py::arg("path"), py::arg("performance"), py::kw_only(), py::arg("format") = 1,
+  py::arg("ticks_per_quarter") = 480, py::arg("channel") = 0,
+  "Writes a performance as a Standard MIDI File (format 1 by default, 120 bpm), atomically.\n"
+  "Times survive a read_midi round trip within half a tick (0.52 ms at 480 ticks per quarter).");
+
+  // ---- audio files
+  m.def("read_audio", [](const py::object& path) {
+    const std::string p = fspath(path);
+    pg::Audio a;
+    {
+      py::gil_scoped_release rel;
+      a = pg::read_audio(p);
+    }
+    return py::make_tuple(to_numpy(std::move(a.samples)), a.sample_rate);
+  }, py::arg("path"),
+  "Reads WAV/FLAC/AIFF/OGG (libsndfile), mixed down to mono: (float32 array, sample_rate).");
+  m.def("write_audio", [](const py::object& path, const py::object& samples, int sample_rate,
+                          const std::string& format, const std::string& clipping, float peak) {
+    pg::AudioWriteOptions o;
+    o.format = enum_from<pg::SampleFormat>(format, {{"pcm16", pg::SampleFormat::pcm16},
+        {"pcm24", pg::SampleFormat::pcm24}, {"float32", pg::SampleFormat::float32}}, "write_audio: format");
+    o.clipping = enum_from<pg::ClipPolicy>(clipping, {{"error", pg::ClipPolicy::error},
+        {"clip", pg::ClipPolicy::clip}, {"normalize", pg::ClipPolicy::normalize}}, "write_audio: clipping");
+    o.peak = peak;
+    const std::string p = fspath(path);
+    const auto s = samples_from(samples);
+    py::gil_scoped_release rel;
+    pg::write_audio(p, s, sample_rate, o);
+  }, py::arg("path"), py::arg("samples"), py::arg("sample_rate"), py::kw_only(), py::arg("format") = "pcm16",
+  py::arg("clipping") = "error", py::arg("peak") = 0.99f,
+  "Writes mono samples (array or Tensor) to .wav/.flac/.aiff, atomically. format: pcm16, pcm24, float32;\n"
+  "clipping (samples outside [-1, 1]): 'error' (ValueError), 'clip', or 'normalize' to `peak`.");
+  m.def("resample", [](const py::object& samples, double sr_in, double sr_out, const std::string& quality) {
+    const auto q = enum_from<pg::ResampleQuality>(quality, {{"best", pg::ResampleQuality::best},
+        {"medium", pg::ResampleQuality::medium}, {"fastest", pg::ResampleQuality::fastest}}, "resample: quality");
+    auto s = samples_from(samples);
+    std::vector<float> out;
+    {
+      py::gil_scoped_release rel;
+      out = pg::resample(s, sr_in, sr_out, q);
+    }
+    return to_numpy(std::move(out));
+  }, py::arg("samples"), py::arg("sr_in"), py::arg("sr_out"), py::kw_only(), py::arg("quality") = "best",
+  "Band-limited resampling (libsamplerate sinc) of mono samples: round(n * sr_out / sr_in) samples back.");
+
+  // ---- piano rolls
+  m.def("performance_to_rolls", [](const py::object& perf, double frame_rate, bool pedal_extend, int64_t num_frames) {
+    const auto r = pg::performance_to_rolls(as_performance(perf), frame_rate, {pedal_extend, num_frames});
+    py::dict d;
+    d["onset"] = r.onset; d["frame"] = r.frame; d["offset"] = r.offset; d["velocity"] = r.velocity;
+    return d;
+  }, py::arg("performance"), py::arg("frame_rate"), py::kw_only(), py::arg("pedal_extend") = true,
+  py::arg("num_frames") = -1,
+  "Piano rolls {onset, frame, offset, velocity}, each float32 [frames, 88] (column k = key 21 + k).");
+  m.def("rolls_to_performance", [](const Tensor& onset, const Tensor& frame, double frame_rate,
+                                   const std::optional<Tensor>& offset, const std::optional<Tensor>& velocity,
+                                   double onset_threshold, double frame_threshold, double offset_threshold) {
+    pg::PianoRolls r;
+    r.onset = onset; r.frame = frame; r.frame_rate = frame_rate;
+    if (offset) r.offset = *offset;
+    if (velocity) r.velocity = *velocity;
+    return pg::rolls_to_performance(r, {onset_threshold, frame_threshold, offset_threshold});
+  }, py::arg("onset"), py::arg("frame"), py::arg("frame_rate"), py::kw_only(), py::arg("offset") = py::none(),
+  py::arg("velocity") = py::none(), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
+  py::arg("offset_threshold") = 0.5, "Decodes (predicted) piano rolls into a Performance.");
+
+  // ---- the piano
+  py::class_<pg::PianoParams> piano(m, "Piano",
+      "The differentiable piano: a preset of physical parameter tensors (tuning, inharmonicity, decay, hammer,\n"
+      "loudness, knock, body and room impulse responses). Piano() is the concert-grand default.");
+  piano
+      .def(py::init([](double sample_rate, const py::object& dtype) {
+             return pg::PianoParams::concert_grand(sample_rate, dtype.is_none() ? DType::f32 : dtype_from(dtype));
+           }), py::arg("sample_rate") = 16000.0, py::arg("dtype") = py::none(),
+           "Concert-grand defaults; the impulse responses are generated at `sample_rate`.")
+      .def_static("load", [](const py::object& path) {
+        const std::string p = fspath(path);
+        py::gil_scoped_release rel;
+        return pg::PianoParams::load(p);
+      }, py::arg("path"), "Loads a safetensors preset (every name, shape and dtype validated).")
+      .def("save", [](const pg::PianoParams& p, const py::object& path) {
+        const std::string s = fspath(path);
+        py::gil_scoped_release rel;
+        p.save(s);
+      }, py::arg("path"), "Saves the preset as safetensors (IR sample rate and frozen set in the metadata).")
+      .def("parameters", &pg::PianoParams::parameters,
+           "The non-frozen tensors, switched to requires_grad (for an optimizer).")
+      .def("named_parameters", [](pg::PianoParams& p) {
+        py::dict d;
+        auto params = p.parameters();
+        size_t j = 0;
+        for (int i = 0; i < pg::kNumPianoParams; ++i)
+          if (!p.frozen[static_cast<size_t>(i)]) d[pg::piano_param_name(i)] = params[j++];
+        return d;
+      }, "{name: tensor} of the non-frozen tensors, switched to requires_grad.")
+      .def_property_readonly("tensors", [](const pg::PianoParams& p) {
+        py::dict d;
+        for (int i = 0; i < pg::kNumPianoParams; ++i) d[pg::piano_param_name(i)] = p[i];
+        return d;
+      }, "{name: tensor} of every tensor (shared, not copied).")
+      .def("__getitem__", [](const pg::PianoParams& p, const std::string& name) { return p[param_id(name)]; })
+      .def("__setitem__", [](pg::PianoParams& p, const std::string& name, const Tensor& t) { p[param_id(name)] = t; })
+      .def("freeze", [](pg::PianoParams& p, const std::string& name, bool on) { p.freeze(param_id(name), on); },
+           py::arg("name"), py::arg("on") = true, "Leaves a tensor out of parameters() (or puts it back).")
+      .def_property_readonly("frozen", [](const pg::PianoParams& p) {
+        std::vector<std::string> out;
+        for (int i = 0; i < pg::kNumPianoParams; ++i)
+          if (p.frozen[static_cast<size_t>(i)]) out.emplace_back(pg::piano_param_name(i));
+        return out;
+      })
+      .def("zero_grad", &pg::PianoParams::zero_grad)
+      .def("to", [](const pg::PianoParams& p, const py::object& dtype) { return p.to(dtype_from(dtype)); },
+           py::arg("dtype"), "A deep copy in another dtype.")
+      .def("copy", [](const pg::PianoParams& p) { return p.to(p.dtype()); }, "A deep copy (no shared storage).")
+      .def_property_readonly("dtype", &pg::PianoParams::dtype)
+      .def_readwrite("ir_sample_rate", &pg::PianoParams::ir_sample_rate, "Rate of the body/room impulse responses.")
+      .def("set_default_irs", &pg::PianoParams::set_default_irs, py::arg("sample_rate"),
+           "Replaces both impulse responses by the defaults generated at `sample_rate`.")
+      .def("validate", &pg::PianoParams::validate)
+      .def("render", [](pg::PianoParams& p, const py::object& perf, double sample_rate, const py::kwargs& kw) {
+        const auto o = render_options_from(sample_rate, kw);
+        const pg::Performance q = as_performance(perf);
+        py::gil_scoped_release rel;
+        return pg::render(p, q, o);
+      }, py::arg("performance"), py::arg("sample_rate") = 16000.0,
+      (std::string("Renders a Performance (or MIDI-like object) for duration + tail_seconds: a [samples] Tensor\n"
+                   "whose gradients reach every parameter tensor.") + kRenderKw).c_str())
+      .def("render_batch", [](pg::PianoParams& p, const py::iterable& perfs, double sample_rate, const py::kwargs& kw) {
+        const auto o = render_options_from(sample_rate, kw);
+        std::vector<pg::Performance> q;
+        for (auto h : perfs) q.push_back(as_performance(h));
+        py::gil_scoped_release rel;
+        return pg::render_batch(p, q, o);
+      }, py::arg("performances"), py::arg("sample_rate") = 16000.0,
+      (std::string("Several performances -> [B, T] (T the longest).") + kRenderKw).c_str())
+      .def("render_events", [](pg::PianoParams& p, const py::object& keys, const Tensor& onsets, const Tensor& offsets,
+                               const Tensor& velocities, int64_t num_samples, const std::optional<Tensor>& pedal,
+                               double sample_rate, bool dry, const py::kwargs& kw) {
+        const auto o = render_options_from(sample_rate, kw);
+        const Tensor k = py::isinstance<Tensor>(keys) ? keys.cast<Tensor>() : tensor_from_array(
+            py::module_::import("numpy").attr("asarray")(keys, "int64"));
+        const Tensor ped = pedal ? *pedal : Tensor();
+        py::gil_scoped_release rel;
+        return dry ? pg::render_events_dry(p, k, onsets, offsets, velocities, ped, num_samples, o)
+                   : pg::render_events(p, k, onsets, offsets, velocities, ped, num_samples, o);
+      }, py::arg("keys"), py::arg("onsets"), py::arg("offsets"), py::arg("velocities"), py::arg("num_samples"),
+      py::kw_only(), py::arg("pedal") = py::none(), py::arg("sample_rate") = 16000.0, py::arg("dry") = false,
+      (std::string("Differentiable render of N notes: keys int [N]; onsets, offsets (s), velocities (1..127) [N]\n"
+                   "in the piano's dtype; pedal None, [num_samples] or frames at pedal_frame_rate. Gradients\n"
+                   "reach onsets, offsets, velocities, pedal and the parameters. dry=True skips body/room.") +
+       kRenderKw).c_str())
+      .def("render_roll", [](pg::PianoParams& p, const Tensor& onset, const Tensor& velocity, const Tensor& gate,
+                             double frame_rate, int64_t num_samples, double sample_rate, double onset_threshold,
+                             bool dry, const py::kwargs& kw) {
+        const auto o = render_options_from(sample_rate, kw);
+        py::gil_scoped_release rel;
+        return dry ? pg::render_roll_dry(p, onset, velocity, gate, frame_rate, num_samples, o, onset_threshold)
+                   : pg::render_roll(p, onset, velocity, gate, frame_rate, num_samples, o, onset_threshold);
+      }, py::arg("onset"), py::arg("velocity"), py::arg("gate"), py::arg("frame_rate"), py::arg("num_samples"),
+      py::kw_only(), py::arg("sample_rate") = 16000.0, py::arg("onset_threshold") = pg::kRollOnsetThreshold,
+      py::arg("dry") = false,
+      (std::string("Differentiable render of soft piano rolls [F, 88] or [B, F, 88] (onset strength, velocity/127,\n"
+                   "gate) at frame_rate: what a transcription model's sigmoid outputs drive.") + kRenderKw).c_str())
+      .def("__repr__", [](const pg::PianoParams& p) {
+        std::ostringstream s;
+        s << "Piano(dtype=" << pg::dtype_name(p.dtype()) << ", ir_sample_rate=" << p.ir_sample_rate << ")";
+        return s.str();
+      });
+  m.def("piano_param_names", [] {
+    std::vector<std::string> v;
+    for (int i = 0; i < pg::kNumPianoParams; ++i) v.emplace_back(pg::piano_param_name(i));
+    return v;
+  }, "Names of the Piano's tensors, in order.");
+  m.def("stretched_et_hz", &pg::stretched_et_hz, py::arg("key"), "Stretched equal temperament f0 (Hz) of a key.");
+  m.def("default_inharmonicity", &pg::default_inharmonicity, py::arg("key"), "Default inharmonicity B of a key.");
+  m.def("piano_strings", &pg::piano_strings, py::arg("key"), "Unison strings of a key (1, 2 or 3).");
+}
+
+}  // namespace pgpy
