@@ -28,6 +28,7 @@ test: build
 
 demo: build
 	$(BUILD)/examples/train_demo
+	$(BUILD)/examples/embed_synth --demo out/piano_demo.wav
 
 bench: build
 	$(BUILD)/bench/pianograd_bench --benchmark_min_time=0.2
