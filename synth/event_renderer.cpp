@@ -9,6 +9,7 @@
 // any of its modes is still above the truncation threshold. That end is bounded from the gate itself
 // (log |z[n]| <= log amp - sigma (n - start) - g sum d), with a factor 2 of margin for float rounding.
 #include "synth/event_renderer.h"
+#include "synth/modal_group.h"
 
 #include <algorithm>
 #include <cmath>
@@ -31,8 +32,7 @@ namespace {
 namespace kc = kernels::cpu;
 using kernels::kModalBlock;
 
-template <class T>
-struct GroupBank;
+using detail::GroupBank;
 
 template <class T>
 struct EventPlan {
@@ -187,44 +187,9 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
 
 // One group's sub-bank (starts relative to w0, env = row within the group) and its gates.
 template <class T>
-struct GroupBank {
-  std::vector<long> index;  // global mode index of each local mode
-  std::vector<T> omega, sigma, dgain, amp, delta, gate;
-  std::vector<std::int64_t> start;
-  std::vector<std::int32_t> env;
-  long rows = 0, W = 0;
-  kc::ModalOptions mo;
-  kc::ModalBank<T> bank() const {
-    return {static_cast<long>(omega.size()), omega.data(), sigma.data(), dgain.data(), amp.data(), delta.data(),
-            start.data(), env.data()};
-  }
-};
-
-template <class T>
 GroupBank<T> group_bank(const EventPlan<T>& P, const typename EventPlan<T>::Group& g) {
-  GroupBank<T> b;
-  b.rows = static_cast<long>(g.notes.size());
-  b.W = g.w1 - g.w0;
-  T amax = 0;
-  for (long r = 0; r < b.rows; ++r) {
-    const size_t j = static_cast<size_t>(g.notes[static_cast<size_t>(r)]);
-    for (long m = P.mode_begin[j]; m < P.mode_end[j]; ++m) {
-      const size_t u = static_cast<size_t>(m);
-      b.index.push_back(m);
-      b.omega.push_back(P.modes.omega[u]);
-      b.sigma.push_back(P.modes.sigma[u]);
-      b.dgain.push_back(P.modes.dgain[u]);
-      b.amp.push_back(P.modes.amp[u]);
-      b.delta.push_back(P.modes.delta[u]);
-      b.start.push_back(P.modes.start[u] - g.w0);
-      b.env.push_back(P.modes.env[u] < 0 ? -1 : static_cast<std::int32_t>(r));
-      amax = std::max(amax, static_cast<T>(std::fabs(P.modes.amp[u])));
-    }
-  }
-  // The same absolute threshold as the whole bank: rel_g * max_g |amp| = threshold.
-  b.mo.rel_threshold = amax > 0 ? static_cast<double>(P.threshold) / static_cast<double>(amax) : 0.0;
-  b.mo.checkpoint = P.ropt.checkpoint;
-  b.gate.assign(static_cast<size_t>(b.rows * b.W), T(0));
+  GroupBank<T> b = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.notes, g.w0, g.w1, P.threshold,
+                                          P.ropt.checkpoint);
 #pragma omp parallel for schedule(dynamic, 1)
   for (long r = 0; r < b.rows; ++r) {
     const size_t j = static_cast<size_t>(g.notes[static_cast<size_t>(r)]);

@@ -13,6 +13,7 @@
 // `group_size` consecutive onsets, each group runs the kernel on its own window only, to the sample at
 // which all its modes are below the bank's truncation threshold.
 #include "synth/roll_renderer.h"
+#include "synth/modal_group.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,6 +35,7 @@ PG_REGISTER_OP(render_roll);
 
 namespace {
 namespace kc = kernels::cpu;
+using detail::GroupBank;
 using kernels::kModalBlock;
 
 constexpr double kEdgeHalfWidth = 20.0;  // in tau: sigmoid(-20) = 2.1e-9 is taken as 0
@@ -244,43 +246,9 @@ std::unique_ptr<RollPlan<T>> make_plan(const PianoParamValues& pv, std::shared_p
 
 // One group's sub-bank (starts relative to w0, env = row within the group) and its gates.
 template <class T>
-struct GroupBank {
-  std::vector<long> index;
-  std::vector<T> omega, sigma, dgain, amp, delta, gate;
-  std::vector<std::int64_t> start;
-  std::vector<std::int32_t> env;
-  long rows = 0, W = 0;
-  kc::ModalOptions mo;
-  kc::ModalBank<T> bank() const {
-    return {static_cast<long>(omega.size()), omega.data(), sigma.data(), dgain.data(), amp.data(), delta.data(),
-            start.data(), env.data()};
-  }
-};
-
-template <class T>
 GroupBank<T> group_bank(const RollPlan<T>& P, const typename RollPlan<T>::Group& g, int64_t* gate_samples) {
-  GroupBank<T> b;
-  b.rows = static_cast<long>(g.rows.size());
-  b.W = g.w1 - g.w0;
-  T amax = 0;
-  for (long r = 0; r < b.rows; ++r) {
-    const size_t j = static_cast<size_t>(g.rows[static_cast<size_t>(r)]);
-    for (long m = P.mode_begin[j]; m < P.mode_end[j]; ++m) {
-      const size_t u = static_cast<size_t>(m);
-      b.index.push_back(m);
-      b.omega.push_back(P.modes.omega[u]);
-      b.sigma.push_back(P.modes.sigma[u]);
-      b.dgain.push_back(P.modes.dgain[u]);
-      b.amp.push_back(P.modes.amp[u]);
-      b.delta.push_back(P.modes.delta[u]);
-      b.start.push_back(P.modes.start[u] - g.w0);
-      b.env.push_back(P.modes.env[u] < 0 ? -1 : static_cast<std::int32_t>(r));
-      amax = std::max(amax, static_cast<T>(std::fabs(P.modes.amp[u])));
-    }
-  }
-  b.mo.rel_threshold = amax > 0 ? static_cast<double>(P.threshold) / static_cast<double>(amax) : 0.0;
-  b.mo.checkpoint = P.ropt.checkpoint;
-  b.gate.assign(static_cast<size_t>(b.rows * b.W), T(0));
+  GroupBank<T> b = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.rows, g.w0, g.w1, P.threshold,
+                                          P.ropt.checkpoint);
   int64_t count = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : count)
   for (long r = 0; r < b.rows; ++r) {

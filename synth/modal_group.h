@@ -1,0 +1,61 @@
+// Internal to the renderers: one group of strikes gathered into a windowed modal bank, so the kernel
+// runs over [w0, w1) only. Shared by the event and roll renderers, which differ in how they fill the
+// damper-gate rows (b.gate, rows x W, zero-initialised here).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/modal.h"
+#include "synth/mode_builder.h"
+
+namespace pianograd::detail {
+
+template <class T>
+struct GroupBank {
+  std::vector<long> index;  // global mode index of each local mode
+  std::vector<T> omega, sigma, dgain, amp, delta, gate;
+  std::vector<std::int64_t> start;
+  std::vector<std::int32_t> env;
+  long rows = 0, W = 0;
+  kernels::cpu::ModalOptions mo;
+  kernels::cpu::ModalBank<T> bank() const {
+    return {static_cast<long>(omega.size()), omega.data(), sigma.data(), dgain.data(), amp.data(), delta.data(),
+            start.data(), env.data()};
+  }
+};
+
+// The modes of the strikes `rows` (indices into mode_begin/mode_end), shifted into the window that
+// starts at w0, each damped by its own gate row; the truncation threshold is rescaled so the group
+// truncates at the same absolute level (`threshold`) as the whole bank would.
+template <class T>
+GroupBank<T> gather_group(const ModeSet<T>& modes, const std::vector<long>& mode_begin,
+                          const std::vector<long>& mode_end, const std::vector<long>& rows, long w0, long w1,
+                          T threshold, long checkpoint) {
+  GroupBank<T> b;
+  b.rows = static_cast<long>(rows.size());
+  b.W = w1 - w0;
+  T amax = 0;
+  for (long r = 0; r < b.rows; ++r) {
+    const size_t j = static_cast<size_t>(rows[static_cast<size_t>(r)]);
+    for (long m = mode_begin[j]; m < mode_end[j]; ++m) {
+      const size_t u = static_cast<size_t>(m);
+      b.index.push_back(m);
+      b.omega.push_back(modes.omega[u]);
+      b.sigma.push_back(modes.sigma[u]);
+      b.dgain.push_back(modes.dgain[u]);
+      b.amp.push_back(modes.amp[u]);
+      b.delta.push_back(modes.delta[u]);
+      b.start.push_back(modes.start[u] - w0);
+      b.env.push_back(modes.env[u] < 0 ? -1 : static_cast<std::int32_t>(r));
+      amax = std::max(amax, static_cast<T>(std::fabs(modes.amp[u])));
+    }
+  }
+  b.mo.rel_threshold = amax > 0 ? static_cast<double>(threshold) / static_cast<double>(amax) : 0.0;
+  b.mo.checkpoint = checkpoint;
+  b.gate.assign(static_cast<size_t>(b.rows * b.W), T(0));
+  return b;
+}
+
+}  // namespace pianograd::detail
