@@ -5,6 +5,7 @@
 #include <random>
 
 #include "autodiff/tensor.h"
+#include "kernels/cuda/device.h"
 
 namespace pianograd {
 namespace {
@@ -39,10 +40,21 @@ Tensor full(const Shape& shape, double value, DType dtype) {
 }
 Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
 Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  if (device.type == DeviceType::CPU) return full(shape, value, dtype);
+  if (value != 0.0) return full(shape, value, dtype).to(device);
+  Tensor t = Tensor::empty(shape, dtype, device);
+  kernels::cuda::memset_zero_async(t.device_ptr(), t.nbytes(), kernels::cuda::current_stream());
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+// The *_like factories keep t's device (backward() seeds a CUDA loss with ones_like on the GPU).
+Tensor zeros_like(const Tensor& t) { return full(t.shape(), 0.0, t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return full(t.shape(), 1.0, t.dtype(), t.device()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype(), t.device()); }
 Tensor scalar(double value, DType dtype) { return full({}, value, dtype); }
+Tensor scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor arange(double start, double stop, double step, DType dtype) {
   if (step == 0.0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))

@@ -30,6 +30,9 @@ struct Device {
   std::string str() const;
 };
 inline constexpr Device kCPU{};
+inline constexpr Device kCUDA{DeviceType::CUDA, 0};
+// "cpu", "cuda" (= cuda:0) or "cuda:N"; ValueError naming the string otherwise (autodiff/device.cpp).
+Device parse_device(const std::string& spec);
 
 // True when the library was built with CUDA and a device is present (kernels/cuda).
 bool cuda_available();

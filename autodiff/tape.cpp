@@ -4,6 +4,7 @@
 #include <string>
 
 #include "autodiff/broadcast.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/ops/elementwise.h"
 #include "kernels/cpu/elementwise.h"
 
@@ -201,6 +202,7 @@ Strides broadcast_strides(const Shape& in, const Shape& out) {
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;
+  if (grad.device().type != DeviceType::CPU) return detail::cuda_sum_to(grad, shape);  // issue 6
   const Shape& gs = grad.shape();
   if (shape.size() > gs.size())
     throw ShapeError("sum_to: cannot reduce shape " + shape_str(gs) + " to " + shape_str(shape));

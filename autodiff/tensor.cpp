@@ -65,8 +65,12 @@ std::shared_ptr<Storage> allocate_inline(size_t nbytes, Device device) {
 }
 }  // namespace
 
+namespace detail {
+std::shared_ptr<Storage> allocate_cuda(size_t nbytes, Device device);  // autodiff/device.cpp
+}
+
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
-  if (device.type != DeviceType::CPU) throw DeviceError("allocate: CUDA tensors are not available in this build");
+  if (device.type != DeviceType::CPU) return detail::allocate_cuda(nbytes, device);
   if (nbytes <= 64) return allocate_inline<64>(nbytes, device);
   if (nbytes <= 256) return allocate_inline<256>(nbytes, device);
   if (nbytes <= 768) return allocate_inline<768>(nbytes, device);
@@ -207,12 +211,14 @@ double Tensor::item() const {
   check_defined("item");
   if (numel() != 1) throw ValueError("item: tensor of shape " + shape_str(shape()) + " has " +
                                      std::to_string(numel()) + " elements, expected 1");
+  if (device().type != DeviceType::CPU) return detach().to(kCPU).item();  // an explicit device->host copy
   return visit_dtype(dtype(), [&](auto tag) { return static_cast<double>(*static_cast<decltype(tag)*>(raw_data())); });
 }
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   check_defined("to_vector");
+  if (device().type != DeviceType::CPU) return detach().to(kCPU).to_vector<T>();  // explicit device->host copy
   std::vector<T> out(static_cast<size_t>(numel()));
   visit_dtype(dtype(), [&](auto tag) {
     using S = decltype(tag);
@@ -264,6 +270,7 @@ std::string Tensor::str() const {
   if (n > 0 || sh.empty()) rec(0, 0);
   else os << "[]";
   os << ", shape=" << shape_str(sh) << ", dtype=" << dtype_name(dtype());
+  if (device().type != DeviceType::CPU) os << ", device=" << device().str();
   if (requires_grad()) os << ", requires_grad";
   if (impl_->grad_fn) os << ", grad_fn=" << "<node>";
   os << ")";
@@ -271,12 +278,6 @@ std::string Tensor::str() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
-
-Tensor Tensor::to(Device device) const {
-  check_defined("to");
-  if (device == this->device()) return *this;
-  throw DeviceError("to: device " + device.str() + " is not available in this build (CUDA backend is a stub)");
-}
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t stop, int64_t step) const {
   return pianograd::slice(*this, d, start, stop, step);

@@ -75,14 +75,27 @@ class Tensor {
   Device device() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
 
+  // Host pointers: throw DeviceError for a CUDA tensor (host code must never dereference device
+  // memory; call .cpu() first). The device test reads the Storage already loaded for `data`.
   void* raw_data() const {
-    if (!impl_) throw_undefined("data");
-    return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(impl_->dtype));
+    if (!impl_ || impl_->storage->device.type != DeviceType::CPU) host_access_error("data");
+    return device_ptr_unchecked();
   }
   template <class T> T* data() const {
     if (!impl_ || impl_->dtype != dtype_v<T>) check_dtype(dtype_v<T>, "data");
     return static_cast<T*>(raw_data());
   }
+  // Pointers valid on the tensor's own device (a CUDA address for a CUDA tensor): for the CUDA ops
+  // and the copies between devices, which hand them to kernels/cuda.
+  void* device_ptr() const {
+    if (!impl_) throw_undefined("data");
+    return device_ptr_unchecked();
+  }
+  template <class T> T* device_data() const {
+    if (!impl_ || impl_->dtype != dtype_v<T>) check_dtype(dtype_v<T>, "data");
+    return static_cast<T*>(device_ptr_unchecked());
+  }
+  bool is_cuda() const { return device().type == DeviceType::CUDA; }
 
   // Autograd state.
   bool requires_grad() const;
@@ -100,7 +113,9 @@ class Tensor {
   template <class T> std::vector<T> to_vector() const;
   Tensor clone() const;                  // deep copy, recorded (gradient flows through)
   Tensor to(DType dtype) const;          // cast, recorded for float->float
-  Tensor to(Device device) const;
+  Tensor to(Device device) const;       // copy to another device, recorded (gradient flows back)
+  Tensor cuda(int index = 0) const { return to(Device{DeviceType::CUDA, index}); }
+  Tensor cpu() const { return to(kCPU); }
   Tensor contiguous() const { return *this; }
   std::string str() const;               // NumPy-like printing with shape and dtype
 
@@ -123,6 +138,10 @@ class Tensor {
   void check_defined(const char* what) const;
   [[noreturn]] static void throw_undefined(const char* what);
   void check_dtype(DType want, const char* what) const;
+  [[noreturn]] void host_access_error(const char* what) const;
+  void* device_ptr_unchecked() const {
+    return static_cast<char*>(impl_->storage->data) + impl_->offset * static_cast<int64_t>(dtype_size(impl_->dtype));
+  }
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -132,10 +151,15 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 Tensor zeros(const Shape& shape, DType dtype = DType::f32);
 Tensor ones(const Shape& shape, DType dtype = DType::f32);
 Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
-Tensor zeros_like(const Tensor& t);
+// On a device: zeros are a device memset, other values are filled on the host and copied.
+Tensor zeros(const Shape& shape, DType dtype, Device device);
+Tensor ones(const Shape& shape, DType dtype, Device device);
+Tensor full(const Shape& shape, double value, DType dtype, Device device);
+Tensor zeros_like(const Tensor& t);  // the *_like factories keep t's device
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor scalar(double value, DType dtype = DType::f32);
+Tensor scalar(double value, DType dtype, Device device);
 Tensor arange(double start, double stop, double step = 1.0, DType dtype = DType::f32);
 Tensor linspace(double start, double stop, int64_t num, DType dtype = DType::f32);
 void manual_seed(uint64_t seed);

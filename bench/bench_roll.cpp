@@ -63,10 +63,11 @@ Input make_roll(bool soft) {
   return {from_vector(so, s), from_vector(sv, s), from_vector(sg, s)};
 }
 
-void run(benchmark::State& st, bool backward) {
+// all_threads: the default OpenMP team (the modal kernel's groups of modes run in parallel).
+void run(benchmark::State& st, bool backward, bool all_threads = false) {
   const Input in = make_roll(st.range(0) != 0);
   const int prev = omp_get_max_threads();
-  omp_set_num_threads(1);
+  omp_set_num_threads(all_threads ? prev : 1);
   PianoParams p = PianoParams::concert_grand(kSr);
   std::vector<float> w(static_cast<size_t>(kN));
   std::mt19937 rng(1);
@@ -102,8 +103,13 @@ void run(benchmark::State& st, bool backward) {
 
 void BM_render_roll_forward(benchmark::State& st) { run(st, false); }
 void BM_render_roll_forward_backward(benchmark::State& st) { run(st, true); }
+// On every hardware thread, timed on the wall clock (rtf = audio s per wall s).
+void BM_render_roll_forward_mt(benchmark::State& st) { run(st, false, true); }
+void BM_render_roll_forward_backward_mt(benchmark::State& st) { run(st, true, true); }
 
 BENCHMARK(BM_render_roll_forward)->ArgName("soft")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_render_roll_forward_backward)->ArgName("soft")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_render_roll_forward_mt)->ArgName("soft")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_render_roll_forward_backward_mt)->ArgName("soft")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

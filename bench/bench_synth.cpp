@@ -1,5 +1,5 @@
-// The event renderer end to end (modes, gates, modal kernel, body and room convolution) on one thread:
-// real-time factor (counter rtf = audio seconds per compute second) of the forward and of
+// The event renderer end to end (modes, gates, modal kernel, body and room convolution) on one thread
+// (and, *_mt, on all hardware threads): real-time factor (counter rtf = audio seconds per compute second) of the forward and of
 // forward+backward (gradients to every note input and every PianoParams tensor), issue 4 targets:
 // 10-note chord at 16 kHz >= 300x forward, >= 50x forward+backward.
 //
@@ -40,11 +40,13 @@ Performance bench_case(int which) {
 
 double case_seconds(int which) { return which == 2 ? 30.0 : 2.0; }
 
-void run(benchmark::State& state, bool backward) {
+// all_threads: OpenMP keeps its default team (the hardware threads); the renderer's parallelism is the
+// modal kernel's, over groups of modes (kernels/cpu/modal_simd.h), and the FFT convolution's.
+void run(benchmark::State& state, bool backward, bool all_threads = false) {
   const int which = static_cast<int>(state.range(0));
   const double sr = static_cast<double>(state.range(1));
   const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  omp_set_num_threads(all_threads ? threads : 1);
   PianoParams params = PianoParams::concert_grand(sr);
   if (backward) params.parameters();
   const Performance perf = bench_case(which);
@@ -73,11 +75,17 @@ void run(benchmark::State& state, bool backward) {
   }
   state.counters["rtf"] = benchmark::Counter(case_seconds(which), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["notes"] = static_cast<double>(perf.notes.size());
+  state.counters["modes"] = static_cast<double>(last_event_render_stats().modes);
+  state.counters["threads"] = all_threads ? threads : 1;
   omp_set_num_threads(threads);
 }
 
 void BM_render_events_forward(benchmark::State& state) { run(state, false); }
 void BM_render_events_fwd_bwd(benchmark::State& state) { run(state, true); }
+// The same on every hardware thread, timed on the wall clock (UseRealTime: rtf = audio s per wall s,
+// since the main thread's CPU time misses the workers').
+void BM_render_events_forward_mt(benchmark::State& state) { run(state, false, true); }
+void BM_render_events_fwd_bwd_mt(benchmark::State& state) { run(state, true, true); }
 
 void args(benchmark::internal::Benchmark* b) {
   for (int which : {0, 1, 2})
@@ -86,6 +94,8 @@ void args(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_render_events_forward)->Apply(args);
 BENCHMARK(BM_render_events_fwd_bwd)->Apply(args);
+BENCHMARK(BM_render_events_forward_mt)->Apply(args)->UseRealTime();
+BENCHMARK(BM_render_events_fwd_bwd_mt)->Apply(args)->UseRealTime();
 
 // The default multi-resolution spectral loss (6 FFT sizes) on one 1 s signal at 16 kHz, one thread:
 // the per-step cost a training loop pays on top of the render. Argument: 1 = forward+backward.

@@ -29,6 +29,8 @@ namespace pianograd {
 PG_REGISTER_OP(render_events);
 
 namespace {
+thread_local EventRenderStats g_stats;
+
 namespace kc = kernels::cpu;
 using kernels::kModalBlock;
 
@@ -63,13 +65,62 @@ struct EventPlan {
   double pedal_at(long n) const { return pedal.empty() ? 0.0 : pedal[static_cast<size_t>(n)]; }
   // The release sigmoid, saturated to exactly 0 / 1 beyond 30 tau (where it is within 1e-13 of them):
   // the modal kernel runs blocks of constant gate on constant poles, without an exp per sample.
-  double sig(long n, size_t j) const {
+  double sig_raw(long n, size_t j) const {
     const double x = (static_cast<double>(n) / mopt.sample_rate - offsets[j]) / ropt.damper_tau;
     return x < -30.0 ? 0.0 : (x > 30.0 ? 1.0 : 1.0 / (1.0 + std::exp(-x)));
+  }
+  // Per note, the unsaturated stretch [sig_lo, sig_hi) (within [0, N)) tabulated once: the forward's gate
+  // rows, the lifetimes and the backward all read it (60 tau x sr doubles per note, 30 KB at 16 kHz).
+  // A stretch longer than kMaxSigTab (a damper_tau of seconds) is not tabulated but evaluated per sample.
+  static constexpr long kMaxSigTab = 1L << 17;
+  std::vector<long> sig_lo, sig_hi;
+  std::vector<std::vector<double>> sig_tab;
+  double sig(long n, size_t j) const {
+    if (n < sig_lo[j]) return 0.0;
+    if (n >= sig_hi[j]) return 1.0;
+    return sig_tab[j].empty() ? sig_raw(n, j) : sig_tab[j][static_cast<size_t>(n - sig_lo[j])];
   }
   double gate(long n, size_t j) const {
     const double S = sig(n, j);
     return S == 0.0 ? 0.0 : (1.0 - pedal_at(n)) * S;
+  }
+  // Fills sig_lo/hi/tab: the window from the closed form, settled against sig_raw (monotone in n), so
+  // sig() is bit-identical to sig_raw() at every sample.
+  void tabulate_sigmoids() {
+    const size_t J = offsets.size();
+    sig_lo.assign(J, 0);
+    sig_hi.assign(J, 0);
+    sig_tab.assign(J, {});
+    const double sr = mopt.sample_rate, tau = ropt.damper_tau;
+    for (size_t j = 0; j < J; ++j) {
+      const double a = std::floor((offsets[j] - 30.0 * tau) * sr) - 2, b = std::floor((offsets[j] + 30.0 * tau) * sr) - 2;
+      long l = static_cast<long>(std::clamp(a, 0.0, static_cast<double>(N)));
+      long h = static_cast<long>(std::clamp(b, 0.0, static_cast<double>(N)));
+      while (l < N && sig_raw(l, j) == 0.0) ++l;
+      while (l > 0 && sig_raw(l - 1, j) != 0.0) --l;
+      h = std::max(h, l);
+      while (h < N && sig_raw(h, j) != 1.0) ++h;
+      while (h > l && sig_raw(h - 1, j) == 1.0) --h;
+      sig_lo[j] = l;
+      sig_hi[j] = h;
+      if (h - l > kMaxSigTab) continue;
+      sig_tab[j].resize(static_cast<size_t>(h - l));
+      for (long n = l; n < h; ++n) sig_tab[j][static_cast<size_t>(n - l)] = sig_raw(n, j);
+    }
+  }
+  // out[n - n0] = gate(n, j) for n in [n0, n1), skipping the exp and division where sig saturates. The
+  // caller zeroes out first when `zeroed` (then the leading zeros are not written).
+  template <class U>
+  void gate_row(size_t j, long n0, long n1, U* out, bool zeroed) const {
+    const long lo = std::clamp(sig_lo[j], n0, n1), hi = std::clamp(sig_hi[j], lo, n1);
+    if (!zeroed) std::fill(out, out + (lo - n0), U(0));
+    for (long n = lo; n < hi; ++n) out[n - n0] = static_cast<U>(gate(n, j));
+    if (pedal.empty()) {
+      std::fill(out + (hi - n0), out + (n1 - n0), U(1));
+    } else {
+      const double* pd = pedal.data();
+      for (long n = hi; n < n1; ++n) out[n - n0] = static_cast<U>(1.0 - pd[n]);
+    }
   }
 };
 
@@ -122,9 +173,16 @@ void note_lifetimes(EventPlan<T>& P) {
     long n = start;
     double G = 0;
     constexpr long kChunk = 1024;
+    std::vector<double> row(kChunk);
+    const long lo = P.sig_lo[j];
     while (n < P.N && !need.empty()) {
       const long e = std::min(P.N, n + kChunk);
-      for (long i = n + 1; i <= e && i < P.N; ++i) G += P.gate(i, j);
+      // G += gate(i) for i in (n, e]; the gate is exactly 0 before lo, so that part adds nothing.
+      const long a = std::max(n + 1, lo), b = std::min(e + 1, P.N);
+      if (a < b) {
+        P.gate_row(j, a, b, row.data(), false);
+        for (long i = 0; i < b - a; ++i) G += row[static_cast<size_t>(i)];
+      }
       n = e;
       const double t = static_cast<double>(n - start);
       need.erase(std::remove_if(need.begin(), need.end(), [&](const Need& q) { return q.sigma * t + q.g * G >= q.need; }),
@@ -145,6 +203,7 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   P->mopt.num_samples = num_samples;
   P->mopt.max_partials = ro.max_partials;
   P->mopt.knock = ro.knock;
+  P->mopt.partial_floor = ro.partial_floor;
   P->pv = piano_param_values(params);
   const std::vector<double> on = float_values(onsets), vel = float_values(velocities);
   P->offsets = float_values(offsets);
@@ -165,6 +224,7 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   }
   P->threshold = kc::modal_threshold(P->modes.bank(), ro.rel_threshold);
   set_pedal(*P, pedal);
+  P->tabulate_sigmoids();
   note_lifetimes(*P);
   std::vector<long> order;
   for (size_t j = 0; j < J; ++j)
@@ -190,12 +250,10 @@ template <class T>
 GroupBank<T> group_bank(const EventPlan<T>& P, const typename EventPlan<T>::Group& g) {
   GroupBank<T> b = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.notes, g.w0, g.w1, P.threshold,
                                           P.ropt.checkpoint);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (long r = 0; r < b.rows; ++r) {
+  for (long r = 0; r < b.rows; ++r) {  // rows are zeroed by gather_group
     const size_t j = static_cast<size_t>(g.notes[static_cast<size_t>(r)]);
     const long s = P.modes.start[static_cast<size_t>(P.mode_begin[j])];
-    T* row = b.gate.data() + r * b.W;
-    for (long n = s; n < P.life_end[j]; ++n) row[n - g.w0] = static_cast<T>(P.gate(n, j));
+    if (P.life_end[j] > s) P.gate_row(j, s, P.life_end[j], b.gate.data() + r * b.W + (s - g.w0), true);
   }
   return b;
 }
@@ -247,7 +305,15 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
     const GroupBank<T>& b = *kept;
     const size_t Mg = b.index.size();
     std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg), lg(b.gate.size());
-    kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data()};
+    // The gate gradient is read from each note's sig_lo on (before it S = 0 and d = (1 - P) S has no
+    // derivative): the kernel skips the blocks before (most of a held note's life).
+    const long nb = (b.W + kModalBlock - 1) / kModalBlock;
+    std::vector<unsigned char> need(static_cast<size_t>(b.rows * nb), 0);
+    for (long r = 0; r < b.rows; ++r) {
+      const long from = std::max(0L, P.sig_lo[static_cast<size_t>(g.notes[static_cast<size_t>(r)])] - g.w0);
+      for (long k = std::min(nb, from / kModalBlock); k < nb; ++k) need[static_cast<size_t>(r * nb + k)] = 1;
+    }
+    kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data(), need.data()};
     kc::modal_backward(b.bank(), b.gate.data(), b.rows, b.W, gy + g.w0, mg, b.mo,
                        gi < P.tapes.size() ? P.tapes[gi].get() : nullptr);
     for (size_t i = 0; i < Mg; ++i) {
@@ -260,7 +326,8 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
       const long s = P.modes.start[static_cast<size_t>(P.mode_begin[j])];
       const T* row = lg.data() + r * b.W;
       double acc = 0;
-      for (long n = s; n < P.life_end[j]; ++n) {
+      // Before sig_lo, S = 0: neither derivative has a share.
+      for (long n = std::max(s, P.sig_lo[j]); n < P.life_end[j]; ++n) {
         const double gg = static_cast<double>(row[n - g.w0]);
         if (gg == 0.0) continue;
         const double S = P.sig(n, j);
@@ -320,6 +387,8 @@ void check_inputs(const PianoParams& params, const Tensor& keys, const Tensor& o
     throw ValueError(std::string(op) + ": sample rate must be >= 1000 Hz, got " + std::to_string(ro.sample_rate));
   if (!(ro.damper_tau > 0)) throw ValueError(std::string(op) + ": damper_tau must be > 0");
   if (!(ro.rel_threshold >= 0)) throw ValueError(std::string(op) + ": rel_threshold must be >= 0");
+  if (!(ro.partial_floor >= 0 && ro.partial_floor < 1))
+    throw ValueError(std::string(op) + ": partial_floor must be in [0, 1), got " + std::to_string(ro.partial_floor));
   if (ro.checkpoint <= 0 || ro.checkpoint % kModalBlock != 0)
     throw ValueError(std::string(op) + ": checkpoint must be a positive multiple of 64, got " + std::to_string(ro.checkpoint));
   if (pedal.defined()) {
@@ -350,6 +419,7 @@ Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& 
   dispatch_floating(params.dtype(), "render_events", [&](auto tag) {
     using T = decltype(tag);
     auto plan = make_plan<T>(params, keys, onsets, offsets, velocities, pedal, num_samples, ro);
+    g_stats = {static_cast<int64_t>(plan->strikes.size()), plan->modes.size(), plan->modes.trimmed};
     bool recording = grad_enabled();
     if (recording) {
       recording = false;
@@ -374,27 +444,10 @@ Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& 
   return y;
 }
 
+EventRenderStats last_event_render_stats() { return g_stats; }
+
 namespace detail {
-// Body then room is one causal LTI filter: ((x*b)[:T] * r)[:T] = (x * (b*r))[:T], since output n < T only
-// reads (x*b) at indices <= n. So convolve the two IRs first (a short convolution, differentiable through
-// fft_convolve like the rest) and the signal once: one long convolution instead of two, forward and
-// backward (6 -> 3 long ones per forward+backward). Shared with render_roll (roll_renderer.cpp).
-Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptions& ro) {
-  if (ro.body && ro.room) {
-    const Tensor& b = params[kBodyIr];
-    const Tensor& r = params[kRoomIr];
-    // fft_convolve keeps its first operand's length: zero-pad the longer IR to the full Kb+Kr-1 taps
-    // and convolve it with the shorter one (the cheaper FFT size).
-    const bool b_longer = b.numel() > r.numel();
-    const Tensor& lng = b_longer ? b : r;
-    const Tensor& sht = b_longer ? r : b;
-    const Tensor h = fft_convolve(pad(lng, {0, sht.numel() - 1}), sht);
-    return fft_convolve(dry, h);
-  }
-  if (ro.body) return fft_convolve(dry, params[kBodyIr]);
-  if (ro.room) return fft_convolve(dry, params[kRoomIr]);
-  return dry;
-}
+Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptions& ro);  // event_renderer_ir.cpp
 }  // namespace detail
 
 Tensor render_events(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
@@ -405,56 +458,6 @@ Tensor render_events(PianoParams& params, const Tensor& keys, const Tensor& onse
                      " Hz (call params.set_default_irs(rate) or disable body/room)");
   return detail::apply_body_room(render_events_dry(params, keys, onsets, offsets, velocities, pedal, num_samples, ro),
                                  params, ro);
-}
-
-namespace {
-int64_t perf_samples(const Performance& perf, const RenderOptions& ro) {
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((perf.duration() + ro.tail_seconds) * ro.sample_rate)));
-}
-
-Tensor render_n(PianoParams& params, const Performance& perf, int64_t N, const RenderOptions& ro) {
-  perf.validate();
-  const DType dt = params.dtype();
-  std::vector<int64_t> keys;
-  std::vector<double> on, off, vel;
-  for (const Note& n : perf.notes) {
-    keys.push_back(n.key);
-    on.push_back(n.onset);
-    off.push_back(n.offset);
-    vel.push_back(n.velocity);
-  }
-  Tensor pedal;
-  if (!perf.pedal.empty()) {
-    std::vector<double> p(static_cast<size_t>(N));
-    size_t i = 0;  // walk the step function once instead of a search per sample
-    double v = 0.0;
-    for (int64_t n = 0; n < N; ++n) {
-      const double t = static_cast<double>(n) / ro.sample_rate;
-      while (i < perf.pedal.size() && perf.pedal[i].time <= t) v = perf.pedal[i++].value;
-      p[static_cast<size_t>(n)] = v;
-    }
-    pedal = from_vector(p).to(dt);
-  }
-  return render_events(params, from_vector(keys), from_vector(on).to(dt), from_vector(off).to(dt),
-                       from_vector(vel).to(dt), pedal, N, ro);
-}
-}  // namespace
-
-Tensor render(PianoParams& params, const Performance& perf, const RenderOptions& ro) {
-  perf.validate();
-  return render_n(params, perf, perf_samples(perf, ro), ro);
-}
-
-Tensor render_batch(PianoParams& params, const std::vector<Performance>& perfs, const RenderOptions& ro) {
-  if (perfs.empty()) throw ValueError("render_batch: no performances");
-  int64_t N = 1;
-  for (const auto& p : perfs) {
-    p.validate();
-    N = std::max(N, perf_samples(p, ro));
-  }
-  std::vector<Tensor> ys;
-  for (const auto& p : perfs) ys.push_back(render_n(params, p, N, ro));
-  return stack(ys, 0);
 }
 
 }  // namespace pianograd

@@ -25,6 +25,14 @@ struct RenderOptions {
   double damper_tau = 0.004;       // s, softness of the release gate
   double pedal_frame_rate = 100.0; // frames/s of a pedal tensor that is not per-sample
   double rel_threshold = 1e-5;     // modes end below -100 dB of the loudest (0: never truncate)
+  // String partials starting below -90 dB of their note's strongest partial are not generated (0: keep
+  // all). Inaudible: 90 dB is beyond the 16-bit floor (-96 dBFS) for any note not near full scale, and
+  // far below the masking of the note's own partials (a partial next to a 90 dB louder one is masked
+  // by ~40-60 dB); it is also 10 dB above rel_threshold, which already silences such a mode when its note
+  // is the loudest. What it removes in practice: partials on the strike-position comb's zeros
+  // (sin(p pi beta) ~ 0) and, at high sample rates, the top of the brightness roll-off. Trimmed modes
+  // carry no gradient (a discrete choice, like the Nyquist cut and the truncation).
+  double partial_floor = 3.1622776601683795e-5;
   long checkpoint = 256;           // adjoint checkpoint interval (a multiple of 64)
   int group_size = 16;             // notes per modal-kernel call (bounds the gate buffer)
   double tape_budget_bytes = 256e6;  // forward checkpoints kept for the backward (beyond: recomputed)
@@ -43,6 +51,13 @@ Tensor render_events(PianoParams& params, const Tensor& keys, const Tensor& onse
 Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
                          const Tensor& velocities, const Tensor& pedal, int64_t num_samples,
                          const RenderOptions& options = {});
+
+// What the last render_events_dry forward on this thread built (tests, benchmarks): notes, modes in the
+// bank, string partials dropped by partial_floor.
+struct EventRenderStats {
+  int64_t notes = 0, modes = 0, trimmed = 0;
+};
+EventRenderStats last_event_render_stats();
 
 // A Performance (validated) rendered for duration() + tail_seconds; the pedal curve is sampled per sample.
 Tensor render(PianoParams& params, const Performance& perf, const RenderOptions& options = {});

@@ -121,16 +121,31 @@ ModeSet<T> build_modes(const PianoParamValues& pv, const std::vector<Strike>& st
     double delta = 0;
     if (skipped(st, opt, &start, &delta)) continue;
     const StrikeCtx c = strike_ctx(pv, st, opt);
-    for (int s = 0; s < c.strings; ++s) {
-      const double ds = string_ratio(pv, c, s);
-      for (int p = 1; p <= c.partials; ++p) {
-        const double f = p * c.f0 * ds * std::sqrt(1.0 + c.B * p * p);
-        if (!(f < fmax)) break;  // f grows with p: never at or above Nyquist
-        const double W = 2 * M_PI * f, r = (f / c.fc) * (f / c.fc);
-        const double amp = st.scale * c.G * std::sin(M_PI * p * c.beta) / (p * (1.0 + r) * c.strings);
-        push(W / sr, (c.b1 + c.b3 * W * W) / sr, c.damper / sr, amp, start, delta, st.env, j, p, s);
+    // The same expressions in two passes: the strike's strongest partial, then the partials above
+    // partial_floor of it.
+    auto each_partial = [&](auto&& fn) {
+      for (int s = 0; s < c.strings; ++s) {
+        const double ds = string_ratio(pv, c, s);
+        for (int p = 1; p <= c.partials; ++p) {
+          const double f = p * c.f0 * ds * std::sqrt(1.0 + c.B * p * p);
+          if (!(f < fmax)) break;  // f grows with p: never at or above Nyquist
+          const double W = 2 * M_PI * f, r = (f / c.fc) * (f / c.fc);
+          fn(s, p, W, st.scale * c.G * std::sin(M_PI * p * c.beta) / (p * (1.0 + r) * c.strings));
+        }
       }
+    };
+    double floor_amp = 0;
+    if (opt.partial_floor > 0) {
+      each_partial([&](int, int, double, double amp) { floor_amp = std::max(floor_amp, std::fabs(amp)); });
+      floor_amp *= opt.partial_floor;
     }
+    each_partial([&](int s, int p, double W, double amp) {
+      if (std::fabs(amp) < floor_amp) {
+        ++m.trimmed;
+        return;
+      }
+      push(W / sr, (c.b1 + c.b3 * W * W) / sr, c.damper / sr, amp, start, delta, st.env, j, p, s);
+    });
     if (!opt.knock) continue;
     for (int q = 0; q < kNumKnockModes; ++q) {
       const double f = std::exp(pv[kKnockLogFreq][static_cast<size_t>(q)]);

@@ -30,6 +30,10 @@ struct ModeBuildOptions {
   bool knock = true;               // the hammer-knock modes
   double nyquist_fraction = 0.45;  // partials stop below this fraction of the sample rate
   double min_scale = 0.0;          // strikes with |scale| <= min_scale are skipped (no gradient)
+  // > 0: a string partial whose initial amplitude (strike comb x brightness roll-off x 1/p) is below
+  // partial_floor x the strike's strongest partial is not generated (RenderOptions::partial_floor says
+  // why that is inaudible). A discrete choice like the Nyquist cut: a trimmed mode has no gradient.
+  double partial_floor = 0.0;
 };
 
 // Parameter values in double (what the builder reads) and gradient accumulators of the same layout.
@@ -49,6 +53,7 @@ struct ModeSet {
   std::vector<std::int32_t> strike;
   std::vector<std::int16_t> partial;
   std::vector<std::int8_t> string;
+  long trimmed = 0;  // string partials dropped by partial_floor
   long size() const { return static_cast<long>(omega.size()); }
   kernels::cpu::ModalBank<T> bank() const {
     return {size(), omega.data(), sigma.data(), dgain.data(), amp.data(), delta.data(), start.data(), env.data()};

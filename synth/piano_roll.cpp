@@ -37,28 +37,16 @@ std::vector<float> roll_values(const Tensor& t, const char* name, int64_t frames
 
 }  // namespace
 
-PianoRolls performance_to_rolls(const Performance& perf, double frame_rate, const RollOptions& options) {
-  if (!std::isfinite(frame_rate) || frame_rate <= 0.0)
-    throw ValueError("performance_to_rolls: frame_rate must be finite and > 0, got " + std::to_string(frame_rate));
-  if (options.num_frames < -1)
-    throw ValueError("performance_to_rolls: num_frames must be >= 0 or -1, got " +
-                     std::to_string(options.num_frames));
+std::vector<Note> sounding_notes(const Performance& perf, bool pedal_extend) {
   perf.validate();
-
   Performance sorted = perf;
   sorted.sort();
   const double total = sorted.duration();
-  struct Span {
-    int key;
-    int64_t on, end;  // frames: occupies [on, end), end > on
-    float velocity;
-  };
-  std::vector<Span> spans;
-  spans.reserve(sorted.notes.size());
+  std::vector<Note> out = sorted.notes;
   for (size_t i = 0; i < sorted.notes.size(); ++i) {
     const Note& n = sorted.notes[i];
     double end = n.offset;
-    if (options.pedal_extend && sorted.pedal_at(n.offset) >= 0.5)
+    if (pedal_extend && sorted.pedal_at(n.offset) >= 0.5)
       end = std::max(end, pedal_release_after(sorted, n.offset, total));
     // A re-strike of the same key ends the previous note: its damper cannot sound two notes at once.
     for (size_t j = i + 1; j < sorted.notes.size(); ++j)
@@ -66,8 +54,29 @@ PianoRolls performance_to_rolls(const Performance& perf, double frame_rate, cons
         end = std::min(end, sorted.notes[j].onset);
         break;
       }
+    out[i].offset = end;
+  }
+  return out;
+}
+
+PianoRolls performance_to_rolls(const Performance& perf, double frame_rate, const RollOptions& options) {
+  if (!std::isfinite(frame_rate) || frame_rate <= 0.0)
+    throw ValueError("performance_to_rolls: frame_rate must be finite and > 0, got " + std::to_string(frame_rate));
+  if (options.num_frames < -1)
+    throw ValueError("performance_to_rolls: num_frames must be >= 0 or -1, got " +
+                     std::to_string(options.num_frames));
+  const std::vector<Note> notes = sounding_notes(perf, options.pedal_extend);
+  const double total = perf.duration();
+  struct Span {
+    int key;
+    int64_t on, end;  // frames: occupies [on, end), end > on
+    float velocity;
+  };
+  std::vector<Span> spans;
+  spans.reserve(notes.size());
+  for (const Note& n : notes) {
     const int64_t on = frame_of(n.onset, frame_rate);
-    spans.push_back({n.key, on, std::max(on + 1, frame_of(end, frame_rate)), n.velocity / 127.0f});
+    spans.push_back({n.key, on, std::max(on + 1, frame_of(n.offset, frame_rate)), n.velocity / 127.0f});
   }
 
   int64_t frames = options.num_frames;

@@ -11,6 +11,7 @@
 // All rolls are float32 tensors of shape [frames, 88], column k = key 21 + k.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "autodiff/tensor.h"
 #include "synth/performance.h"
@@ -29,6 +30,13 @@ struct RollOptions {
 
 // Throws ValueError for an invalid performance, a non-positive/non-finite frame rate, or num_frames < -1.
 PianoRolls performance_to_rolls(const Performance& perf, double frame_rate, const RollOptions& options = {});
+
+// The notes as they sound, in Performance::sort() order, each offset replaced by its sounding end: the key
+// release — or, with pedal_extend, when the sustain pedal (value >= 0.5) next lifts after the release,
+// whichever is later (the end of the performance when it never lifts) — cut at the next onset of the same
+// key. The rule performance_to_rolls uses; the transcription metrics compare these notes.
+// Throws ValueError for an invalid performance.
+std::vector<Note> sounding_notes(const Performance& perf, bool pedal_extend = true);
 
 struct RollDecodeOptions {
   double onset_threshold = 0.5;

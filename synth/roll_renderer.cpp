@@ -199,6 +199,7 @@ std::unique_ptr<RollPlan<T>> make_plan(const PianoParamValues& pv, std::shared_p
   P->mopt.num_samples = N;
   P->mopt.max_partials = ro.max_partials;
   P->mopt.knock = ro.knock;
+  P->mopt.partial_floor = ro.partial_floor;
   for (long f = 0; f < F; ++f) {
     const double t = static_cast<double>(f) / fr;
     if (std::ceil(t * ro.sample_rate) >= static_cast<double>(N)) break;  // starts past the end: no sound
@@ -338,6 +339,8 @@ void check_inputs(const PianoParams& params, const Tensor& onset, const Tensor& 
     throw ValueError(std::string(op) + ": sample rate must be >= 1000 Hz, got " + std::to_string(ro.sample_rate));
   if (!(ro.damper_tau > 0)) throw ValueError(std::string(op) + ": damper_tau must be > 0");
   if (!(ro.rel_threshold >= 0)) throw ValueError(std::string(op) + ": rel_threshold must be >= 0");
+  if (!(ro.partial_floor >= 0 && ro.partial_floor < 1))
+    throw ValueError(std::string(op) + ": partial_floor must be in [0, 1), got " + std::to_string(ro.partial_floor));
   if (!(threshold >= 0)) throw ValueError(std::string(op) + ": onset_threshold must be >= 0");
   if (ro.checkpoint <= 0 || ro.checkpoint % kModalBlock != 0)
     throw ValueError(std::string(op) + ": checkpoint must be a positive multiple of 64, got " + std::to_string(ro.checkpoint));

@@ -3,10 +3,13 @@
 #include "autodiff/ops/elementwise.h"
 
 #include "autodiff/broadcast.h"
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -50,6 +53,8 @@ Tensor binary_forward(BinaryOp bop, const Tensor& a, const Tensor& b, const char
   check_same_dtype(a, b, name);
   check_same_device(a, b, name);
   const bool same = a.shape() == b.shape();
+  if (a.device().type != DeviceType::CPU) [[unlikely]]
+    return detail::cuda_binary(bop, a, b, same ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name));
   Tensor y = Tensor::empty(same ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name), a.dtype());
   const Shape& out_shape = y.shape();
   dispatch_floating(a.dtype(), name, [&](auto tag) {
@@ -74,12 +79,25 @@ Tensor binary_forward(BinaryOp bop, const Tensor& a, const Tensor& b, const char
 // Elementwise selection a >= b (maximum) / a <= b (minimum) as a 0/1 mask of the broadcast shape;
 // ties send the gradient to `a`, as NumPy-style subgradients usually do.
 Tensor choose_a_mask(const Tensor& a, const Tensor& b, bool want_max) {
+  if (a.device().type != DeviceType::CPU)
+    throw_no_cuda_kernel(want_max ? "maximum (backward)" : "minimum (backward)", "needs the ge/le comparisons");
   return want_max ? ge(a, b) : le(a, b);
 }
 
 // gy (op) saved, same shapes (no broadcasting): one kernel call into a fresh tensor, for the
 // VJPs of the same-shape fast paths (no dispatch, checks or broadcast walk of a full op).
 Tensor binary_raw(BinaryOp bop, const Tensor& gy, const detail::SavedData& s, const char* name) {
+  if (gy.device().type != DeviceType::CPU) [[unlikely]] {
+    Tensor g = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+    void* stream = cuda_launch_context(gy);
+    dispatch_floating(gy.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::binary<T>(bop, gy.device_data<T>(), 1, s.data<T>(), 1, g.device_data<T>(),
+                               static_cast<long>(gy.numel()), stream);
+      return 0;
+    });
+    return g;
+  }
   Tensor g = Tensor::empty(gy.shape(), gy.dtype());
   dispatch_floating(gy.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -153,7 +171,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor pow(const Tensor& a, double exponent) { return pow(a, scalar(exponent, a.dtype())); }
+Tensor pow(const Tensor& a, double exponent) { return pow(a, scalar(exponent, a.dtype(), a.device())); }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::maximum, a, b, "maximum");
@@ -175,11 +193,11 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, double b) {
   check_floating(a, "add");
-  return add(a, scalar(b, a.dtype()));
+  return add(a, scalar(b, a.dtype(), a.device()));
 }
 Tensor mul(const Tensor& a, double b) {
   check_floating(a, "mul");
-  return mul(a, scalar(b, a.dtype()));
+  return mul(a, scalar(b, a.dtype(), a.device()));
 }
 
 }  // namespace pianograd

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/nn_ops.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -45,15 +47,32 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   if (n == 0) throw ValueError("layer_norm: normalized_shape " + shape_str(ns) + " has no elements");
   const long rows = static_cast<long>(x.numel()) / n;
 
-  Tensor y = Tensor::empty(xs, x.dtype());
-  Tensor mean = Tensor::empty({rows}, x.dtype()), rstd = Tensor::empty({rows}, x.dtype());
-  dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
-    using T = decltype(tag);
-    kc::layer_norm<T>(x.data<T>(), weight.defined() ? weight.data<T>() : nullptr,
-                      bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), mean.data<T>(), rstd.data<T>(), rows,
-                      n, static_cast<T>(eps));
-    return 0;
-  });
+  const Device dev = x.device();
+  const bool on_cuda = dev.type != DeviceType::CPU;
+  if (on_cuda) [[unlikely]] {
+    if (weight.defined()) check_same_device(x, weight, "layer_norm");
+    if (bias.defined()) check_same_device(x, bias, "layer_norm");
+  }
+  Tensor y = Tensor::empty(xs, x.dtype(), dev);
+  Tensor mean = Tensor::empty({rows}, x.dtype(), dev), rstd = Tensor::empty({rows}, x.dtype(), dev);
+  if (on_cuda) [[unlikely]] {
+    void* stream = cuda_launch_context(x);
+    dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::layer_norm<T>(x.device_data<T>(), weight.defined() ? weight.device_data<T>() : nullptr,
+                                   bias.defined() ? bias.device_data<T>() : nullptr, y.device_data<T>(),
+                                   mean.device_data<T>(), rstd.device_data<T>(), rows, n, static_cast<T>(eps), stream);
+      return 0;
+    });
+  } else {
+    dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      kc::layer_norm<T>(x.data<T>(), weight.defined() ? weight.data<T>() : nullptr,
+                        bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), mean.data<T>(), rstd.data<T>(), rows,
+                        n, static_cast<T>(eps));
+      return 0;
+    });
+  }
 
   // Only defined tensors may be recorded as inputs; the VJP returns one gradient per recorded input.
   std::vector<Tensor> inputs = {x};
@@ -65,9 +84,26 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   record_many(y, "layer_norm", inputs,
               [xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor(), has_b = bias.defined(), mean,
                rstd, rows, n, want_w, want_b, ns](const Tensor& gy) -> Grads {
-                Tensor gx = Tensor::empty(xd.shape(), xd.dtype());
-                Tensor gw = want_w ? Tensor::empty(ns, xd.dtype()) : Tensor();
-                Tensor gb = want_b ? Tensor::empty(ns, xd.dtype()) : Tensor();
+                const Device d = xd.device();
+                Tensor gx = Tensor::empty(xd.shape(), xd.dtype(), d);
+                Tensor gw = want_w ? Tensor::empty(ns, xd.dtype(), d) : Tensor();
+                Tensor gb = want_b ? Tensor::empty(ns, xd.dtype(), d) : Tensor();
+                if (d.type != DeviceType::CPU) {
+                  void* stream = cuda_launch_context(xd);
+                  dispatch_floating(xd.dtype(), "layer_norm", [&](auto tag) {
+                    using T = decltype(tag);
+                    kernels::cuda::layer_norm_backward<T>(
+                        xd.device_data<T>(), mean.device_data<T>(), rstd.device_data<T>(),
+                        wd.defined() ? wd.device_data<T>() : nullptr, gy.device_data<T>(), gx.device_data<T>(),
+                        want_w ? gw.device_data<T>() : nullptr, want_b ? gb.device_data<T>() : nullptr, rows, n,
+                        stream);
+                    return 0;
+                  });
+                  Grads g = {gx};
+                  if (wd.defined()) g.push_back(gw);
+                  if (has_b) g.push_back(gb);
+                  return g;
+                }
                 dispatch_floating(xd.dtype(), "layer_norm", [&](auto tag) {
                   using T = decltype(tag);
                   kc::layer_norm_backward<T>(xd.data<T>(), mean.data<T>(), rstd.data<T>(),

@@ -4,11 +4,13 @@
 #include "autodiff/ops/linalg.h"
 
 #include "autodiff/broadcast.h"
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -20,6 +22,28 @@ namespace kc = kernels::cpu;
 
 Shape batch_of(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
 
+// The cuBLAS path: strided-batched GEMM, so each operand's batch is either the whole batch (stride
+// M*K) or one matrix shared by all entries (stride 0). Partial broadcasts ([2,1,..] @ [1,3,..]) would
+// need an offset table (cublasGemmBatchedEx); they are not routed yet.
+Tensor product_cuda(const Tensor& a, bool ta, const Tensor& b, bool tb, int64_t M, int64_t N, int64_t K, int64_t nb,
+                    const Shape& out) {
+  const int64_t na = shape_numel(batch_of(a.shape())), nbb = shape_numel(batch_of(b.shape()));
+  if ((na != nb && na != 1) || (nbb != nb && nbb != 1))
+    throw_no_cuda_kernel("matmul", "batch dims broadcast partially: " + shape_str(a.shape()) + " @ " +
+                                       shape_str(b.shape()));
+  Tensor y = Tensor::empty(out, a.dtype(), a.device());
+  void* stream = cuda_launch_context(a);
+  dispatch_floating(a.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::matmul<T>(a.device_data<T>(), b.device_data<T>(), y.device_data<T>(), static_cast<long>(M),
+                             static_cast<long>(N), static_cast<long>(K), ta, tb, static_cast<long>(nb),
+                             na == 1 ? 0L : static_cast<long>(M * K), nbb == 1 ? 0L : static_cast<long>(K * N),
+                             static_cast<long>(M * N), stream);
+    return 0;
+  });
+  return y;
+}
+
 // C[batch, M, N] = op(a) @ op(b) for a [..., r, c] and b [..., r, c] (each with >= 2 dims), where op
 // transposes the last two dims when t is set; the batch dims broadcast against `batch`.
 Tensor batched_product(const Tensor& a, bool ta, const Tensor& b, bool tb, const Shape& batch) {
@@ -28,9 +52,10 @@ Tensor batched_product(const Tensor& a, bool ta, const Tensor& b, bool tb, const
   Shape out = batch;
   out.push_back(M);
   out.push_back(N);
-  Tensor y = Tensor::empty(out, a.dtype());
   const int64_t nb = shape_numel(batch);
   const Shape a_batch = batch_of(a.shape()), b_batch = batch_of(b.shape());
+  if (a.device().type != DeviceType::CPU) [[unlikely]] return product_cuda(a, ta, b, tb, M, N, K, nb, out);
+  Tensor y = Tensor::empty(out, a.dtype());
   dispatch_floating(a.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
     const T* pa = a.data<T>();

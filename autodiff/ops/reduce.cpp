@@ -2,6 +2,7 @@
 // reductions run the kernels/cpu/reduce.h kernels on the [outer, n, inner] view of the input.
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/axis_geom.h"
@@ -10,6 +11,7 @@
 #include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -53,8 +55,29 @@ std::pair<Tensor, Tensor> extremum(const Tensor& x, const AxisGeom& g, const Sha
   check_floating(x, name);
   if (g.n == 0)
     throw ValueError(std::string(name) + ": reducing an axis of size 0 in shape " + shape_str(x.shape()));
-  Tensor y = Tensor::empty(out_shape, x.dtype());
-  Tensor idx = Tensor::empty(out_shape, DType::i64);
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor idx = Tensor::empty(out_shape, DType::i64, x.device());
+  if (x.device().type != DeviceType::CPU) [[unlikely]] {
+    void* stream = cuda_launch_context(x);
+    dispatch_floating(x.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::reduce_arg<T>(x.device_data<T>(), y.device_data<T>(), idx.device_data<int64_t>(), g.outer, g.n,
+                                   g.inner, is_min, stream);
+      return 0;
+    });
+    record(y, name, {x}, [g, idx, in = x.shape(), name](const Tensor& gy) -> Grads {
+      Tensor gx = Tensor::empty(in, gy.dtype(), gy.device());
+      void* st = cuda_launch_context(gy);
+      dispatch_floating(gy.dtype(), name, [&](auto tag) {
+        using T = decltype(tag);
+        kernels::cuda::arg_scatter<T>(gy.device_data<T>(), idx.device_data<int64_t>(), gx.device_data<T>(), g.outer,
+                                      g.n, g.inner, st);
+        return 0;
+      });
+      return {gx};
+    });
+    return {y, idx};
+  }
   dispatch_floating(x.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
     kc::reduce_arg<T>(x.data<T>(), y.data<T>(), idx.data<int64_t>(), g.outer, g.n, g.inner, is_min);
@@ -110,6 +133,7 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) {
   check_floating(x, "logsumexp");
+  check_cpu(x, "logsumexp");
   const AxisGeom g = axis_geom(x.shape(), axis, "logsumexp");
   if (g.n == 0)
     throw ValueError("logsumexp: reducing an axis of size 0 in shape " + shape_str(x.shape()));

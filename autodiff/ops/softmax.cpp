@@ -2,12 +2,14 @@
 // (softmax: y * (gy - <gy, y>); log_softmax: gy - softmax * sum(gy)), both over the [outer, n, inner] view.
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/axis_geom.h"
 #include "autodiff/ops/reduce.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -18,9 +20,35 @@ PG_REGISTER_OP(log_softmax);
 
 namespace {
 
+// The CUDA kernels take contiguous rows: the last axis (or any axis followed only by size-1 dims).
+Tensor softmax_cuda(const Tensor& x, const AxisGeom& g, bool log, const char* name) {
+  if (g.inner != 1) throw_no_cuda_kernel(name, "only along the last axis so far");
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  void* stream = cuda_launch_context(x);
+  const long rows = g.outer;
+  dispatch_floating(x.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::softmax_rows<T>(x.device_data<T>(), y.device_data<T>(), rows, g.n, log, stream);
+    return 0;
+  });
+  record(y, name, {x}, [rows, n = g.n, log, name, yd = y.detach()](const Tensor& gy) -> Grads {
+    Tensor gx = Tensor::empty(yd.shape(), yd.dtype(), yd.device());
+    void* st = cuda_launch_context(yd);
+    dispatch_floating(yd.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::softmax_backward_rows<T>(yd.device_data<T>(), gy.device_data<T>(), gx.device_data<T>(), rows, n,
+                                              log, st);
+      return 0;
+    });
+    return {gx};
+  });
+  return y;
+}
+
 Tensor softmax_impl(const Tensor& x, int64_t axis, bool log, const char* name) {
   check_floating(x, name);
   const AxisGeom g = axis_geom(x.shape(), axis, name);
+  if (x.device().type != DeviceType::CPU) [[unlikely]] return softmax_cuda(x, g, log, name);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), name, [&](auto tag) {
     using T = decltype(tag);

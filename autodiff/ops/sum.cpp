@@ -2,6 +2,7 @@
 #include "autodiff/broadcast.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/ops/reduce_util.h"
 #include "autodiff/ops/shape_ops.h"
@@ -15,6 +16,7 @@ PG_REGISTER_OP(mean);
 // Broadcast copy of x to `shape` (no recording): the VJP of every reduction.
 Tensor broadcast_to_raw(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
+  if (x.device().type != DeviceType::CPU) [[unlikely]] return detail::cuda_broadcast_to(x, shape);
   Tensor y = Tensor::empty(shape, x.dtype());
   const Strides st[1] = {broadcast_strides(x.shape(), shape)};
   dispatch_floating(x.dtype(), "broadcast_to", [&](auto tag) {
@@ -70,7 +72,7 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   {
     NoGrad ng;
     y = sum_to(x, keep).detach();
-    if (y.is_same(x)) y = x.clone().detach();
+    if (y.is_same(x)) y = x.device().type == DeviceType::CPU ? x.clone().detach() : detail::cuda_copy(x);
     if (!keepdim) y = reshape(y, squeeze_reduced(x.shape(), axes)).detach();
   }
   record(y, "sum", {x}, [keep, in = x.shape()](const Tensor& gy) -> Grads {

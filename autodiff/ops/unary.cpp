@@ -1,9 +1,11 @@
 // Unary math ops: SIMD forward, fused derivative kernel in the VJP (one pass, not an op chain).
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
@@ -28,6 +30,17 @@ namespace {
 // gy has x's shape and dtype (backward() checks and casts gradients), so gx is made like gy.
 Tensor unary_backward_tensor(UnaryOp op, const detail::SavedData& x, const detail::SavedData& y, const Tensor& gy,
                              const char* name) {
+  if (gy.device().type != DeviceType::CPU) [[unlikely]] {
+    Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+    void* stream = cuda_launch_context(gy);
+    dispatch_floating(gy.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::unary_backward<T>(op, x.data<T>(), y.data<T>(), gy.device_data<T>(), gx.device_data<T>(),
+                                       static_cast<long>(gy.numel()), stream);
+      return 0;
+    });
+    return gx;
+  }
   Tensor gx = Tensor::empty(gy.shape(), gy.dtype());
   dispatch_floating(gy.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -39,12 +52,22 @@ Tensor unary_backward_tensor(UnaryOp op, const detail::SavedData& x, const detai
 
 Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
   check_floating(x, name);
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_floating(x.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    kc::unary<T>(op, x.data<T>(), y.data<T>(), static_cast<long>(x.numel()));
-    return 0;
-  });
+  const Device dev = x.device();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), dev);
+  if (dev.type != DeviceType::CPU) [[unlikely]] {
+    void* stream = cuda_launch_context(x);
+    dispatch_floating(x.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::unary<T>(op, x.device_data<T>(), y.device_data<T>(), static_cast<long>(x.numel()), stream);
+      return 0;
+    });
+  } else {
+    dispatch_floating(x.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kc::unary<T>(op, x.data<T>(), y.data<T>(), static_cast<long>(x.numel()));
+      return 0;
+    });
+  }
   record(y, name, {x}, [op, name, xd = detail::SavedData(x), yd = detail::SavedData(y)](const Tensor& gy) -> Grads {
     return {unary_backward_tensor(op, xd, yd, gy, name)};
   });

@@ -2,8 +2,10 @@
 
 #include <cmath>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "kernels/cpu/optim.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd::optim {
 
@@ -28,6 +30,16 @@ void Adam::update(size_t i, Tensor& param, const Tensor& grad, int64_t t) {
   s.decoupled = decoupled_;
   s.bias_correction1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(t));
   s.bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(t));
+  if (param.device().type != DeviceType::CPU) [[unlikely]] {
+    check_same_device(param, grad, name().c_str());
+    void* stream = cuda_launch_context(param);
+    dispatch_floating(param.dtype(), name().c_str(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::adam_update<T>(param.device_data<T>(), grad.device_data<T>(), slot(i, 0).template device_data<T>(),
+                                    slot(i, 1).template device_data<T>(), static_cast<long>(param.numel()), s, stream);
+    });
+    return;
+  }
   dispatch_floating(param.dtype(), name().c_str(), [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::adam_update<T>(param.data<T>(), grad.data<T>(), slot(i, 0).template data<T>(),

@@ -32,7 +32,7 @@ void Optimizer::zero_grad() {
 Tensor& Optimizer::slot(size_t i, size_t s) {
   if (slots_.empty()) slots_.assign(params_.size(), std::vector<Tensor>(slot_names().size()));
   Tensor& t = slots_[i][s];
-  if (!t.defined()) t = zeros(params_[i].shape(), params_[i].dtype());
+  if (!t.defined()) t = zeros_like(params_[i]);  // on the parameter's device
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "autodiff/optim/sgd.h"
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "kernels/cpu/optim.h"
 
@@ -14,6 +15,7 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options) : Optimizer(std:
 }
 
 void SGD::update(size_t i, Tensor& param, const Tensor& grad, int64_t) {
+  check_cpu(param, "SGD.step");
   kernels::cpu::SgdStep s;
   s.lr = lr_;
   s.momentum = opt_.momentum;

@@ -54,6 +54,11 @@ struct ModalGrads {
   T* amp = nullptr;
   T* delta = nullptr;
   T* gate = nullptr;
+  // Optional, rows x ceil(n / kModalBlock): 0 where the caller needs no gate gradient in that row's
+  // block of kModalBlock samples (e.g. a held key, whose gate's own derivative is 0 there). Entries
+  // there are unspecified (0, or the gradient where modes of a wanted row share the block's work);
+  // the kernel skips the per-sample gate work of groups with no wanted row. Null: wanted everywhere.
+  const unsigned char* gate_blocks = nullptr;
 };
 
 // What the forward saves for the backward: z at every multiple of the checkpoint interval per mode

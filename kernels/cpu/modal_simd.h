@@ -8,7 +8,7 @@
 // samples; every group adds its lanes into one block accumulator acc[k][lane], and the horizontal
 // sum happens once per sample per block, not per batch. A block in which no lane of a group has a
 // non-zero damper gate runs on the constant pole (no exp in the loop); otherwise exp(-g d) is
-// computed with xsimd::exp for the block first. Modes starting inside a block are injected between
+// computed with xsimd::exp for the block first, once per distinct (gate row, dgain) of the group. Modes starting inside a block are injected between
 // sub-intervals (starts are sorted, so this is a forward walk through the group's lanes).
 //
 // Threads: groups are dealt round-robin to OpenMP threads; each thread has its own output (and
@@ -48,6 +48,14 @@ struct Plan {
   // read): 0 all zero, 1 constant (value in rowval; e.g. a fully released damper), 2 varying.
   std::vector<unsigned char> rowkind;
   std::vector<T> rowval;
+  // Damping pairs: a note's partials share one gate row and (in the renderers) one dgain, so
+  // exp(-g d[t]) is computed once per distinct (row, g) of a group and sample, not once per lane.
+  std::vector<long> poff;                // per group: its pairs are [poff[gi], poff[gi + 1])
+  std::vector<std::int32_t> prow;        // per pair: gate row
+  std::vector<T> pg;                     // per pair: dgain
+  std::vector<std::int32_t> lpair;       // per lane: pair index within its group, -1 undamped
+  std::vector<std::int32_t> bpair;       // per batch: the pair of all its lanes, -1 all undamped, -2 mixed
+  long maxpairs = 0;                     // the most pairs of one group (scratch of damp_factors: maxpairs K)
 
   Plan(const ModalBank<T>& b, const T* gate_, long rows, long n_, const ModalOptions& opt) : n(n_), gate(gate_) {
     const T thr = modal_threshold(b, opt.rel_threshold);
@@ -94,17 +102,40 @@ struct Plan {
       std::int32_t& br = brow[l / W];
       br = (br == -1 || br == row[l]) ? row[l] : -2;
     }
+    poff.assign(static_cast<size_t>(groups + 1), 0);
+    lpair.assign(L, -1);
+    bpair.assign(static_cast<size_t>(lanes / W), -1);
+    for (long gi = 0; gi < groups; ++gi) {
+      const long p0 = static_cast<long>(prow.size());
+      poff[gi] = p0;
+      for (long l = gi * GW; l < gi * GW + GW; ++l) {
+        if (row[l] < 0) continue;
+        long q = p0;
+        while (q < static_cast<long>(prow.size()) && !(prow[q] == row[l] && pg[q] == g[l])) ++q;
+        if (q == static_cast<long>(prow.size())) prow.push_back(row[l]), pg.push_back(g[l]);
+        lpair[l] = static_cast<std::int32_t>(q - p0);
+      }
+      maxpairs = std::max(maxpairs, static_cast<long>(prow.size()) - p0);
+      for (long bi = gi * kGroup; bi < gi * kGroup + kGroup; ++bi) {
+        std::int32_t& bp = bpair[bi];
+        bp = lpair[bi * W];
+        for (long l = bi * W + 1; l < bi * W + W; ++l)
+          if (lpair[l] != bp) bp = -2;
+      }
+    }
+    poff[groups] = static_cast<long>(prow.size());
     nblocks = (n + K - 1) / K;
     rowkind.assign(static_cast<size_t>(rows * nblocks), 0);
     rowval.assign(rowkind.size(), T(0));
     for (long r = 0; r < rows; ++r)
       for (long k = 0; k < nblocks; ++k) {
         const T* d = gate + r * n;
+        const T d0 = d[k * K];
         const long hi = std::min(k * K + K, n - 1);
-        bool same = true;
-        for (long t = k * K + 1; t <= hi && same; ++t) same = d[t] == d[k * K];
-        rowkind[r * nblocks + k] = same ? (d[k * K] == T(0) ? 0 : 1) : 2;
-        rowval[r * nblocks + k] = d[k * K];
+        int diff = 0;  // no early exit: the compare loop vectorises
+        for (long t = k * K + 1; t <= hi; ++t) diff |= d[t] != d0;
+        rowkind[r * nblocks + k] = diff == 0 ? (d0 == T(0) ? 0 : 1) : 2;
+        rowval[r * nblocks + k] = d0;
       }
   }
   int kind(long gi, long blk) const {
@@ -125,19 +156,39 @@ struct Plan {
     }
   }
   // ex[k][lane] = exp(-g d[t + 1]) for t = b0 + k in [b0, b1) (the factor of the step out of t), and
-  // optionally dv[k][lane] = d[t] (the gate of the step into t, for the backward).
-  void damp_factors(long gi, long b0, long b1, T* ex, T* dv) const {
-    const long len = b1 - b0;
-    for (long j = 0; j < GW; ++j) {
-      const long l = gi * GW + j;
-      const T* d = row[l] >= 0 ? gate + row[l] * n : nullptr;
-      for (long k = 0; k < len; ++k) {
-        const long t = b0 + k;
-        ex[k * GW + j] = (d && t + 1 < n) ? -g[l] * d[t + 1] : T(0);
-        if (dv) dv[k * GW + j] = d ? d[t] : T(0);
+  // optionally dv[k][lane] = d[t] (the gate of the step into t, for the backward). The exps are taken
+  // per damping pair into pe (maxpairs x K scratch) and broadcast to the lanes: the same xsimd::exp of
+  // the same argument as lane by lane, so bit-identical, at a fraction of the cost.
+  void damp_factors(long gi, long b0, long b1, T* ex, T* dv, T* pe) const {
+    const long len = b1 - b0, p0 = poff[gi], np = poff[gi + 1] - p0;
+    for (long q = 0; q < np; ++q) {
+      const T* d = gate + prow[p0 + q] * n;
+      const T gq = pg[p0 + q];
+      T* e = pe + q * K;
+      for (long k = 0; k < K; ++k) e[k] = (k < len && b0 + k + 1 < n) ? -gq * d[b0 + k + 1] : T(0);
+      for (long k = 0; k < K; k += W) xsimd::exp(B::load_unaligned(e + k)).store_unaligned(e + k);
+    }
+    for (long i = 0; i < kGroup; ++i) {
+      const std::int32_t bq = bpair[gi * kGroup + i];
+      if (bq >= -1) {  // one pair (or none) for the whole batch: broadcast stores
+        const T* e = bq >= 0 ? pe + bq * K : nullptr;
+        const T* d = bq >= 0 ? gate + prow[p0 + bq] * n + b0 : nullptr;
+        for (long k = 0; k < len; ++k) {
+          B(e ? e[k] : T(1)).store_unaligned(ex + k * GW + i * W);
+          if (dv) B(d ? d[k] : T(0)).store_unaligned(dv + k * GW + i * W);
+        }
+        continue;
+      }
+      for (long j = i * W; j < i * W + W; ++j) {
+        const std::int32_t q = lpair[gi * GW + j];
+        const T* e = q >= 0 ? pe + q * K : nullptr;
+        const T* d = q >= 0 ? gate + prow[p0 + q] * n + b0 : nullptr;
+        for (long k = 0; k < len; ++k) {
+          ex[k * GW + j] = e ? e[k] : T(1);
+          if (dv) dv[k * GW + j] = d ? d[k] : T(0);
+        }
       }
     }
-    for (long k = 0; k < len * GW; k += W) xsimd::exp(B::load_unaligned(ex + k)).store_unaligned(ex + k);
   }
 };
 
@@ -243,7 +294,7 @@ void forward(const ModalBank<T>& bank, const T* gate, long rows, long n, T* y, c
     T* yt = nt > 1 ? yparts.data() + tid * n : y;
     std::fill(yt, yt + n, T(0));
     std::vector<T> acc(static_cast<size_t>(K * W)), ex(static_cast<size_t>(K * GW));
-    std::vector<T> bpr(GW), bpi(GW), bc(GW);
+    std::vector<T> bpr(GW), bpi(GW), bc(GW), pe(static_cast<size_t>(std::max(1L, p.maxpairs) * K));
     std::vector<long> ev;
     std::vector<long> live_count;
     std::vector<long> mine;
@@ -270,7 +321,7 @@ void forward(const ModalBank<T>& bank, const T* gate, long rows, long n, T* y, c
         any = true;
         const int kd = p.kind(gi, blk);
         const T *pr = p.wr.data() + gi * GW, *pi = p.wi.data() + gi * GW;
-        if (kd == 2) p.damp_factors(gi, b0, b1, ex.data(), nullptr);
+        if (kd == 2) p.damp_factors(gi, b0, b1, ex.data(), nullptr, pe.data());
         if (kd == 1) {
           p.block_poles(gi, blk, bpr.data(), bpi.data(), bc.data());
           pr = bpr.data();

@@ -118,6 +118,14 @@ void backward(const ModalBank<T>& bank, const T* gate, long rows, long n, const 
   constexpr long W = Plan<Arch, T>::W, GW = Plan<Arch, T>::GW;
   const long C = opt.checkpoint, nck = tape.checkpoints;
   const bool want_gate = grads.gate != nullptr && rows > 0;
+  // Per group and block: is any of its rows' gate gradient wanted there (ModalGrads::gate_blocks)?
+  auto want_block = [&](long gi, long blk) {
+    if (!want_gate) return false;
+    if (!grads.gate_blocks) return true;
+    for (const std::int32_t r : p.grows[gi])
+      if (grads.gate_blocks[r * p.nblocks + blk]) return true;
+    return false;
+  };
   for (T* g : {grads.omega, grads.sigma, grads.dgain, grads.amp, grads.delta})
     if (g) std::fill(g, g + bank.count, T(0));
   if (want_gate) std::fill(grads.gate, grads.gate + rows * n, T(0));
@@ -135,6 +143,7 @@ void backward(const ModalBank<T>& bank, const T* gate, long rows, long n, const 
     std::vector<T> gq(want_gate ? static_cast<size_t>(K * GW) : 0), tmp(static_cast<size_t>(K * W));
     std::vector<T> ar(GW), ai(GW), qr(GW), qi(GW), qd(GW), asr(GW), asi(GW);
     std::vector<T> bpr(static_cast<size_t>(C / K * GW)), bpi(bpr.size()), bc(bpr.size());
+    std::vector<T> pe(static_cast<size_t>(std::max(1L, p.maxpairs) * K));
     std::vector<unsigned char> blkk(static_cast<size_t>(C / K));
     for (long gi = tid; gi < p.groups; gi += nt) {
       const long off = gi * GW, gend = p.gend[gi], first = p.start[off];
@@ -156,7 +165,7 @@ void backward(const ModalBank<T>& bank, const T* gate, long rows, long n, const 
           const int kd = p.kind(gi, b0 / K);
           blkk[bi] = static_cast<unsigned char>(kd);
           const T *pr = p.wr.data() + off, *pi = p.wi.data() + off;
-          if (kd == 2) p.damp_factors(gi, b0, b1, ex.data() + (b0 - c0) * GW, dv.data() + (b0 - c0) * GW);
+          if (kd == 2) p.damp_factors(gi, b0, b1, ex.data() + (b0 - c0) * GW, dv.data() + (b0 - c0) * GW, pe.data());
           if (kd == 1) {
             p.block_poles(gi, b0 / K, bpr.data() + bi * GW, bpi.data() + bi * GW, bc.data() + bi * GW);
             pr = bpr.data() + bi * GW;
@@ -178,9 +187,10 @@ void backward(const ModalBank<T>& bank, const T* gate, long rows, long n, const 
           const T* pi = kd == 1 ? bpi.data() + bi * GW : p.wi.data() + off;
           const T* cv = bc.data() + bi * GW;
           const T* gwv = p.gw.data() + off;
+          const bool wg = want_block(gi, b0 / K);
           auto span = [&](long t0, long t1) {
             auto* fn = kd == 0 ? &adjoint_kind<Arch, T, 0> : kd == 1 ? &adjoint_kind<Arch, T, 1> : &adjoint_kind<Arch, T, 2>;
-            fn(want_gate, pr, pi, cv, gwv, ar.data(), ai.data(), qr.data(), qi.data(), qd.data(), zs.data(), ex.data(),
+            fn(wg, pr, pi, cv, gwv, ar.data(), ai.data(), qr.data(), qi.data(), qd.data(), zs.data(), ex.data(),
                dv.data(), gy + c0, gq.data(), b0 - c0, t0 - c0, t1 - c0);
           };
           const long e0 = std::lower_bound(p.start.begin() + off, p.start.begin() + gend, b0) - p.start.begin();
@@ -193,12 +203,12 @@ void backward(const ModalBank<T>& bank, const T* gate, long rows, long n, const 
               const long j = e - 1 - off;
               asr[j] = ar[j];
               asi[j] = ai[j];
-              if (want_gate) gq[(s - b0) * GW + j] = T(0);
+              if (wg) gq[(s - b0) * GW + j] = T(0);
             }
             hi = s;
           }
           span(b0, hi);
-          if (want_gate) scatter_gate(p, gi, gq.data(), tmp.data(), gt, b0, b1 - b0);
+          if (wg) scatter_gate(p, gi, gq.data(), tmp.data(), gt, b0, b1 - b0);
         }
       }
       for (long l = off; l < gend; ++l) {

@@ -25,6 +25,33 @@ template <class T> void unary(UnaryOp op, const T* x, T* y, long n, void* stream
 template <class T>
 void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n, void* stream = nullptr);
 
+// ---- general broadcasting: one launch for any broadcast pattern ----
+// The output (row-major, contiguous) has `nd` dims of sizes shape[]; operand element strides are
+// sa[]/sb[] (0 along broadcast dims). The caller merges dims first (autodiff/ops/cuda_ops.cpp), so
+// nd <= kMaxDims covers every practical shape.
+inline constexpr int kMaxDims = 8;
+struct BroadcastGeom {
+  int nd = 0;
+  long shape[kMaxDims] = {};
+  long sa[kMaxDims] = {};
+  long sb[kMaxDims] = {};
+};
+// y[i] = op(a[off_a(i)], b[off_b(i)]).
+template <class T>
+void binary_broadcast(BinaryOp op, const T* a, const T* b, T* y, const BroadcastGeom& g, void* stream = nullptr);
+// y[i] = x[off_a(i)] (sb unused): expands x to the output shape.
+template <class T> void broadcast_copy(const T* x, T* y, const BroadcastGeom& g, void* stream = nullptr);
+
+// ---- arg-reductions (kernels/cpu/reduce.h reduce_arg) ----
+// Values and i64 indices of the first extremum along n (the first NaN when there is one; -1 and NaN
+// when n == 0), one thread per output element.
+template <class T>
+void reduce_arg(const T* x, T* y, std::int64_t* idx, long outer, long n, long inner, bool is_min,
+                void* stream = nullptr);
+// gx[o, idx[o,i], i] = gy[o, i] for every output (o, i); gx ([outer, n, inner]) is zeroed here first.
+template <class T>
+void arg_scatter(const T* gy, const std::int64_t* idx, T* gx, long outer, long n, long inner, void* stream = nullptr);
+
 // ---- reductions over the [outer, n, inner] view (kernels/cpu/reduce.h) ----
 template <class T> void reduce_sum(const T* x, T* y, long outer, long n, long inner, void* stream = nullptr);
 // NaN propagates; n == 0 gives NaN.

@@ -20,6 +20,22 @@ void copy_to_host(void*, const void*, std::size_t) { unavailable(); }
 void device_memset_zero(void*, std::size_t) { unavailable(); }
 void synchronize() { unavailable(); }
 
+bool built_with_cuda() { return false; }
+void set_device(int) { unavailable(); }
+int current_device() { return 0; }
+void* current_stream() { return nullptr; }
+void set_current_stream(void*) {}
+void* stream_create() { unavailable(); }
+void stream_destroy(void*) noexcept {}
+void stream_synchronize(void*) { unavailable(); }
+void copy_sync(void*, const void*, std::size_t, CopyKind, void*) { unavailable(); }
+void memset_zero_async(void*, std::size_t, void*) { unavailable(); }
+void* cached_alloc(std::size_t, int, void*) { unavailable(); }
+void cached_free(void*, int) noexcept {}
+void empty_cache() {}
+MemoryStats memory_stats(int) { return {}; }
+void reset_peak_memory_stats(int) {}
+
 template <class T>
 void binary(BinaryOp, const T*, long, const T*, long, T*, long, void*) { unavailable(); }
 template <class T>
@@ -46,6 +62,14 @@ template <class T>
 void adam_update(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*) { unavailable(); }
 template <class T>
 void modal_forward(const ModalBankDev<T>&, const T*, long, long, T*, void*) { unavailable(); }
+template <class T>
+void binary_broadcast(BinaryOp, const T*, const T*, T*, const BroadcastGeom&, void*) { unavailable(); }
+template <class T>
+void broadcast_copy(const T*, T*, const BroadcastGeom&, void*) { unavailable(); }
+template <class T>
+void reduce_arg(const T*, T*, std::int64_t*, long, long, long, bool, void*) { unavailable(); }
+template <class T>
+void arg_scatter(const T*, const std::int64_t*, T*, long, long, long, void*) { unavailable(); }
 
 #define PG_CUDA_STUB_INST(T)                                                                           \
   template void binary<T>(BinaryOp, const T*, long, const T*, long, T*, long, void*);                 \
@@ -60,7 +84,11 @@ void modal_forward(const ModalBankDev<T>&, const T*, long, long, T*, void*) { un
                                        long, void*);                                                  \
   template void matmul<T>(const T*, const T*, T*, long, long, long, bool, bool, long, long, long, long, void*); \
   template void adam_update<T>(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*);              \
-  template void modal_forward<T>(const ModalBankDev<T>&, const T*, long, long, T*, void*);
+  template void modal_forward<T>(const ModalBankDev<T>&, const T*, long, long, T*, void*);            \
+  template void binary_broadcast<T>(BinaryOp, const T*, const T*, T*, const BroadcastGeom&, void*);    \
+  template void broadcast_copy<T>(const T*, T*, const BroadcastGeom&, void*);                         \
+  template void reduce_arg<T>(const T*, T*, std::int64_t*, long, long, long, bool, void*);            \
+  template void arg_scatter<T>(const T*, const std::int64_t*, T*, long, long, long, void*);
 PG_CUDA_STUB_INST(float)
 PG_CUDA_STUB_INST(double)
 #undef PG_CUDA_STUB_INST

@@ -143,6 +143,7 @@ Tensor.__repr__ = _tensor_repr
 Tensor.__str__ = _tensor_repr
 
 from . import nn, optim  # noqa: E402  (submodules need the names above)
+from ._core import cuda  # noqa: E402,F401  (pg.cuda.is_available(), device_count(), ...)
 
 
 # Python-side progress reporting for long loops (tqdm when installed, else a plain iterator).

@@ -329,6 +329,19 @@ def rolls_to_performance(onset: Tensor, frame: Tensor, frame_rate: float, *, off
                          velocity: Optional[Tensor] = None, onset_threshold: float = 0.5,
                          frame_threshold: float = 0.5, offset_threshold: float = 0.5) -> Performance: ...
 
+# Transcription metrics (models/transcription_metrics.h), as mir_eval computes them. Note dicts hold
+# precision, recall, f1 (float), n_ref, n_est, n_matched (int) and overlap (float); frame dicts no overlap.
+def sounding_notes(performance: PerformanceLike, pedal_extend: bool = True) -> List[Note]: ...
+def note_metrics(ref: PerformanceLike, est: PerformanceLike, with_offset: bool = False, with_velocity: bool = False,
+                 onset_tolerance: float = 0.05, offset_ratio: float = 0.2, offset_min_tolerance: float = 0.05,
+                 velocity_tolerance: float = 0.1, pedal_extend: bool = True) -> Dict[str, Union[float, int]]: ...
+def frame_metrics(ref: PerformanceLike, est: PerformanceLike, frame_rate: float = 50.0,
+                  pedal_extend: bool = True) -> Dict[str, Union[float, int]]: ...
+def transcription_metrics(ref: PerformanceLike, est: PerformanceLike, frame_rate: float = 50.0,
+                          onset_tolerance: float = 0.05, offset_ratio: float = 0.2,
+                          offset_min_tolerance: float = 0.05, velocity_tolerance: float = 0.1,
+                          pedal_extend: bool = True) -> Dict[str, Dict[str, Union[float, int]]]: ...
+
 class Piano:
     """Render options (keywords of the render methods): max_partials, knock, body, room, damper_tau,
     pedal_frame_rate, rel_threshold, checkpoint, group_size, tape_budget_bytes, tail_seconds."""
@@ -444,3 +457,89 @@ def set_num_threads(n: int) -> None: ...
 def cuda_available() -> bool: ...
 def registered_ops() -> List[str]: ...
 def build_info() -> Dict[str, Any]: ...
+
+# ---- transcription model (models/transcriber.h; python/src/bind_transcriber.cpp)
+class TranscriberConfig:
+    sample_rate: float
+    hop: int
+    n_fft: int
+    harmonics: List[float]
+    conv_channels: List[int]
+    key_channels: int
+    key_kernel: int
+    key_context_channels: int
+    temporal_channels: int
+    temporal_kernel: int
+    temporal_dilations: List[int]
+    frame_channels: int
+    log_floor: float
+    chunk_seconds: float
+    context_seconds: float
+    seed: int
+    def __init__(self, **fields: Any) -> None: ...
+    def validate(self) -> None: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(json: str) -> TranscriberConfig: ...
+
+class TranscriberOutput:
+    @property
+    def onset(self) -> Tensor: ...
+    @property
+    def frame(self) -> Tensor: ...
+    @property
+    def offset(self) -> Tensor: ...
+    @property
+    def velocity(self) -> Tensor: ...
+    def __iter__(self) -> Iterator[Tensor]: ...
+
+class TranscriptionTargets:
+    onset: Tensor
+    frame: Tensor
+    offset: Tensor
+    velocity: Tensor
+    def __init__(self, onset: TensorLike, frame: TensorLike, offset: Optional[TensorLike] = None,
+                 velocity: Optional[TensorLike] = None) -> None: ...
+
+class LossWeights:
+    onset: float
+    frame: float
+    offset: float
+    velocity: float
+    onset_pos_weight: float
+    offset_pos_weight: float
+    def __init__(self, *, onset: float = 1.0, frame: float = 1.0, offset: float = 1.0, velocity: float = 1.0,
+                 onset_pos_weight: float = 5.0, offset_pos_weight: float = 2.0) -> None: ...
+
+class TranscriptionLoss:
+    @property
+    def total(self) -> Tensor: ...
+    @property
+    def onset(self) -> Tensor: ...
+    @property
+    def frame(self) -> Tensor: ...
+    @property
+    def offset(self) -> Tensor: ...
+    @property
+    def velocity(self) -> Tensor: ...
+
+class Transcriber(nn.Module):
+    def __init__(self, config: Optional[TranscriberConfig] = None) -> None: ...
+    def forward(self, audio: TensorLike) -> TranscriberOutput: ...  # type: ignore[override]
+    def __call__(self, audio: TensorLike) -> TranscriberOutput: ...  # type: ignore[override]
+    def num_frames(self, num_samples: int) -> int: ...
+    @property
+    def frame_rate(self) -> float: ...
+    @property
+    def config(self) -> TranscriberConfig: ...
+    def parameter_count(self) -> int: ...
+    def save(self, path: PathLike) -> None: ...  # type: ignore[override]
+    @staticmethod
+    def load(path: PathLike) -> Transcriber: ...  # type: ignore[override]
+    def predict_rolls(self, audio: npt.ArrayLike, sr: float) -> Dict[str, np.ndarray]: ...
+    def transcribe(self, audio: npt.ArrayLike, sr: float, onset_threshold: float = 0.5,
+                   frame_threshold: float = 0.5, offset_threshold: float = 0.5) -> Performance: ...
+
+def transcription_loss(output: TranscriberOutput,
+                       targets: Union[TranscriptionTargets, Dict[str, TensorLike]],
+                       weights: Optional[LossWeights] = None) -> TranscriptionLoss: ...

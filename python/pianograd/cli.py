@@ -7,6 +7,10 @@
     pianograd fit-note note.wav --key 60 [--out-preset p.safetensors] [--steps N]
                                         fits one key to a recorded note, prints distances before/after
     pianograd data ...                  the data pipeline (pianograd.data: catalog, prepare, render...)
+    pianograd transcribe in.wav out.mid transcribes piano audio with the shipped model
+    pianograd train transcription ...   trains the transcriber (pianograd.transcription)
+    pianograd eval --data D [--model M] scores a transcriber; JSON + Markdown + PNG report
+    pianograd experiment --out R        the sample-efficiency experiment
 """
 from __future__ import annotations
 
@@ -282,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                           add_help=False)
     data.add_argument("args", nargs=argparse.REMAINDER)
     data.set_defaults(func=_cmd_data)
+    from .transcription.cli import add_parsers
+
+    add_parsers(sub)
     return p
 
 

@@ -4,12 +4,14 @@
 #include <mutex>
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
 #include "bind_common.h"
 
 namespace pgpy {
 namespace pg = pianograd;
+void bind_cuda(py::module_& m);  // bind_cuda.cpp: the pianograd.cuda submodule
 namespace {
 
 py::object not_implemented() { return py::reinterpret_borrow<py::object>(Py_NotImplemented); }
@@ -26,6 +28,9 @@ py::object binop(const Tensor& self, const py::object& other, F&& f) {
   } catch (pg::DTypeError&) {
     return not_implemented();
   }
+  // A Python number or array operand follows a CUDA tensor to its device (an explicit conversion of
+  // the Python value, as for its dtype); Tensor operands on another device are the op's error.
+  if (!py::isinstance<Tensor>(other) && o.device() != self.device()) o = o.to(self.device());
   MaybeRelease rel(std::max(self.numel(), o.numel()));
   Tensor r = f(self, o);
   return py::cast(std::move(r));
@@ -43,14 +48,21 @@ std::string tensor_repr(const Tensor& t) {
 
 pg::Device device_from(const py::handle& obj) {
   if (py::isinstance<pg::Device>(obj)) return obj.cast<pg::Device>();
-  const std::string s = py::str(obj).cast<std::string>();
-  if (s == "cpu") return pg::kCPU;
-  if (s.rfind("cuda", 0) == 0) {
-    int idx = 0;
-    if (s.size() > 5 && s[4] == ':') idx = std::stoi(s.substr(5));
-    return pg::Device{pg::DeviceType::CUDA, idx};
-  }
-  throw py::value_error("unknown device '" + s + "' (expected 'cpu' or 'cuda[:N]')");
+  return pg::parse_device(py::str(obj).cast<std::string>());  // ValueError naming the string otherwise
+}
+
+// The optional device= keyword of the creation functions: None means the CPU.
+pg::Device device_or_cpu(const py::object& obj) { return obj.is_none() ? pg::kCPU : device_from(obj); }
+Tensor on_device(Tensor t, const py::object& device) {
+  const pg::Device d = device_or_cpu(device);
+  return d == pg::kCPU ? t : t.to(d);
+}
+
+// NumPy views the tensor's memory, which a CUDA tensor does not have on the host.
+void require_host(const Tensor& t, const char* what) {
+  if (t.defined() && t.device().type != pg::DeviceType::CPU)
+    throw py::type_error(std::string(what) + ": tensor is on " + t.device().str() +
+                         "; call .cpu() first to copy it to host memory");
 }
 
 // One backward at a time: concurrent backward passes over graphs sharing leaves would race on the
@@ -100,8 +112,7 @@ array stays alive as long as the tensor. np.asarray(t) and t.numpy() view the te
 )doc");
   cls.def(py::init([](const py::object& data) { return tensor_from_array(data); }), py::arg("data"))
       .def_buffer([](Tensor& t) -> py::buffer_info {
-        if (t.device().type != pg::DeviceType::CPU)
-          throw py::type_error("buffer: tensor is on " + t.device().str());
+        require_host(t, "buffer");
         const Shape& s = t.shape();
         const auto item = static_cast<py::ssize_t>(pg::dtype_size(t.dtype()));
         std::vector<py::ssize_t> strides(s.size());
@@ -162,9 +173,24 @@ omitted for one-element tensors. The GIL is released while the graph runs.)doc")
         if (pg::is_floating(t.dtype())) return py::float_(v);
         return py::int_(static_cast<int64_t>(v));
       }, "The value of a one-element tensor as a Python number.")
-      .def("numpy", [](const py::object& self) { return tensor_to_array(self); },
-           "A NumPy array viewing this tensor's memory (no copy; no gradient tracking).")
-      .def("tolist", [](const py::object& self) { return tensor_to_array(self).attr("tolist")(); })
+      .def("numpy", [](const py::object& self) {
+        require_host(self.cast<const Tensor&>(), "numpy");
+        return tensor_to_array(self);
+      }, "A NumPy array viewing this tensor's memory (no copy; no gradient tracking). CPU tensors only.")
+      // NumPy ignores a failing buffer export and would wrap a CUDA tensor as a 0-d object array;
+      // __array__, its next resort, raises instead. CPU tensors never get here (the buffer succeeds).
+      .def("__array__", [](const py::object& self, const py::object& dtype, const py::object&) {
+        require_host(self.cast<const Tensor&>(), "numpy conversion");
+        py::object a = tensor_to_array(self);
+        return dtype.is_none() ? a : a.attr("astype")(dtype);
+      }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
+      .def("tolist", [](const Tensor& t) {  // values, not a view: a CUDA tensor is copied explicitly
+        return tensor_to_array(py::cast(t.device().type == pg::DeviceType::CPU ? t : t.cpu())).attr("tolist")();
+      })
+      .def("cuda", [](const Tensor& t, int index) { return t.cuda(index); }, py::arg("index") = 0,
+           "A copy on cuda:index (recorded); DeviceError (RuntimeError) when CUDA is absent.")
+      .def("cpu", &Tensor::cpu, "A copy in host memory (recorded); the tensor itself when already there.")
+      .def_property_readonly("is_cuda", &Tensor::is_cuda)
       .def("clone", &Tensor::clone, "Deep copy (recorded: gradients flow through).")
       .def("to", [](const Tensor& t, const py::object& target) {
         if (py::isinstance<pg::Device>(target)) return t.to(target.cast<pg::Device>());
@@ -253,46 +279,57 @@ omitted for one-element tensors. The GIL is released while the graph runs.)doc")
     if (rg) t.requires_grad_(true);
     return t;
   };
-  m.def("zeros", [=](const py::object& shape, const py::object& dtype, bool rg) {
-    return leaf(pg::zeros(shape_from(shape), dt(dtype)), rg);
-  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false, "A tensor of zeros.");
-  m.def("ones", [=](const py::object& shape, const py::object& dtype, bool rg) {
-    return leaf(pg::ones(shape_from(shape), dt(dtype)), rg);
-  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false, "A tensor of ones.");
-  m.def("full", [=](const py::object& shape, double value, const py::object& dtype, bool rg) {
-    return leaf(pg::full(shape_from(shape), value, dt(dtype)), rg);
+  // device=None is the CPU; 'cuda', 'cuda:N' or a Device allocate there (RuntimeError without CUDA).
+  m.def("zeros", [=](const py::object& shape, const py::object& dtype, bool rg, const py::object& device) {
+    return leaf(pg::zeros(shape_from(shape), dt(dtype), device_or_cpu(device)), rg);
+  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false,
+  py::arg("device") = py::none(), "A tensor of zeros.");
+  m.def("ones", [=](const py::object& shape, const py::object& dtype, bool rg, const py::object& device) {
+    return leaf(pg::ones(shape_from(shape), dt(dtype), device_or_cpu(device)), rg);
+  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false,
+  py::arg("device") = py::none(), "A tensor of ones.");
+  m.def("full", [=](const py::object& shape, double value, const py::object& dtype, bool rg,
+                    const py::object& device) {
+    return leaf(pg::full(shape_from(shape), value, dt(dtype), device_or_cpu(device)), rg);
   }, py::arg("shape"), py::arg("fill_value"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false,
-  "A tensor filled with fill_value.");
-  m.def("empty", [=](const py::object& shape, const py::object& dtype) {
-    return Tensor::empty(shape_from(shape), dt(dtype));
-  }, py::arg("shape"), py::arg("dtype") = DType::f32, "An uninitialised tensor.");
+  py::arg("device") = py::none(), "A tensor filled with fill_value.");
+  m.def("empty", [=](const py::object& shape, const py::object& dtype, const py::object& device) {
+    return Tensor::empty(shape_from(shape), dt(dtype), device_or_cpu(device));
+  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("device") = py::none(), "An uninitialised tensor.");
   m.def("zeros_like", &pg::zeros_like, py::arg("t"));
   m.def("ones_like", &pg::ones_like, py::arg("t"));
   m.def("full_like", &pg::full_like, py::arg("t"), py::arg("fill_value"));
-  m.def("scalar", [=](double v, const py::object& dtype) { return pg::scalar(v, dt(dtype)); },
-        py::arg("value"), py::arg("dtype") = DType::f32, "A 0-d tensor.");
-  m.def("arange", [=](double start, std::optional<double> stop, double step, const py::object& dtype) {
-    if (!stop) return pg::arange(0.0, start, step, dt(dtype));
-    return pg::arange(start, *stop, step, dt(dtype));
+  m.def("scalar", [=](double v, const py::object& dtype, const py::object& device) {
+    return pg::scalar(v, dt(dtype), device_or_cpu(device));
+  }, py::arg("value"), py::arg("dtype") = DType::f32, py::arg("device") = py::none(), "A 0-d tensor.");
+  m.def("arange", [=](double start, std::optional<double> stop, double step, const py::object& dtype,
+                      const py::object& device) {
+    if (!stop) return on_device(pg::arange(0.0, start, step, dt(dtype)), device);
+    return on_device(pg::arange(start, *stop, step, dt(dtype)), device);
   }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1.0, py::arg("dtype") = DType::f32,
-  "Evenly spaced values in [start, stop) (arange(n) = [0, n)).");
-  m.def("linspace", [=](double a, double b, int64_t n, const py::object& dtype) {
-    return pg::linspace(a, b, n, dt(dtype));
+  py::arg("device") = py::none(), "Evenly spaced values in [start, stop) (arange(n) = [0, n)).");
+  m.def("linspace", [=](double a, double b, int64_t n, const py::object& dtype, const py::object& device) {
+    return on_device(pg::linspace(a, b, n, dt(dtype)), device);
   }, py::arg("start"), py::arg("stop"), py::arg("num"), py::arg("dtype") = DType::f32,
-  "num evenly spaced values from start to stop inclusive.");
+  py::arg("device") = py::none(), "num evenly spaced values from start to stop inclusive.");
   m.def("manual_seed", &pg::manual_seed, py::arg("seed"), "Seeds the global generator of rand/randn/randint.");
-  m.def("rand", [=](const py::object& shape, const py::object& dtype, bool rg) {
-    return leaf(pg::rand(shape_from(shape), dt(dtype)), rg);
-  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false, "Uniform on [0, 1).");
-  m.def("randn", [=](const py::object& shape, const py::object& dtype, bool rg) {
-    return leaf(pg::randn(shape_from(shape), dt(dtype)), rg);
-  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false, "Standard normal.");
-  m.def("randint", [=](int64_t low, int64_t high, const py::object& shape, const py::object& dtype) {
-    return pg::randint(low, high, shape_from(shape), dt(dtype));
+  // Random tensors are drawn on the host (one seeded generator for both devices) and copied.
+  m.def("rand", [=](const py::object& shape, const py::object& dtype, bool rg, const py::object& device) {
+    return leaf(on_device(pg::rand(shape_from(shape), dt(dtype)), device), rg);
+  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false,
+  py::arg("device") = py::none(), "Uniform on [0, 1).");
+  m.def("randn", [=](const py::object& shape, const py::object& dtype, bool rg, const py::object& device) {
+    return leaf(on_device(pg::randn(shape_from(shape), dt(dtype)), device), rg);
+  }, py::arg("shape"), py::arg("dtype") = DType::f32, py::arg("requires_grad") = false,
+  py::arg("device") = py::none(), "Standard normal.");
+  m.def("randint", [=](int64_t low, int64_t high, const py::object& shape, const py::object& dtype,
+                       const py::object& device) {
+    return on_device(pg::randint(low, high, shape_from(shape), dt(dtype)), device);
   }, py::arg("low"), py::arg("high"), py::arg("shape"), py::arg("dtype") = DType::i64,
-  "Uniform integers in [low, high).");
+  py::arg("device") = py::none(), "Uniform integers in [low, high).");
   m.def("from_numpy", &tensor_from_array, py::arg("array"),
         "Tensor sharing the array's memory when its layout allows (else a converted copy).");
+  bind_cuda(m);
 }
 
 }  // namespace pgpy

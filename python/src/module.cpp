@@ -5,6 +5,8 @@
 namespace pgpy {
 void bind_synth(py::module_& m);  // bind_synth.cpp
 void bind_fit(py::module_& m);    // bind_fit.cpp
+void bind_transcriber(py::module_& m);  // bind_transcriber.cpp
+void bind_metrics(py::module_& m);  // bind_metrics.cpp
 }  // namespace pgpy
 
 PYBIND11_MODULE(_core, m) {
@@ -18,5 +20,7 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_io(m);
   pgpy::bind_synth(m);
   pgpy::bind_fit(m);
+  pgpy::bind_transcriber(m);
+  pgpy::bind_metrics(m);
   pgpy::bind_info(m);
 }

@@ -1,0 +1,127 @@
+// CUDA implementations of the broadcasting helpers of autodiff/ops/cuda_ops.h.
+#include "autodiff/ops/cuda_ops.h"
+
+#include <string>
+
+#include "autodiff/device.h"
+#include "autodiff/dispatch.h"
+#include "autodiff/ops/shape_ops.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device.h"
+
+namespace pianograd::detail {
+
+namespace kcu = kernels::cuda;
+
+namespace {
+// Merged geometry of a broadcast (as for_each_run: size-1 dims dropped, dims contiguous in every
+// operand fused), so the device kernel divides by few dims.
+kcu::BroadcastGeom make_geom(const Shape& out, const Strides& sa, const Strides& sb, const char* op) {
+  Shape shape;
+  Strides a, b;
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1) continue;
+    if (!shape.empty() && a.back() == sa[d] * out[d] && b.back() == sb[d] * out[d]) {
+      shape.back() *= out[d];
+      a.back() = sa[d];
+      b.back() = sb[d];
+    } else {
+      shape.push_back(out[d]);
+      a.push_back(sa[d]);
+      b.push_back(sb[d]);
+    }
+  }
+  if (shape.size() > static_cast<size_t>(kcu::kMaxDims))
+    throw ShapeError(std::string(op) + ": broadcast over " + std::to_string(shape.size()) +
+                     " non-mergeable dims exceeds the CUDA kernels' limit of " + std::to_string(kcu::kMaxDims) +
+                     " (output shape " + shape_str(out) + ")");
+  kcu::BroadcastGeom g;
+  g.nd = static_cast<int>(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    g.shape[d] = static_cast<long>(shape[d]);
+    g.sa[d] = static_cast<long>(a[d]);
+    g.sb[d] = static_cast<long>(b[d]);
+  }
+  if (g.nd == 0) {  // a single element
+    g.nd = 1;
+    g.shape[0] = 1;
+  }
+  return g;
+}
+}  // namespace
+
+Tensor cuda_binary(kernels::BinaryOp op, const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  Tensor y = Tensor::empty(out_shape, a.dtype(), a.device());
+  void* stream = cuda_launch_context(a);
+  const kcu::BroadcastGeom g =
+      make_geom(out_shape, broadcast_strides(a.shape(), out_shape), broadcast_strides(b.shape(), out_shape), "binary");
+  dispatch_floating(a.dtype(), "binary", [&](auto tag) {
+    using T = decltype(tag);
+    kcu::binary_broadcast<T>(op, a.device_data<T>(), b.device_data<T>(), y.device_data<T>(), g, stream);
+    return 0;
+  });
+  return y;
+}
+
+Tensor cuda_broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  Tensor y = Tensor::empty(shape, x.dtype(), x.device());
+  void* stream = cuda_launch_context(x);
+  const Strides sx = broadcast_strides(x.shape(), shape);
+  const kcu::BroadcastGeom g = make_geom(shape, sx, sx, "broadcast_to");
+  dispatch_floating(x.dtype(), "broadcast_to", [&](auto tag) {
+    using T = decltype(tag);
+    kcu::broadcast_copy<T>(x.device_data<T>(), y.device_data<T>(), g, stream);
+    return 0;
+  });
+  return y;
+}
+
+Tensor cuda_sum_to(const Tensor& grad, const Shape& shape) {
+  const Shape& gs = grad.shape();
+  if (gs == shape) return grad;
+  if (shape.size() > gs.size())
+    throw ShapeError("sum_to: cannot reduce shape " + shape_str(gs) + " to " + shape_str(shape));
+  // Target right-aligned against grad, padded with leading 1s; each maximal run of adjacent reduced
+  // dims is one [outer, n, inner] reduction.
+  const size_t lead = gs.size() - shape.size();
+  std::vector<bool> reduce(gs.size());
+  for (size_t d = 0; d < gs.size(); ++d) {
+    const int64_t t = d < lead ? 1 : shape[d - lead];
+    if (t != gs[d] && t != 1)
+      throw ShapeError("sum_to: cannot reduce shape " + shape_str(gs) + " to " + shape_str(shape));
+    reduce[d] = t == 1 && gs[d] != 1;
+  }
+  void* stream = cuda_launch_context(grad);
+  Tensor cur = grad;
+  Shape cs = gs;
+  for (size_t d = gs.size(); d-- > 0;) {
+    if (!reduce[d]) continue;
+    size_t lo = d;
+    while (lo > 0 && reduce[lo - 1]) --lo;
+    long outer = 1, n = 1, inner = 1;
+    for (size_t k = 0; k < lo; ++k) outer *= static_cast<long>(cs[k]);
+    for (size_t k = lo; k <= d; ++k) n *= static_cast<long>(cs[k]);
+    for (size_t k = d + 1; k < cs.size(); ++k) inner *= static_cast<long>(cs[k]);
+    for (size_t k = lo; k <= d; ++k) cs[k] = 1;
+    Tensor next = Tensor::empty(cs, grad.dtype(), grad.device());
+    dispatch_floating(grad.dtype(), "sum_to", [&](auto tag) {
+      using T = decltype(tag);
+      kcu::reduce_sum<T>(cur.device_data<T>(), next.device_data<T>(), outer, n, inner, stream);
+      return 0;
+    });
+    cur = next;
+    d = lo;
+  }
+  // cs equals the padded target now: drop the leading 1s (a reshape shares storage).
+  if (cur.is_same(grad)) cur = cuda_copy(grad);  // nothing was reduced (only size-1 dims differ): never alias
+  return reshape(cur.detach(), shape);  // shares storage; cur is fresh, so no alias of grad
+}
+
+Tensor cuda_copy(const Tensor& x) {
+  Tensor c = Tensor::empty(x.shape(), x.dtype(), x.device());
+  kcu::copy_sync(c.device_ptr(), x.device_ptr(), x.nbytes(), kcu::CopyKind::device_to_device, cuda_launch_context(x));
+  return c;
+}
+
+}  // namespace pianograd::detail

@@ -1,0 +1,261 @@
+// The transcription model: network (forward_all), checkpoints and chunked inference. See transcriber.h.
+#include "models/transcriber.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "autodiff/checkpoint.h"
+#include "autodiff/errors.h"
+#include "autodiff/nn/init.h"
+#include "autodiff/ops.h"
+#include "synth/audio_io.h"
+
+namespace pianograd {
+
+namespace {
+using json = nlohmann::json;
+constexpr const char* kConfigKey = "transcriber_config";
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw ValueError("TranscriberConfig: " + what);
+}
+}  // namespace
+
+FrontendConfig TranscriberConfig::frontend() const {
+  FrontendConfig f;
+  f.sample_rate = sample_rate;
+  f.hop = hop;
+  f.n_fft = n_fft;
+  f.harmonics = harmonics;
+  f.floor = log_floor;
+  return f;
+}
+
+void TranscriberConfig::validate() const {
+  require(std::isfinite(sample_rate) && sample_rate > 0, "sample_rate must be positive, got " + std::to_string(sample_rate));
+  require(hop >= 1, "hop must be >= 1, got " + std::to_string(hop));
+  require(n_fft >= 2 && n_fft % 2 == 0, "n_fft must be even and >= 2, got " + std::to_string(n_fft));
+  require(!harmonics.empty(), "harmonics must not be empty");
+  for (double h : harmonics) require(std::isfinite(h) && h > 0, "harmonics must be positive, got " + std::to_string(h));
+  for (int64_t c : conv_channels) require(c >= 1, "conv_channels must be >= 1, got " + std::to_string(c));
+  require(key_channels >= 1, "key_channels must be >= 1");
+  require(key_context_channels >= 1, "key_context_channels must be >= 1");
+  require(key_kernel >= 1 && key_kernel % 2 == 1, "key_kernel must be odd, got " + std::to_string(key_kernel));
+  require(temporal_channels >= 1, "temporal_channels must be >= 1");
+  require(temporal_kernel >= 1 && temporal_kernel % 2 == 1,
+          "temporal_kernel must be odd, got " + std::to_string(temporal_kernel));
+  for (int64_t d : temporal_dilations) require(d >= 1, "temporal_dilations must be >= 1, got " + std::to_string(d));
+  require(frame_channels >= 1, "frame_channels must be >= 1");
+  require(std::isfinite(log_floor) && log_floor > 0, "log_floor must be positive");
+  require(std::isfinite(chunk_seconds) && std::isfinite(context_seconds) && context_seconds >= 0 &&
+              chunk_seconds > 2 * context_seconds,
+          "chunk_seconds must exceed 2 * context_seconds >= 0");
+}
+
+std::string TranscriberConfig::to_json() const {
+  json j = {{"sample_rate", sample_rate},
+            {"hop", hop},
+            {"n_fft", n_fft},
+            {"harmonics", harmonics},
+            {"conv_channels", conv_channels},
+            {"key_channels", key_channels},
+            {"key_kernel", key_kernel},
+            {"key_context_channels", key_context_channels},
+            {"temporal_channels", temporal_channels},
+            {"temporal_kernel", temporal_kernel},
+            {"temporal_dilations", temporal_dilations},
+            {"frame_channels", frame_channels},
+            {"log_floor", log_floor},
+            {"chunk_seconds", chunk_seconds},
+            {"context_seconds", context_seconds},
+            {"seed", seed}};
+  return j.dump();
+}
+
+TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
+  TranscriberConfig c;
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ValueError(std::string("TranscriberConfig.from_json: malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ValueError("TranscriberConfig.from_json: expected a JSON object");
+  for (const auto& [key, v] : j.items()) {
+    try {
+      if (key == "sample_rate") c.sample_rate = v.get<double>();
+      else if (key == "hop") c.hop = v.get<int64_t>();
+      else if (key == "n_fft") c.n_fft = v.get<int64_t>();
+      else if (key == "harmonics") c.harmonics = v.get<std::vector<double>>();
+      else if (key == "conv_channels") c.conv_channels = v.get<std::vector<int64_t>>();
+      else if (key == "key_channels") c.key_channels = v.get<int64_t>();
+      else if (key == "key_kernel") c.key_kernel = v.get<int64_t>();
+      else if (key == "key_context_channels") c.key_context_channels = v.get<int64_t>();
+      else if (key == "temporal_channels") c.temporal_channels = v.get<int64_t>();
+      else if (key == "temporal_kernel") c.temporal_kernel = v.get<int64_t>();
+      else if (key == "temporal_dilations") c.temporal_dilations = v.get<std::vector<int64_t>>();
+      else if (key == "frame_channels") c.frame_channels = v.get<int64_t>();
+      else if (key == "log_floor") c.log_floor = v.get<double>();
+      else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
+      else if (key == "context_seconds") c.context_seconds = v.get<double>();
+      else if (key == "seed") c.seed = v.get<uint64_t>();
+      else throw ValueError("TranscriberConfig.from_json: unknown key \"" + key + "\"");
+    } catch (const json::exception& e) {
+      throw ValueError("TranscriberConfig.from_json: bad value for \"" + key + "\": " + e.what());
+    }
+  }
+  c.validate();
+  return c;
+}
+
+Transcriber::Conv Transcriber::conv_param(const std::string& name, int64_t cout, int64_t cin, int64_t kh,
+                                          int64_t kw) {
+  // PyTorch's Conv2d default: W, b ~ U(+-1/sqrt(fan_in)) (kaiming_uniform with a = sqrt 5).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(cin * kh * kw));
+  Tensor w = Tensor::empty({cout, cin, kh, kw});
+  Tensor b = Tensor::empty({cout});
+  nn::init::uniform_(w, -bound, bound);
+  nn::init::uniform_(b, -bound, bound);
+  return {register_parameter(name + "_weight", w), register_parameter(name + "_bias", b)};
+}
+
+Transcriber::Transcriber(const TranscriberConfig& config) : config_(config) {
+  config_.validate();
+  manual_seed(config_.seed);
+  filterbank_ = register_buffer("filterbank", log_filterbank(config_.sample_rate, config_.n_fft).to(DType::f32));
+  int64_t cin = static_cast<int64_t>(config_.harmonics.size());
+  for (size_t i = 0; i < config_.conv_channels.size(); ++i) {
+    nn::Conv2dOptions o;
+    o.padding = 1;
+    convs_.push_back(register_module("conv" + std::to_string(i),
+                                     std::make_shared<nn::Conv2d>(cin, config_.conv_channels[i], 3, o)));
+    cin = config_.conv_channels[i];
+  }
+  const int64_t d = config_.key_channels, t = config_.temporal_channels;
+  readout_ = conv_param("readout", d, cin, 1, kBinsPerSemitone);
+  key_conv_ = conv_param("key_conv", config_.key_context_channels, d, 1, config_.key_kernel);
+  cin = d + config_.key_context_channels;
+  for (size_t i = 0; i < config_.temporal_dilations.size(); ++i) {
+    temporal_.push_back(conv_param("temporal" + std::to_string(i), t, cin, config_.temporal_kernel, 1));
+    cin = t;
+  }
+  heads_ = conv_param("heads", 3, cin, 1, 1);
+  frame_hidden_ = conv_param("frame_hidden", config_.frame_channels, cin + 1, 3, 1);
+  frame_out_ = conv_param("frame_out", 1, config_.frame_channels, 1, 1);
+  // Start the onset/offset heads near the (rare) positive rate: bias -3 -> p ~ 0.05, so the first
+  // steps are not spent unlearning p = 0.5 on every one of the 88 keys (the prior init of focal loss).
+  float* hb = heads_.b.data<float>();
+  hb[0] = -3.0f;
+  hb[1] = -3.0f;
+  frame_out_.b.data<float>()[0] = -2.0f;
+}
+
+int64_t Transcriber::num_frames(int64_t num_samples) const {
+  if (num_samples < 1) throw ValueError("Transcriber.num_frames: need at least one sample, got " +
+                                        std::to_string(num_samples));
+  return num_samples / config_.hop + 1;
+}
+
+TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
+  Tensor audio = audio_in;
+  if (!audio.defined() || (audio.dim() != 1 && audio.dim() != 2))
+    throw ShapeError("Transcriber: expected audio [B, N] or [N], got " +
+                     (audio.defined() ? shape_str(audio.shape()) : std::string("an undefined tensor")));
+  if (audio.dim() == 1) audio = reshape(audio, {1, audio.size(0)});
+  if (audio.size(0) < 1 || audio.size(1) < 1)
+    throw ShapeError("Transcriber: empty audio of shape " + shape_str(audio.shape()));
+  if (audio.dtype() != DType::f32 && audio.dtype() != DType::f64)
+    throw DTypeError("Transcriber: expected floating audio, got " + std::string(dtype_name(audio.dtype())));
+  const Tensor fb = audio.dtype() == filterbank_.dtype() ? filterbank_ : filterbank_.to(audio.dtype());
+  Tensor x = transcriber_features(audio, fb, config_.frontend());  // [B, H, F, 264]
+  const int64_t batch = x.size(0), frames = x.size(2);
+  for (auto& c : convs_) x = relu(c->forward(x));
+  // Stride-3 readout: [B, C, F, 264] viewed as [B, C, F*88, 3] (a free reshape) and a [1 x 3] kernel
+  // = a conv with kernel = stride = 3 along frequency, one output per key.
+  const int64_t c = x.size(1);
+  Tensor h = conv2d(reshape(x, {batch, c, frames * 88, kBinsPerSemitone}), readout_.w, readout_.b);
+  h = relu(reshape(h, {batch, config_.key_channels, frames, 88}));  // [B, D, F, 88]
+  // Cross-key context along the keyboard (zero = no key beyond A0 / C8), concatenated to the key's own.
+  const int64_t kk = config_.key_kernel / 2;
+  Tensor k = relu(conv2d(pad(h, {kk, kk}), key_conv_.w, key_conv_.b));
+  Tensor t = concat({h, k}, 1);
+  // Temporal context per key: [kt x 1] kernels, dilation acts on time only (the key extent is 1).
+  for (size_t i = 0; i < temporal_.size(); ++i) {
+    const int64_t dil = config_.temporal_dilations[i], p = dil * (config_.temporal_kernel / 2);
+    t = relu(conv2d(pad(t, {0, 0, p, p}), temporal_[i].w, temporal_[i].b, 1, 0, dil));
+  }
+  Tensor heads = conv2d(t, heads_.w, heads_.b);  // [B, 3, F, 88]
+  auto head = [&](int64_t i) { return reshape(slice(heads, 1, i, i + 1), {batch, frames, 88}); };
+  Tensor onset_map = slice(heads, 1, 0, 1);
+  // The frame head sees the onset probability without sending gradient into the onset head.
+  Tensor gate = sigmoid(onset_map.detach());
+  Tensor fh = relu(conv2d(pad(concat({t, gate}, 1), {0, 0, 1, 1}), frame_hidden_.w, frame_hidden_.b));
+  Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
+  return {head(0), frame, head(1), head(2)};
+}
+
+void Transcriber::save(const std::string& path) const {
+  nn::Module::save(path, {{kConfigKey, config_.to_json()}, {"format", "pianograd.transcriber/1"}});
+}
+
+std::shared_ptr<Transcriber> Transcriber::load(const std::string& path) {
+  SafetensorsFile f = load_safetensors(path);  // FileNotFound / IOError for missing / corrupt files
+  auto it = f.metadata.find(kConfigKey);
+  if (it == f.metadata.end())
+    throw ValueError("Transcriber.load: " + path + " is not a transcriber checkpoint (no \"" + kConfigKey +
+                     "\" in its metadata)");
+  auto model = std::make_shared<Transcriber>(TranscriberConfig::from_json(it->second));
+  try {
+    model->load_state_dict(f.tensors, true);
+  } catch (const Error& e) {
+    throw ValueError("Transcriber.load: " + path + " does not match its config: " + e.what());
+  }
+  return model;
+}
+
+PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double sr) {
+  if (audio_ptr == nullptr || n < 1) throw ShapeError("Transcriber.predict_rolls: empty audio");
+  if (!(sr > 0) || !std::isfinite(sr)) throw ValueError("Transcriber.predict_rolls: bad sample rate " + std::to_string(sr));
+  std::vector<float> audio(audio_ptr, audio_ptr + n);
+  if (sr != config_.sample_rate) audio = resample(audio, sr, config_.sample_rate);
+  const int64_t len = std::max<int64_t>(1, static_cast<int64_t>(audio.size()));
+  audio.resize(static_cast<size_t>(len), 0.0f);
+  const int64_t total = num_frames(len);
+  const double fr = frame_rate();
+  const int64_t ctx = static_cast<int64_t>(std::lround(config_.context_seconds * fr));
+  const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(std::lround(config_.chunk_seconds * fr)) - 2 * ctx);
+  PianoRolls out;
+  out.frame_rate = fr;
+  Tensor* rolls[4] = {&out.onset, &out.frame, &out.offset, &out.velocity};
+  for (Tensor* r : rolls) *r = zeros({total, 88});
+  NoGrad ng;
+  const bool was_training = is_training();
+  eval();
+  for (int64_t b0 = 0; b0 < total; b0 += step) {
+    const int64_t b1 = std::min(total, b0 + step);
+    const int64_t f0 = std::max<int64_t>(0, b0 - ctx), f1 = std::min(total, b1 + ctx);
+    // Frames f0..f1-1 are centred on samples f*hop: take [f0*hop, f1*hop), zero-padded at the end.
+    const int64_t s0 = f0 * config_.hop, ns = (f1 - f0) * config_.hop;
+    Tensor chunk = zeros({1, ns});
+    const int64_t avail = std::min(ns, len - s0);
+    std::copy(audio.begin() + s0, audio.begin() + s0 + avail, chunk.data<float>());
+    TranscriberOutput y = forward_all(chunk);
+    const Tensor* heads[4] = {&y.onset, &y.frame, &y.offset, &y.velocity};
+    for (int h = 0; h < 4; ++h) {
+      Tensor p = sigmoid(*heads[h]);  // [1, F_chunk, 88]
+      const float* src = p.data<float>();
+      float* dst = rolls[h]->data<float>();
+      for (int64_t f = b0; f < b1; ++f)
+        std::copy(src + (f - f0) * 88, src + (f - f0 + 1) * 88, dst + f * 88);
+    }
+  }
+  train(was_training);
+  return out;
+}
+
+Performance Transcriber::transcribe(const float* audio, int64_t n, double sr, const RollDecodeOptions& options) {
+  return rolls_to_performance(predict_rolls(audio, n, sr), options);
+}
+
+}  // namespace pianograd

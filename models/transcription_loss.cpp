@@ -1,0 +1,54 @@
+// Transcription loss: see transcription_loss.h.
+#include "models/transcription_loss.h"
+
+#include <algorithm>
+#include <string>
+
+#include "autodiff/errors.h"
+#include "autodiff/ops.h"
+
+namespace pianograd {
+
+namespace {
+
+// The target as [B, F, 88] in the logits' dtype; ShapeError naming the roll when shapes differ.
+Tensor conform(const Tensor& target, const Tensor& logits, const char* name) {
+  if (!logits.defined()) throw ValueError(std::string("transcription_loss: output.") + name + " is undefined");
+  Tensor t = target;
+  if (t.dim() == 2 && logits.dim() == 3 && logits.size(0) == 1) t = reshape(t, {1, t.size(0), t.size(1)});
+  if (t.shape() != logits.shape())
+    throw ShapeError(std::string("transcription_loss: ") + name + " target " + shape_str(target.shape()) +
+                     " does not match the output " + shape_str(logits.shape()));
+  if (t.dtype() != logits.dtype()) t = t.to(logits.dtype());
+  return t.detach();
+}
+
+}  // namespace
+
+TranscriptionLoss transcription_loss(const TranscriberOutput& out, const TranscriptionTargets& targets,
+                                     const LossWeights& w) {
+  if (!targets.onset.defined() || !targets.frame.defined())
+    throw ValueError("transcription_loss: the onset and frame targets are required");
+  const DType dt = out.onset.defined() ? out.onset.dtype() : DType::f32;
+  TranscriptionLoss L;
+  Tensor onset_t = conform(targets.onset, out.onset, "onset");
+  L.onset = bce_with_logits(out.onset, onset_t, Reduction::mean, scalar(w.onset_pos_weight, dt));
+  L.frame = bce_with_logits(out.frame, conform(targets.frame, out.frame, "frame"));
+  if (targets.offset.defined())
+    L.offset = bce_with_logits(out.offset, conform(targets.offset, out.offset, "offset"), Reduction::mean,
+                               scalar(w.offset_pos_weight, dt));
+  else
+    L.offset = scalar(0.0, dt);
+  if (targets.velocity.defined()) {
+    Tensor vt = conform(targets.velocity, out.velocity, "velocity");
+    const double cells = std::max(1.0, sum(onset_t).item());
+    Tensor err = sigmoid(out.velocity) - vt;
+    L.velocity = sum(onset_t * err * err) * (1.0 / cells);
+  } else {
+    L.velocity = scalar(0.0, dt);
+  }
+  L.total = L.onset * w.onset + L.frame * w.frame + L.offset * w.offset + L.velocity * w.velocity;
+  return L;
+}
+
+}  // namespace pianograd

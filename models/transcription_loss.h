@@ -1,0 +1,32 @@
+// Training loss of the transcriber (Onsets&Frames, Hawthorne et al. 2018): binary cross-entropy with
+// logits on the onset, frame and offset rolls, and a velocity loss on the onset cells only (velocity is
+// undefined where no note starts).
+#pragma once
+#include "autodiff/tensor.h"
+#include "models/transcriber.h"
+
+namespace pianograd {
+
+struct TranscriptionTargets {
+  Tensor onset, frame, offset, velocity;  // [B, F, 88] (or [F, 88] when B = 1), from performance_to_rolls
+};
+
+struct LossWeights {
+  double onset = 1, frame = 1, offset = 1, velocity = 1;
+  // Onsets are ~1 cell in several hundred: the positive term is up-weighted so the onset head does not
+  // settle on "never" (the same imbalance Onsets&Frames meets; 1 = plain BCE).
+  double onset_pos_weight = 5.0;
+  double offset_pos_weight = 2.0;
+};
+
+struct TranscriptionLoss {
+  Tensor total, onset, frame, offset, velocity;  // scalar tensors; total = weighted sum of the parts
+};
+
+// Every defined target must have the output's shape (ShapeError otherwise); onset and frame are
+// required, an undefined offset or velocity target drops that term (its part is then 0). Velocity:
+// sum over onset cells of onset_target * (sigmoid(v) - v_target)^2 / max(1, sum(onset_target)).
+TranscriptionLoss transcription_loss(const TranscriberOutput& out, const TranscriptionTargets& targets,
+                                     const LossWeights& weights = {});
+
+}  // namespace pianograd

@@ -1,0 +1,116 @@
+"""Transcription subcommands of the `pianograd` CLI (issue 5):
+
+    pianograd transcribe in.wav out.mid [--model M]      audio -> MIDI with the shipped (or a given) model
+    pianograd train transcription --config C [--out D]   trains h (resumes from D/checkpoint)
+    pianograd eval --model M --data D [--split test]     metrics + JSON/Markdown/PNG report
+    pianograd experiment --data D --out R                the sample-efficiency table and plot
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    from .. import _core as pg
+    from .evaluate import load_model, transcribe_file
+
+    model = load_model(args.model)
+    perf = transcribe_file(model, args.audio, onset_threshold=args.onset_threshold,
+                           frame_threshold=args.frame_threshold)
+    pg.write_midi(args.out, perf)
+    print(f"{args.audio}: {len(perf.notes)} notes -> {args.out}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .train import train
+
+    if args.what != "transcription":
+        raise ValueError(f"train: unknown target {args.what!r} (known: transcription)")
+    over = {"out": args.out, "steps": args.steps, "time_budget_s": args.time_budget, "data": args.data,
+            "n_pairs": args.n_pairs, "seed": args.seed, "threads": args.threads, "init": args.init}
+    cfg = TrainConfig.load(args.config, **over) if args.config else \
+        TrainConfig.from_dict({k: v for k, v in over.items() if v is not None})
+    s = train(cfg, quiet=args.quiet)
+    print(f"trained {s['steps']} steps in {s['seconds']:.0f} s ({s['parameters']} parameters) -> {s['model']}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    res = evaluate(args.model, args.data, args.split, out=args.out, limit=args.limit, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"{'metric':<24}  mean F1")
+    for k, v in res["mean"].items():
+        print(f"{k:<24}  {v:.3f}")
+    if args.out:
+        print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .experiment import render_markdown, run_experiment
+
+    over = {"data": args.data, "threads": args.threads, "seed": args.seed}
+    base = TrainConfig.load(args.config, **over) if args.config else \
+        TrainConfig.from_dict({k: v for k, v in over.items() if v is not None})
+    budgets = [int(x) for x in args.budgets.split(",")]
+    doc = run_experiment(base, args.out, budgets, args.pretrain_steps, args.steps, args.test_limit,
+                         args.pretrained, quiet=args.quiet)
+    print(render_markdown(doc))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("transcribe", help="transcribe piano audio to MIDI")
+    t.add_argument("audio", help="input audio (any format libsndfile reads; resampled to the model's rate)")
+    t.add_argument("out", help="output Standard MIDI File")
+    t.add_argument("--model", default=None, help="transcriber checkpoint (default: the shipped model)")
+    t.add_argument("--onset-threshold", type=float, default=0.5)
+    t.add_argument("--frame-threshold", type=float, default=0.5)
+    t.set_defaults(func=_cmd_transcribe)
+
+    tr = sub.add_parser("train", help="train a model: `pianograd train transcription --config C`")
+    tr.add_argument("what", choices=["transcription"])
+    tr.add_argument("--config", default=None, help="JSON training config (configs/transcription/*.json)")
+    tr.add_argument("--out", default=None, help="run folder (checkpoint, log.jsonl, model.safetensors)")
+    tr.add_argument("--data", default=None, help="prepared data folder (pianograd data prepare)")
+    tr.add_argument("--steps", type=int, default=None)
+    tr.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds")
+    tr.add_argument("--n-pairs", type=int, default=None, help="pair budget N")
+    tr.add_argument("--init", default=None, help="start from this model checkpoint")
+    tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--threads", type=int, default=None)
+    tr.add_argument("--quiet", "-q", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("eval", help="score a transcriber on a split of a prepared data set")
+    ev.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    ev.add_argument("--data", required=True, help="prepared data folder")
+    ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.add_argument("--out", default=None, help="write metrics.json, report.md and roll PNGs here")
+    ev.add_argument("--limit", type=int, default=0, help="first K excerpts only")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--quiet", "-q", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
+
+    ex = sub.add_parser("experiment", help="sample-efficiency experiment: N x {supervised, +synthetic, +loop}")
+    ex.add_argument("--config", default=None, help="base training config")
+    ex.add_argument("--data", default=None, help="prepared data folder")
+    ex.add_argument("--out", required=True, help="report folder (report.md, sample_efficiency.png, cells)")
+    ex.add_argument("--budgets", default="0,4,16,64", help="comma-separated pair budgets N")
+    ex.add_argument("--pretrain-steps", type=int, default=1000)
+    ex.add_argument("--pretrained", default=None, help="reuse this synthetic-pretrained checkpoint")
+    ex.add_argument("--steps", type=int, default=200, help="training steps per cell")
+    ex.add_argument("--test-limit", type=int, default=0, help="first K test excerpts only")
+    ex.add_argument("--seed", type=int, default=None)
+    ex.add_argument("--threads", type=int, default=None)
+    ex.add_argument("--quiet", "-q", action="store_true")
+    ex.set_defaults(func=_cmd_experiment)

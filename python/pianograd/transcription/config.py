@@ -1,0 +1,77 @@
+"""Training configuration for the transcriber (JSON files under configs/transcription/)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Dict, Union
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data: a prepared folder (pianograd.data); prepared from `data_preset` when missing
+    data: str = "data/cache/demo-s0"
+    data_preset: str = "demo"
+    n_pairs: int = 4                 # pair budget N: real training pieces whose labels may be used
+    # what teaches the model (any combination)
+    real: bool = True                # (b) supervised on the N real pairs
+    synthetic: bool = True           # (a) supervised on synthetic pairs from our randomised piano
+    synth_loop: bool = False         # (c) unlabelled real audio -> h -> roll renderer -> spectral loss
+    learn_piano: bool = False        # (c') the piano's physical parameters learn too (synth loop only)
+    init: str = ""                   # start from this model checkpoint (e.g. after synthetic pre-training)
+    model: Dict[str, Any] = field(default_factory=dict)  # TranscriberConfig overrides
+    # optimisation
+    steps: int = 1000
+    time_budget_s: float = 0.0       # stop early after this many seconds of training (0: no limit)
+    batch: int = 8
+    segment_s: float = 4.0
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 50
+    clip_norm: float = 3.0
+    real_fraction: float = 0.5       # share of supervised segments drawn from real pairs when both are on
+    # synth loop
+    loop_weight: float = 0.003     # the spectral loss is ~300x the BCE terms of a pre-trained model
+    loop_batch: int = 2
+    loop_segment_s: float = 2.0
+    loop_onset_threshold: float = 0.05  # soft strikes weaker than this are not rendered (cost, DESIGN §4)
+    piano_lr: float = 3e-3
+    # synthetic data
+    synth_pool_pieces: int = 60      # corpus pieces outside the real set, humanised, for synthetic pairs
+    soup_fraction: float = 0.5       # share of synthetic segments that are random note soups
+    # bookkeeping
+    seed: int = 0
+    threads: int = 0                 # 0: the engine's default
+    out: str = "runs/transcription"
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: PathLike) -> None:
+        from ..data.cache import atomic_write_json
+        atomic_write_json(Path(path), self.to_dict())
+
+    @staticmethod
+    def from_dict(d: Dict[str, Any], base: "TrainConfig" = None) -> "TrainConfig":
+        base = base or TrainConfig()
+        known = {f.name for f in fields(TrainConfig)}
+        bad = set(d) - known
+        if bad:
+            raise ValueError(f"train config: unknown keys {sorted(bad)}; known: {sorted(known)}")
+        return replace(base, **d)
+
+    @staticmethod
+    def load(path: PathLike, **overrides: Any) -> "TrainConfig":
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"train config {p}: no such file")
+        try:
+            d = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"train config {p}: not valid JSON ({e})") from None
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        return TrainConfig.from_dict(d)

@@ -1,0 +1,71 @@
+"""`pianograd eval` (issue 5, item 5): transcribe the excerpts of a split and score them against their
+labels with the C++ metrics (pg.transcription_metrics), writing JSON, Markdown and piano-roll PNGs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from .. import _core as pg
+from ..data import excerpts, load_audio, load_manifest
+
+PathLike = Union[str, Path]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "transcriber.safetensors"
+
+
+def load_model(path: Optional[PathLike] = None) -> "pg.Transcriber":
+    """A trained transcriber; the model shipped with pianograd when path is None."""
+    p = Path(path) if path else DEFAULT_MODEL
+    if not p.is_file():
+        raise FileNotFoundError(f"transcriber checkpoint {p}: no such file"
+                                + ("" if path else " (the shipped model is missing from this install)"))
+    m = pg.Transcriber.load(str(p))
+    m.eval()
+    return m
+
+
+def transcribe_file(model: "pg.Transcriber", wav: PathLike, **decode) -> "pg.Performance":
+    x, sr = load_audio(wav)
+    return model.transcribe(np.ascontiguousarray(x, dtype=np.float32), float(sr), **decode)
+
+
+def transcribe_split(model: "pg.Transcriber", manifest: dict, split: str = "test", limit: int = 0,
+                     progress: bool = False, **decode) -> List[Tuple[str, object, "pg.Performance"]]:
+    """(excerpt id, reference performance, transcription) for every excerpt of a split."""
+    items = excerpts(manifest, split)
+    if limit:
+        items = items[:limit]
+    if not items:
+        raise ValueError(f"split {split!r} has no excerpts")
+    if progress:
+        items = pg.progress(items, desc=f"transcribe {split}", unit="excerpt")
+    out = []
+    for e in items:
+        if e.wav is None:
+            raise FileNotFoundError(f"excerpt {e.id}: the data set was prepared without audio")
+        out.append((e.id, e.performance(), transcribe_file(model, e.wav, **decode)))
+    return out
+
+
+def mean_metrics(rows: List[Dict[str, Dict[str, float]]]) -> Dict[str, float]:
+    """Mean F1 of each metric kind over excerpts (the Onsets&Frames convention)."""
+    kinds = ("note", "note_offset", "note_offset_velocity", "frame")
+    return {k: float(np.mean([r[k]["f1"] for r in rows])) if rows else 0.0 for k in kinds}
+
+
+def evaluate(model: Union["pg.Transcriber", PathLike, None], data: PathLike, split: str = "test",
+             out: Optional[PathLike] = None, limit: int = 0, title: str = "", progress: bool = False,
+             **decode) -> Dict[str, object]:
+    """Scores a model on a split of a prepared data set. With `out`, writes metrics.json, report.md and
+    one <excerpt>_roll.png per excerpt there. Returns {"mean": {kind: F1}, "items": [...]}."""
+    m = model if isinstance(model, pg.Transcriber) else load_model(model)
+    manifest = load_manifest(data)
+    triples = transcribe_split(m, manifest, split, limit, progress, **decode)
+    if out is not None:
+        from .report import write_eval_report
+        write_eval_report(out, triples, frame_rate=float(m.frame_rate),
+                          title=title or f"Transcription on {Path(data).name} / {split}")
+    rows = [pg.transcription_metrics(ref, est, frame_rate=float(m.frame_rate)) for _, ref, est in triples]
+    return {"mean": mean_metrics(rows), "items": [{"id": i, **r} for (i, _, _), r in zip(triples, rows)]}

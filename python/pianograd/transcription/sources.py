@@ -1,0 +1,117 @@
+"""Where training segments come from (issue 5, item 4): real labelled pairs, real unlabelled audio, and
+synthetic pairs rendered by our own piano with randomised physical parameters.
+
+Every source yields fixed-length segments: audio float32 [N] at the model's sample rate and, for the
+labelled ones, piano rolls uint8 [F, 88] (onset, frame, offset; velocity as 0..127) on the model's frame
+grid, F = num_frames(N). Segments start on frame boundaries, so frame f of a segment is frame
+start_frame + f of its excerpt and labels never need re-quantising.
+
+The synthetic pool is deliberately disjoint from the real data: its scores are corpus pieces that the
+prepared set does not use at all (the LM^M setting: symbolic music is plentiful, recordings paired with
+it are rare), plus random "note soups" that cover the whole keyboard, which corpus chorales never reach.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .. import _core as pg
+from ..data import Performance as DataPerformance
+from ..data import excerpts as data_excerpts
+from ..data import load_audio
+
+ROLL_KEYS = ("onset", "frame", "offset", "velocity")
+
+
+@dataclass
+class Segment:
+    audio: np.ndarray                             # float32 [N]
+    rolls: Optional[Dict[str, np.ndarray]] = None  # uint8 [F, 88] each; None when unlabelled
+
+
+def rolls_u8(perf, frame_rate: float, num_frames: int) -> Dict[str, np.ndarray]:
+    """Piano rolls of a performance (pedal-extended frames) as compact uint8 arrays [F, 88]."""
+    r = pg.performance_to_rolls(pg.Performance(perf), frame_rate, num_frames=num_frames)
+    out = {k: (r[k].numpy() > 0.5).astype(np.uint8) for k in ("onset", "frame", "offset")}
+    out["velocity"] = np.rint(r["velocity"].numpy() * 127.0).astype(np.uint8)
+    return out
+
+
+def rolls_to_targets(batch: Sequence[Dict[str, np.ndarray]]) -> Dict[str, "pg.Tensor"]:
+    """Stacks uint8 rolls of a batch into the float32 [B, F, 88] targets transcription_loss expects."""
+    out = {}
+    for k in ROLL_KEYS:
+        a = np.stack([b[k] for b in batch]).astype(np.float32)
+        out[k] = pg.from_numpy(a / 127.0 if k == "velocity" else a)
+    return out
+
+
+class _Frames:
+    """The model's framing: hop samples per frame; a segment of N samples has F = num_frames(N) frames."""
+
+    def __init__(self, model) -> None:
+        self.sample_rate = float(model.config.sample_rate)
+        self.hop = int(model.config.hop)
+        self.frame_rate = float(model.frame_rate)
+        self._num_frames = model.num_frames
+
+    def num_frames(self, n: int) -> int:
+        return int(self._num_frames(n))
+
+
+class RealSource:
+    """Excerpts of a prepared data set (pianograd.data) in one split; labelled or not per the pair budget."""
+
+    def __init__(self, manifest: dict, split: str, labelled: Optional[bool], model,
+                 rng: np.random.Generator) -> None:
+        self.frames = _Frames(model)
+        self.items = data_excerpts(manifest, split, labelled=labelled)
+        self.rng = rng
+        self._audio: Dict[str, np.ndarray] = {}
+        self._rolls: Dict[str, Dict[str, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def audio(self, i: int) -> np.ndarray:
+        e = self.items[i]
+        if e.id not in self._audio:
+            x, sr = load_audio(e.wav)
+            if sr != self.frames.sample_rate:
+                x = pg.resample(x, sr, self.frames.sample_rate)
+            self._audio[e.id] = np.ascontiguousarray(x, dtype=np.float32)
+        return self._audio[e.id]
+
+    def rolls(self, i: int) -> Dict[str, np.ndarray]:
+        e = self.items[i]
+        if e.id not in self._rolls:
+            n = len(self.audio(i))
+            self._rolls[e.id] = rolls_u8(e.performance(), self.frames.frame_rate, self.frames.num_frames(n))
+        return self._rolls[e.id]
+
+    def performance(self, i: int) -> DataPerformance:
+        return self.items[i].performance()
+
+    def segment(self, n: int, labelled: bool) -> Segment:
+        if not self.items:
+            raise ValueError("no excerpts in this source")
+        i = int(self.rng.integers(len(self.items)))
+        x = self.audio(i)
+        hop = self.frames.hop
+        max_start = max(0, (len(x) - n) // hop)
+        f0 = int(self.rng.integers(max_start + 1))
+        audio = np.zeros(n, np.float32)
+        chunk = x[f0 * hop:f0 * hop + n]
+        audio[:len(chunk)] = chunk
+        if not labelled:
+            return Segment(audio)
+        F = self.frames.num_frames(n)
+        rolls = {}
+        for k, r in self.rolls(i).items():
+            out = np.zeros((F, 88), np.uint8)
+            part = r[f0:f0 + F]
+            out[:len(part)] = part
+            rolls[k] = out
+        return Segment(audio, rolls)

@@ -1,0 +1,275 @@
+"""Training the transcriber h (issue 5, item 4): supervised on synthetic pairs, supervised on the N real
+pairs, and the synth loop, in any combination, with progress bars, atomic checkpoints, resume and seeds.
+
+The synth loop (the LMM idea, DESIGN.md §1): unlabelled real audio x goes through h; h's sigmoid outputs
+drive the differentiable roll renderer as soft onset strengths, velocities and damper gates; the
+multi-resolution spectral loss between the resynthesis and x itself flows back through the renderer
+into h (and, with learn_piano, into the piano's physical parameters, so the synth comes to match the
+instrument). Both signals are RMS-normalised first: the recording's gain is unknown and irrelevant.
+"""
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from .. import _core as pg
+from .. import optim
+from ..data import DataConfig, PRESETS, load_manifest, prepare, with_pair_budget
+from .config import TrainConfig
+from .sources import RealSource, Segment, rolls_to_targets
+from .synthetic import SyntheticSource, corpus_pool
+
+CKPT = "checkpoint"
+
+
+def ensure_data(cfg: TrainConfig, quiet: bool = False) -> dict:
+    """The prepared data set named by cfg.data (preparing it from cfg.data_preset if needed), with the
+    pair budget cfg.n_pairs applied."""
+    root = Path(cfg.data)
+    if not (root / "manifest.json").is_file():
+        if cfg.data_preset not in PRESETS:
+            raise FileNotFoundError(f"data {root}: no manifest.json, and preset {cfg.data_preset!r} is unknown")
+        prepare(PRESETS[cfg.data_preset], root, progress=not quiet)
+    return with_pair_budget(load_manifest(root), cfg.n_pairs)
+
+
+def make_model(cfg: TrainConfig) -> "pg.Transcriber":
+    if cfg.init:
+        return pg.Transcriber.load(cfg.init)
+    mc = pg.TranscriberConfig(**{"seed": cfg.seed, **cfg.model})
+    return pg.Transcriber(mc)
+
+
+class _Prefetch:
+    """Builds batches on a background thread (rendering and file I/O release the GIL) so the training
+    step does not wait for data."""
+
+    def __init__(self, make: Callable[[], object], depth: int = 2) -> None:
+        self.q: "queue.Queue" = queue.Queue(depth)
+        self.make = make
+        self.stop = False
+        self.err: Optional[BaseException] = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stop:
+                self.q.put(self.make())
+        except BaseException as e:  # surfaced in get()
+            self.err = e
+            self.q.put(None)
+
+    def get(self):
+        item = self.q.get()
+        if item is None and self.err is not None:
+            raise self.err
+        return item
+
+    def close(self) -> None:
+        self.stop = True
+        try:
+            while True:
+                self.q.get_nowait()
+        except queue.Empty:
+            pass
+
+
+def _rms_normalise(x: "pg.Tensor") -> "pg.Tensor":
+    return x / pg.sqrt(pg.mean(x * x, axis=-1, keepdim=True) + 1e-8)
+
+
+def synth_loop_loss(model, piano, audio: "pg.Tensor", cfg: TrainConfig) -> "pg.Tensor":
+    """Spectral distance between unlabelled audio [B, N] and its resynthesis through h and the piano."""
+    out = model(audio)
+    onset = pg.sigmoid(out.onset)
+    velocity = pg.sigmoid(out.velocity)
+    gate = pg.sigmoid(out.frame)
+    n = audio.shape[-1]
+    y = piano.render_roll(onset, velocity, gate, model.frame_rate, n,
+                          sample_rate=float(model.config.sample_rate), onset_threshold=cfg.loop_onset_threshold)
+    y = pg.slice(y, -1, 0, n)
+    return pg.multi_resolution_stft_loss(_rms_normalise(y), _rms_normalise(audio))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, quiet: bool = False) -> None:
+        if not (cfg.real or cfg.synthetic or cfg.synth_loop):
+            raise ValueError("train config: enable at least one of real, synthetic, synth_loop")
+        self.cfg, self.quiet = cfg, quiet
+        if cfg.threads:
+            pg.set_num_threads(cfg.threads)
+        pg.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.manifest = ensure_data(cfg, quiet)
+        self.model = make_model(cfg)
+        self.model.train()
+        self.piano = pg.Piano(float(self.model.config.sample_rate)) if cfg.synth_loop else None
+        params = list(self.model.parameters())
+        self.opt = optim.Adam(params, lr=cfg.lr)
+        self.piano_opt = optim.Adam(self.piano.parameters(), lr=cfg.piano_lr) \
+            if (self.piano is not None and cfg.learn_piano) else None
+        self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
+        self.real = RealSource(self.manifest, "train", True, self.model, np.random.default_rng(cfg.seed + 1)) \
+            if cfg.real else None
+        if self.real is not None and len(self.real) == 0:
+            self.real = None  # N = 0: no real pairs
+        self.unlabelled = RealSource(self.manifest, "train", None, self.model, np.random.default_rng(cfg.seed + 2)) \
+            if cfg.synth_loop else None
+        pool = corpus_pool(self.manifest, cfg.synth_pool_pieces, cfg.seed, str(Path(cfg.data).parent), quiet) \
+            if cfg.synthetic and cfg.soup_fraction < 1.0 else []
+        self.synth = SyntheticSource(self.model, np.random.default_rng(cfg.seed + 3), pool, cfg.soup_fraction) \
+            if cfg.synthetic else None
+        self.step = 0
+        self.log: List[dict] = []
+        self._resume()
+
+    # ---- data -----------------------------------------------------------------------------------
+    def _supervised_batch(self):
+        cfg = self.cfg
+        n = int(round(cfg.segment_s * float(self.model.config.sample_rate)))
+        segs: List[Segment] = []
+        for _ in range(cfg.batch):
+            use_real = self.real is not None and (self.synth is None or self.rng.random() < cfg.real_fraction)
+            src = self.real if use_real else self.synth
+            segs.append(src.segment(n, True))
+        return pg.from_numpy(np.stack([s.audio for s in segs])), rolls_to_targets([s.rolls for s in segs])
+
+    def _loop_batch(self):
+        n = int(round(self.cfg.loop_segment_s * float(self.model.config.sample_rate)))
+        return pg.from_numpy(np.stack([self.unlabelled.segment(n, False).audio for _ in range(self.cfg.loop_batch)]))
+
+    def _make(self):
+        sup = self._supervised_batch() if (self.real is not None or self.synth is not None) else None
+        loop = self._loop_batch() if self.unlabelled is not None else None
+        return sup, loop
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def _save(self, final: bool = False) -> None:
+        ck = self.out / CKPT
+        ck.mkdir(exist_ok=True)
+        self.model.save(str(ck / "model.safetensors"))
+        pg.save_safetensors(str(ck / "optim.safetensors"), self.opt.state_dict())
+        if self.piano is not None:
+            self.piano.save(str(ck / "piano.safetensors"))
+            if self.piano_opt is not None:
+                pg.save_safetensors(str(ck / "piano_optim.safetensors"), self.piano_opt.state_dict())
+        from ..data.cache import atomic_write_json
+        # written last: a checkpoint is complete exactly when state.json names its step
+        atomic_write_json(ck / "state.json", {"step": self.step, "config": self.cfg.to_dict(),
+                                              "rng": self.rng.bit_generator.state})
+        if final:
+            self.model.save(str(self.out / "model.safetensors"))
+            if self.piano is not None and self.cfg.learn_piano:
+                self.piano.save(str(self.out / "piano.safetensors"))
+
+    def _resume(self) -> None:
+        st = self.out / CKPT / "state.json"
+        if not st.is_file():
+            return
+        state = json.loads(st.read_text())
+        if state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
+                             "use another --out or delete it")
+        ck = self.out / CKPT
+        self.model = pg.Transcriber.load(str(ck / "model.safetensors"))
+        self.model.train()
+        self.opt = optim.Adam(list(self.model.parameters()), lr=self.cfg.lr)
+        self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
+        if self.piano is not None and (ck / "piano.safetensors").is_file():
+            self.piano = pg.Piano.load(str(ck / "piano.safetensors"))
+            if self.piano_opt is not None:
+                self.piano_opt = optim.Adam(self.piano.parameters(), lr=self.cfg.piano_lr)
+                self.piano_opt.load_state_dict(pg.load_safetensors(str(ck / "piano_optim.safetensors")))
+        self.rng.bit_generator.state = state["rng"]
+        self.step = int(state["step"])
+        logf = self.out / "log.jsonl"
+        if logf.is_file():
+            self.log = [json.loads(line) for line in logf.read_text().splitlines() if line.strip()]
+            self.log = [r for r in self.log if r["step"] <= self.step]
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def run(self, on_log: Optional[Callable[[dict], None]] = None, stop_at: Optional[int] = None) -> Dict[str, object]:
+        """Trains until cfg.steps (or the time budget); stop_at ends early after that step, leaving the run
+        resumable (as an interruption would; the last periodic checkpoint is what a resume finds)."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        pre = _Prefetch(self._make)
+        bar = None
+        if not self.quiet:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step")
+        params = list(self.model.parameters())
+        acc: Dict[str, float] = {}
+        try:
+            while self.step < cfg.steps:
+                if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+                    break
+                if stop_at is not None and self.step >= stop_at:
+                    return {"steps": self.step, "interrupted": True}
+                sup, loop = pre.get()
+                self.sched.apply(self.opt)
+                self.opt.zero_grad()
+                if self.piano_opt is not None:
+                    self.piano_opt.zero_grad()
+                total = None
+                parts: Dict[str, float] = {}
+                if sup is not None:
+                    audio, targets = sup
+                    lo = pg.transcription_loss(self.model(audio), targets)
+                    total = lo.total
+                    for k in ("onset", "frame", "offset", "velocity"):
+                        parts[k] = getattr(lo, k).item()
+                if loop is not None:
+                    ll = synth_loop_loss(self.model, self.piano, loop, cfg)
+                    parts["loop"] = ll.item()
+                    ll = ll * cfg.loop_weight
+                    total = ll if total is None else total + ll
+                total.backward()
+                gn = optim.clip_grad_norm(params, cfg.clip_norm)
+                if not math.isfinite(gn):
+                    raise FloatingPointError(f"step {self.step}: gradient norm is {gn}")
+                self.opt.step()
+                if self.piano_opt is not None:
+                    self.piano_opt.step()
+                self.step += 1
+                parts["total"] = total.item()
+                for k, v in parts.items():
+                    acc[k] = acc.get(k, 0.0) + v
+                acc["_n"] = acc.get("_n", 0.0) + 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{parts['total']:.4f}")
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2),
+                           **{k: v / acc["_n"] for k, v in acc.items() if k != "_n"}}
+                    acc = {}
+                    self.log.append(rec)
+                    with open(self.out / "log.jsonl", "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    if on_log:
+                        on_log(rec)
+                if self.step % cfg.checkpoint_every == 0:
+                    self._save()
+        finally:
+            pre.close()
+            if bar is not None:
+                bar.close()
+        self._save(final=True)
+        self.model.eval()
+        return {"steps": self.step, "seconds": time.perf_counter() - t0, "model": str(self.out / "model.safetensors"),
+                "parameters": int(self.model.parameter_count()), "log": self.log}
+
+
+def train(cfg: TrainConfig, quiet: bool = False) -> Dict[str, object]:
+    """Trains per cfg (resuming from cfg.out/checkpoint when present); returns a summary."""
+    return Trainer(cfg, quiet).run()
