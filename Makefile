@@ -26,8 +26,10 @@ test: build
 	$(PY) -m pytest -q tests/python
 	$(PY) tests/python/run_notebooks.py examples/notebooks
 
+# The main job (issue 5): data -> synth-loop training for a bounded few minutes -> transcription of held-out
+# audio -> metrics, WAV/MIDI/PNG/Markdown in out/transcription/. Then a phrase rendered by the C++ embedding.
 demo: build
-	$(BUILD)/examples/train_demo
+	$(PY) -m pianograd.transcription.demo --out out/transcription
 	$(BUILD)/examples/embed_synth --demo out/piano_demo.wav
 
 bench: build

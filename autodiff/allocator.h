@@ -40,3 +40,31 @@ struct PoolAllocator {
 };
 
 }  // namespace pianograd::detail
+
+// Cache of large CPU tensor buffers (Storage::allocate for nbytes >= kLargeBlockMinBytes).
+// glibc serves big blocks with mmap and unmaps them on free (or trims the heap top), so every step of a
+// training loop re-faults its activations page by page: ~20% of a transcriber step was page faults.
+// Freed blocks are kept here, binned by size class (8 classes per power of two, 4 KiB granules, so a
+// block is at most 12.5% larger than asked for), and handed back to the next request of the same class.
+// The cached total is bounded (large_cache_limit(), default min(1 GiB, RAM / 8)); a freed block that
+// does not fit goes back to the OS. One mutex guards the bins: large allocations are rare next to the
+// work done on them. Everything cached is freed by large_cache_trim() and at exit. No env vars.
+namespace pianograd::detail {
+
+inline constexpr size_t kLargeBlockMinBytes = size_t{64} << 10;
+
+size_t large_block_class(size_t nbytes);          // the rounded size actually allocated (multiple of 4 KiB)
+void* large_alloc(size_t nbytes);                 // 64-byte (in fact 4 KiB) aligned; throws bad_alloc
+void large_free(void* p, size_t nbytes) noexcept;  // nbytes as passed to large_alloc
+
+struct LargeCacheStats {
+  size_t cached_bytes = 0;   // held in the bins now
+  size_t cached_blocks = 0;
+  size_t hits = 0, misses = 0;  // large_alloc calls served from the cache / by the system, since start
+};
+LargeCacheStats large_cache_stats();
+size_t large_cache_limit();
+void set_large_cache_limit(size_t bytes);  // trims down to the new bound at once; 0 disables caching
+void large_cache_trim() noexcept;          // returns every cached block to the OS
+
+}  // namespace pianograd::detail

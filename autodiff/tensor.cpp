@@ -75,6 +75,13 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   if (nbytes <= 256) return allocate_inline<256>(nbytes, device);
   if (nbytes <= 768) return allocate_inline<768>(nbytes, device);
   auto s = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>{});
+  if (nbytes >= detail::kLargeBlockMinBytes) {  // reused across steps instead of mmap/munmap (allocator.h)
+    s->data = detail::large_alloc(nbytes);
+    s->deleter = [nbytes](void* p) { detail::large_free(p, nbytes); };
+    s->nbytes = nbytes;
+    s->device = device;
+    return s;
+  }
   // 64-byte alignment: whole cache lines and aligned AVX-512 loads. Done by over-allocating with
   // malloc and rounding up rather than aligned_alloc: glibc's memalign splits chunks on every call
   // and cost ~700 instructions per tiny tensor (12% of the tape's per-op overhead, callgrind),

@@ -1,4 +1,5 @@
-// conv1d / conv2d / conv_transpose1d over the im2col + GEMM kernels (kernels/cpu/im2col.h).
+// conv1d / conv2d / conv_transpose1d over the im2col + GEMM kernels (kernels/cpu/im2col.h), or, for
+// stride-1 convs with few channels, the direct kernels (kernels/cpu/conv_direct.h).
 // conv_transpose1d is the adjoint of conv1d: its forward is conv1d's input-gradient (col2im), its input
 // gradient is conv1d's forward, so the two share one geometry (ConvGeom) and three kernels.
 #include "autodiff/dispatch.h"
@@ -6,9 +7,18 @@
 #include "autodiff/ops/conv.h"
 #include "autodiff/ops/reduce.h"
 #include "autodiff/tape.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/reduce.h"
 
 namespace pianograd {
+
+namespace detail {  // autodiff/ops/conv_cuda.cpp: the CUDA paths (inputs validated here)
+Tensor conv_cuda(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                 const kernels::cpu::ConvGeom& g, const Shape& ys);
+Tensor conv_transpose_cuda(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                           const kernels::cpu::ConvGeom& g, const Shape& ys);
+}  // namespace detail
 
 PG_REGISTER_OP(conv1d);
 PG_REGISTER_OP(conv2d);
@@ -63,11 +73,24 @@ int64_t out_len(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int
   return (in + 2 * p - span) / s + 1;
 }
 
-// Sum of gy over every dim but the channel dim 1: the bias gradient.
+// Sum of gy over every dim but the channel dim 1: the bias gradient. Contiguous row sums (SIMD) then a
+// sum over the batch: the generic multi-axis sum() walked [N, C, H, W] element by element (4% of a
+// transcriber step).
 Tensor bias_grad(const Tensor& gy) {
-  Axes axes{0};
-  for (int64_t d = 2; d < gy.dim(); ++d) axes.push_back(d);
-  return sum(gy, axes);
+  const int64_t n = gy.size(0), c = gy.size(1), hw = gy.numel() / std::max<int64_t>(1, n * c);
+  Tensor rows = Tensor::empty({n, c}, gy.dtype());
+  Tensor gb = Tensor::empty({c}, gy.dtype());
+  dispatch_floating(gy.dtype(), "conv bias gradient", [&](auto tag) {
+    using T = decltype(tag);
+    T* r = rows.data<T>();
+    T* b = gb.data<T>();
+    kc::reduce_sum<T>(gy.data<T>(), r, n * c, hw, 1);
+    for (int64_t j = 0; j < c; ++j) b[j] = n > 0 ? r[j] : T(0);
+    for (int64_t i = 1; i < n; ++i)
+      for (int64_t j = 0; j < c; ++j) b[j] += r[i * c + j];
+    return 0;
+  });
+  return gb;
 }
 
 template <class F>
@@ -112,24 +135,31 @@ Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, c
     g.OH = out_len(op, g.H, g.KH, stride, padding, dilation, x, w);
     ys = {g.N, cout, g.OH, g.OW};
   }
+  if (x.is_cuda()) [[unlikely]] return detail::conv_cuda(op, x, w, bias, g, ys);
   Tensor y = Tensor::empty(ys, x.dtype());
+  // Small channel counts, stride 1: the direct kernel (no im2col, no GEMM packing); see conv_direct.h.
+  const bool direct = kc::conv_direct_preferred(g);
   typed(x, op, [&](auto tag) {
     using T = decltype(tag);
-    kc::conv_forward<T>(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), g);
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (direct) kc::conv_direct_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g);
+    else kc::conv_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g);
   });
   const bool has_bias = bias.defined();
-  auto vjp = [xd = x.detach(), wd = w.detach(), g, op, has_bias, rx = x.requires_grad(),
+  auto vjp = [xd = x.detach(), wd = w.detach(), g, op, has_bias, direct, rx = x.requires_grad(),
               rw = w.requires_grad()](const Tensor& gy) -> Grads {
     Tensor gx, gw;
     typed(gy, op, [&](auto tag) {
       using T = decltype(tag);
       if (rx) {
         gx = Tensor::empty(xd.shape(), xd.dtype());
-        kc::conv_backward_input<T>(gy.data<T>(), wd.data<T>(), gx.data<T>(), g);
+        if (direct) kc::conv_direct_backward_input<T>(gy.data<T>(), wd.data<T>(), gx.data<T>(), g);
+        else kc::conv_backward_input<T>(gy.data<T>(), wd.data<T>(), gx.data<T>(), g);
       }
       if (rw) {
         gw = Tensor::empty(wd.shape(), wd.dtype());
-        kc::conv_backward_weight<T>(xd.data<T>(), gy.data<T>(), gw.data<T>(), g);
+        if (direct) kc::conv_direct_backward_weight<T>(xd.data<T>(), gy.data<T>(), gw.data<T>(), g);
+        else kc::conv_backward_weight<T>(xd.data<T>(), gy.data<T>(), gw.data<T>(), g);
       }
     });
     return {gx, gw, has_bias ? bias_grad(gy) : Tensor()};
@@ -191,6 +221,7 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& bias, in
   g.sw = stride;
   g.pw = padding;
   g.dw = dilation;
+  if (x.is_cuda()) [[unlikely]] return detail::conv_transpose_cuda(op, x, w, bias, g, {g.N, cout, lout});
   Tensor y = Tensor::empty({g.N, cout, lout}, x.dtype());
   typed(x, op, [&](auto tag) {
     using T = decltype(tag);

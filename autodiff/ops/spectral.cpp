@@ -18,6 +18,12 @@ PG_REGISTER_OP(multi_resolution_stft_loss);
 
 namespace kc = kernels::cpu;
 
+namespace detail {  // autodiff/ops/spectral_cuda.cpp: the CUDA paths (inputs validated here)
+Tensor stft_magnitude_cuda(const Tensor& x, const kc::StftGeometry& g, int64_t batch, const Shape& out);
+Tensor spectral_loss_cuda(const Tensor& pred, const Tensor& target, const std::vector<kc::StftGeometry>& gs,
+                          int64_t batch, const SpectralLossOptions& opt);
+}  // namespace detail
+
 namespace {
 
 kc::StftGeometry geometry(const Tensor& x, int64_t n_fft, int64_t hop, const char* op) {
@@ -42,6 +48,7 @@ Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop) {
   const int64_t batch = batch_of(x);
   Shape out{g.frames(), g.bins()};
   if (x.dim() == 2) out.insert(out.begin(), batch);
+  if (x.is_cuda()) [[unlikely]] return detail::stft_magnitude_cuda(x, g, batch, out);
   Tensor y = Tensor::empty(out, x.dtype());
   return dispatch_floating(x.dtype(), "stft_magnitude", [&](auto tag) {
     using T = decltype(tag);
@@ -68,6 +75,16 @@ Tensor multi_resolution_stft_loss(const Tensor& pred, const Tensor& target, cons
   if (!(opt.overlap >= 0.0 && opt.overlap < 1.0))
     throw ValueError(std::string(op) + ": overlap must be in [0,1), got " + std::to_string(opt.overlap));
   const int64_t batch = batch_of(pred);
+  if (pred.is_cuda() || target.is_cuda()) [[unlikely]] {
+    check_same_device(pred, target, op);
+    std::vector<kc::StftGeometry> gs;  // the hops of the CPU loop below
+    for (int64_t n_fft : opt.fft_sizes)
+      gs.push_back(geometry(pred, n_fft,
+                            std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(n_fft) *
+                                                                                   (1.0 - opt.overlap)))),
+                            op));
+    return detail::spectral_loss_cuda(pred, target, gs, batch, opt);
+  }
   return dispatch_floating(pred.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     // Per scale: the geometry, both spectra and dLoss/dmag for each side, computed in the forward.

@@ -8,7 +8,8 @@ our model's buffer, log, per-example max normalisation, harmonic stacking, nn.Co
 readout, [1xK] key conv, dilated [Kx1] temporal convs, heads with the detached onset gating the frame
 head, BCE-with-logits + masked velocity MSE). Skips cleanly when torch is not installed.
 
-    PYTHONPATH=build-model/python /tmp/torchvenv/bin/python bench/scripts/compare_transcriber_torch.py --threads 1
+    PYTHONPATH=build-convspeed/python /tmp/torchvenv/bin/python bench/scripts/compare_transcriber_torch.py \
+        --threads 1 --config lead
 """
 import argparse
 import math
@@ -16,6 +17,10 @@ import sys
 import time
 
 import numpy as np
+
+
+# Overrides of TranscriberConfig's defaults, by --config name.
+CONFIGS = {"default": {}, "lead": {"key_channels": 24, "temporal_channels": 32, "frame_channels": 16}}
 
 
 def make_batch(batch, n, frames, seed=0):
@@ -26,17 +31,21 @@ def make_batch(batch, n, frames, seed=0):
     return audio, {"onset": onset, "frame": frame, "offset": onset.copy(), "velocity": onset * 0.6}
 
 
-def time_steps(step, repeats):
-    step()  # warm-up (allocations, lazy init)
-    best = math.inf
+def time_interleaved(steps, repeats):
+    """Best-of-`repeats` time of each step function, alternating them so that both see the same machine
+    load (the numbers are taken on a shared machine)."""
+    for step in steps:
+        step()  # warm-up (allocations, lazy init)
+    best = [math.inf] * len(steps)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
+        for i, step in enumerate(steps):
+            t0 = time.perf_counter()
+            step()
+            best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
-def ours(cfg_json, audio, targets, threads, repeats):
+def ours(cfg_json, audio, targets, threads):
     import pianograd as pg
 
     pg.set_num_threads(threads)
@@ -51,7 +60,7 @@ def ours(cfg_json, audio, targets, threads, repeats):
         loss.total.backward()
         opt.step()
 
-    return time_steps(step, repeats), m
+    return step, m
 
 
 def torch_model(torch, cfg, fb):
@@ -110,7 +119,7 @@ def torch_model(torch, cfg, fb):
     return TorchTranscriber()
 
 
-def torch_step(cfg, fb, audio, targets, threads, repeats):
+def torch_step(cfg, fb, audio, targets, threads):
     import torch
 
     torch.set_num_threads(threads)
@@ -131,7 +140,7 @@ def torch_step(cfg, fb, audio, targets, threads, repeats):
         (lo + lf + lf2 + lv).backward()
         opt.step()
 
-    return time_steps(step, repeats), sum(p.numel() for p in model.parameters())
+    return step, sum(p.numel() for p in model.parameters())
 
 
 def main():
@@ -140,6 +149,9 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="default",
+                    help="model config: default = TranscriberConfig(), lead = the config being trained "
+                         "(key 24 / temporal 32 / frame 16 channels)")
     args = ap.parse_args()
     try:
         import torch  # noqa: F401
@@ -150,15 +162,18 @@ def main():
 
     import pianograd as pg
 
-    cfg_json = pg.TranscriberConfig().to_json()
-    cfg = json.loads(cfg_json)
+    cfg = json.loads(pg.TranscriberConfig().to_json())
+    cfg.update(CONFIGS[args.config])
+    cfg_json = json.dumps(cfg)
     n = int(args.seconds * cfg["sample_rate"])
     frames = n // cfg["hop"] + 1
     audio, targets = make_batch(args.batch, n, frames)
-    t_ours, m = ours(cfg_json, audio, targets, args.threads, args.repeats)
+    step_ours, m = ours(cfg_json, audio, targets, args.threads)
     fb = m.state_dict()["filterbank"].numpy().astype(np.float32)
-    t_torch, torch_params = torch_step(cfg, fb, audio, targets, args.threads, args.repeats)
-    print(f"transcriber train step, batch {args.batch} x {args.seconds:g} s, {args.threads} thread(s), best of "
+    step_torch, torch_params = torch_step(cfg, fb, audio, targets, args.threads)
+    t_ours, t_torch = time_interleaved([step_ours, step_torch], args.repeats)
+    print(f"transcriber train step ({args.config} config), batch {args.batch} x {args.seconds:g} s, "
+          f"{args.threads} thread(s), best of "
           f"{args.repeats}; params ours {m.parameter_count()} / torch {torch_params}")
     print(f"{'pianograd':>12} {'torch':>12} {'torch/ours':>12}")
     print(f"{t_ours * 1e3:10.1f}ms {t_torch * 1e3:10.1f}ms {t_torch / t_ours:12.2f}")

@@ -79,4 +79,41 @@ PG_HD void affine_apply(const Affine<T>& e, T& zr, T& zi) {
   zr = r;
 }
 
+// ---- the adjoint (backward) as a reverse scan ----
+// The adjoint of the modal recurrence (modal_adjoint_step) runs backward in time:
+//   a[t] = conj(w_{t+1}) a[t+1] + i gy[t]      for start <= t < n, a[n] = 0,
+// which is again an affine map of a[t+1] (A = conj(w_{t+1}), B = i gy[t]). Listing the elements in
+// reverse time order (t = n-1 first) and composing with affine_compose gives prefixes whose b part
+// is a[t]: the same scan as the forward, run over the reversed sequence. w_{t+1} is the gated pole of
+// step t+1 (modal_gated_pole with d = gate[t+1]); past the buffer's end (t + 1 == n) it is 0, so
+// a[n-1] = i gy[n-1]. Before the start the adjoint is not needed: identity.
+template <class T>
+PG_HD Affine<T> modal_adjoint_element(long t, long start, long n, T wr, T wi, T g, T d_next, T gy) {
+  if (t < start || t >= n) return affine_identity<T>();
+  Affine<T> e{T(0), T(0), T(0), gy};
+  if (t + 1 < n) {
+    T pr, pi;
+    modal_gated_pole(wr, wi, g, d_next, pr, pi);
+    e.ar = pr;
+    e.ai = -pi;  // conj(w): the real-linear adjoint of multiplication by w
+  }
+  return e;
+}
+
+// The per-sample sums the closing gradients need (modal_param_grads): q = sum conj(a[t]) z[t] and
+// qd = sum d[t] Re(conj(a[t]) z[t]) over the transition samples start < t < n.
+template <class T>
+struct AdjointSums {
+  T qr, qi, qd;
+};
+// Adds sample t's terms; returns Re(conj(a) z), of which dL/dgate[t] = -g times (modal_ref.cpp).
+template <class T>
+PG_HD T modal_adjoint_accumulate(T ar, T ai, T zr, T zi, T d, AdjointSums<T>& s) {
+  const T rq = ar * zr + ai * zi;
+  s.qr += rq;
+  s.qi += ar * zi - ai * zr;
+  s.qd += d * rq;
+  return rq;
+}
+
 }  // namespace pianograd::kernels

@@ -11,6 +11,8 @@
 #include <cstdint>
 
 #include "kernels/common/elementwise_math.h"
+#include "kernels/cpu/im2col.h"  // ConvGeom: one geometry struct for both backends
+#include "kernels/cpu/stft.h"  // StftGeometry
 #include "kernels/cpu/optim.h"  // AdamStep: one hyper-parameter struct for both backends
 
 namespace pianograd::kernels::cuda {
@@ -104,5 +106,60 @@ struct ModalBankDev {
 // accumulated with atomicAdd, so its rounding order (not its value beyond rounding) varies by run.
 template <class T>
 void modal_forward(const ModalBankDev<T>& bank, const T* gate, long rows, long n, T* y, void* stream = nullptr);
+
+// Gradient outputs of modal_backward (device arrays; a null pointer is not computed): per mode
+// (count) and, for gate, rows x n (overwritten, zeroed first).
+template <class T>
+struct ModalGradsDev {
+  T* omega = nullptr;
+  T* sigma = nullptr;
+  T* dgain = nullptr;
+  T* amp = nullptr;
+  T* delta = nullptr;
+  T* gate = nullptr;
+};
+// The adjoint of modal_forward as a reverse scan (kernels/cuda/modal_scan_backward.cu): the
+// semantics of cpu::modal_backward with rel_threshold = 0 (no truncation), every ModalGrads output
+// but gate_blocks (the gate gradient is computed for every sample). A mode with amp == 0 or
+// start >= n gets all-zero gradients, as the CPU reference. Sums over samples and the atomic gate
+// sum over modes sharing a row round differently from the CPU (agreement to rounding only). Uses
+// 2 x count x ceil(n / 1024) elements of cached scratch memory.
+template <class T>
+void modal_backward(const ModalBankDev<T>& bank, const T* gate, long rows, long n, const T* gy,
+                    const ModalGradsDev<T>& grads, void* stream = nullptr);
+
+// ---- convolution: im2col + cuBLAS GEMM (kernels/cuda/conv.cu; cpu::conv_* in kernels/cpu/im2col.h) ----
+// y[N,Cout,OH,OW] = conv(x[N,C,H,W], w[Cout,C/groups,KH,KW]) + bias[Cout] (bias may be null).
+template <class T>
+void conv_forward(const T* x, const T* w, const T* bias, T* y, const cpu::ConvGeom& g, void* stream = nullptr);
+// gx[N,C,H,W] = conv^T(gy), overwritten (deterministic: col2im is a gather, no atomics).
+template <class T>
+void conv_backward_input(const T* gy, const T* w, T* gx, const cpu::ConvGeom& g, void* stream = nullptr);
+// gw[Cout,C/groups,KH,KW] = sum_n gy_n cols_n^T, overwritten.
+template <class T>
+void conv_backward_weight(const T* x, const T* gy, T* gw, const cpu::ConvGeom& g, void* stream = nullptr);
+// gb[c] = sum of gy[N, C, hw] over n and the hw positions, overwritten.
+template <class T>
+void conv_bias_backward(const T* gy, T* gb, long N, long C, long hw, void* stream = nullptr);
+
+// ---- STFT magnitude and the spectral loss via cuFFT (kernels/cuda/stft.cu; kernels/cpu/stft.h) ----
+// mag[b][f][k] = |STFT| (centred frames, reflect padding, periodic Hann), x is [batch, g.length].
+// spec (may be null) receives the half spectra as interleaved (re, im) pairs, 2 x batch x frames x bins.
+template <class T>
+void stft_magnitude(const T* x, long batch, const cpu::StftGeometry& g, T* mag, T* spec, void* stream = nullptr);
+// gx += adjoint of the magnitude STFT applied to gscale[0] * gmag (gscale: a device scalar, or null
+// for 1), given the forward's spectra. Overlap-add by atomicAdd: agrees with the CPU to rounding.
+template <class T>
+void stft_magnitude_backward(const T* gmag, const T* spec, long batch, const cpu::StftGeometry& g, T* gx,
+                             const T* gscale = nullptr, void* stream = nullptr);
+// One scale of the multi-resolution spectral loss (autodiff/ops/spectral.cpp): *acc (a device double)
+// += (linear_weight sum|mp - mt| + log_weight sum|log(mp+eps) - log(mt+eps)|) / count, and the
+// per-bin dLoss/dmp, dLoss/dmt into gp, gt (each may be null).
+template <class T>
+void spectral_l1_terms(const T* mp, const T* mt, long count, T eps, T linear_weight, T log_weight, T* gp, T* gt,
+                       double* acc, void* stream = nullptr);
+// *y = (T)*acc: the loss as a device scalar without a host round trip.
+template <class T>
+void spectral_loss_finish(const double* acc, T* y, void* stream = nullptr);
 
 }  // namespace pianograd::kernels::cuda

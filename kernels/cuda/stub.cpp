@@ -63,6 +63,28 @@ void adam_update(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*) { unav
 template <class T>
 void modal_forward(const ModalBankDev<T>&, const T*, long, long, T*, void*) { unavailable(); }
 template <class T>
+void modal_backward(const ModalBankDev<T>&, const T*, long, long, const T*, const ModalGradsDev<T>&, void*) {
+  unavailable();
+}
+template <class T>
+void conv_forward(const T*, const T*, const T*, T*, const cpu::ConvGeom&, void*) { unavailable(); }
+template <class T>
+void conv_backward_input(const T*, const T*, T*, const cpu::ConvGeom&, void*) { unavailable(); }
+template <class T>
+void conv_backward_weight(const T*, const T*, T*, const cpu::ConvGeom&, void*) { unavailable(); }
+template <class T>
+void conv_bias_backward(const T*, T*, long, long, long, void*) { unavailable(); }
+template <class T>
+void stft_magnitude(const T*, long, const cpu::StftGeometry&, T*, T*, void*) { unavailable(); }
+template <class T>
+void stft_magnitude_backward(const T*, const T*, long, const cpu::StftGeometry&, T*, const T*, void*) {
+  unavailable();
+}
+template <class T>
+void spectral_l1_terms(const T*, const T*, long, T, T, T, T*, T*, double*, void*) { unavailable(); }
+template <class T>
+void spectral_loss_finish(const double*, T*, void*) { unavailable(); }
+template <class T>
 void binary_broadcast(BinaryOp, const T*, const T*, T*, const BroadcastGeom&, void*) { unavailable(); }
 template <class T>
 void broadcast_copy(const T*, T*, const BroadcastGeom&, void*) { unavailable(); }
@@ -85,6 +107,17 @@ void arg_scatter(const T*, const std::int64_t*, T*, long, long, long, void*) { u
   template void matmul<T>(const T*, const T*, T*, long, long, long, bool, bool, long, long, long, long, void*); \
   template void adam_update<T>(T*, const T*, T*, T*, long, const cpu::AdamStep&, void*);              \
   template void modal_forward<T>(const ModalBankDev<T>&, const T*, long, long, T*, void*);            \
+  template void modal_backward<T>(const ModalBankDev<T>&, const T*, long, long, const T*,              \
+                                  const ModalGradsDev<T>&, void*);                                    \
+  template void conv_forward<T>(const T*, const T*, const T*, T*, const cpu::ConvGeom&, void*);       \
+  template void conv_backward_input<T>(const T*, const T*, T*, const cpu::ConvGeom&, void*);          \
+  template void conv_backward_weight<T>(const T*, const T*, T*, const cpu::ConvGeom&, void*);         \
+  template void conv_bias_backward<T>(const T*, T*, long, long, long, void*);                         \
+  template void stft_magnitude<T>(const T*, long, const cpu::StftGeometry&, T*, T*, void*);            \
+  template void stft_magnitude_backward<T>(const T*, const T*, long, const cpu::StftGeometry&, T*, const T*, \
+                                           void*);                                                    \
+  template void spectral_l1_terms<T>(const T*, const T*, long, T, T, T, T*, T*, double*, void*);       \
+  template void spectral_loss_finish<T>(const double*, T*, void*);                                    \
   template void binary_broadcast<T>(BinaryOp, const T*, const T*, T*, const BroadcastGeom&, void*);    \
   template void broadcast_copy<T>(const T*, T*, const BroadcastGeom&, void*);                         \
   template void reduce_arg<T>(const T*, T*, std::int64_t*, long, long, long, bool, void*);            \

@@ -290,21 +290,28 @@ TEST(Transcriber, OverfitsASynthRenderedPhrase) {
   auto batch = [](const Tensor& t) { return reshape(t, {1, t.size(0), 88}); };
   const TranscriptionTargets targets{batch(r.onset), batch(r.frame), batch(r.offset), batch(r.velocity)};
   optim::AdamOptions o;
-  o.lr = 2e-2;  // 150 steps: seeds 1-3 all decode every note by step 125 (5e-3, 1e-2 are slower or noisier)
+  o.lr = 2e-2;  // seeds 1-3 decode every note by step ~125; float rounding (ISA, threads) moves that a little
   optim::Adam opt(m.parameters(), o);
-  double first = 0, last = 0;
-  for (int step = 0; step < 150; ++step) {
+  const std::vector<float> samples = audio.to_vector<float>();
+  double first = 0, last = 0, f1 = 0;
+  int64_t decoded = 0;
+  // Train until the phrase decodes perfectly (checked every 25 steps from step 100), at most 400 steps:
+  // the claim is that the model CAN fit it, not the exact step at which a given rounding gets there.
+  for (int step = 0; step < 400 && f1 < 1.0; ++step) {
     opt.zero_grad();
     TranscriptionLoss L = transcription_loss(m.forward_all(audio), targets);
     L.total.backward();
     opt.step();
     if (step == 0) first = L.total.item();
     last = L.total.item();
+    if (step >= 100 && (step + 1) % 25 == 0) {
+      const Performance est = m.transcribe(samples.data(), n, kSr);
+      f1 = note_f1(perf, est, 0.05);
+      decoded = static_cast<int64_t>(est.notes.size());
+    }
   }
   EXPECT_LT(last, 0.2 * first);
-  const std::vector<float> samples = audio.to_vector<float>();
-  const Performance est = m.transcribe(samples.data(), n, kSr);
-  EXPECT_EQ(note_f1(perf, est, 0.05), 1.0) << "decoded " << est.notes.size() << " notes";
+  EXPECT_EQ(f1, 1.0) << "decoded " << decoded << " notes";
 }
 
 }  // namespace

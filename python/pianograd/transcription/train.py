@@ -177,7 +177,12 @@ class Trainer:
         if not st.is_file():
             return
         state = json.loads(st.read_text())
-        if state["config"] != self.cfg.to_dict():
+        # how long and on how many threads a run goes do not change what it computes: a resumed run may
+        # get a new time budget or thread count; anything else must match
+        free = ("time_budget_s", "threads")
+        same = {k: v for k, v in state["config"].items() if k not in free} == \
+            {k: v for k, v in self.cfg.to_dict().items() if k not in free}
+        if not same:
             raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
                              "use another --out or delete it")
         ck = self.out / CKPT
