@@ -177,3 +177,34 @@ def test_train_config_errors(tmp_path):
         TrainConfig.load(tmp_path / "none.json")
     with pytest.raises(ValueError, match="at least one"):
         Trainer(TrainConfig(real=False, synthetic=False, synth_loop=False), quiet=True)
+
+
+@needs_fluid
+def test_tune_decoding_stores_thresholds_that_eval_and_transcribe_use(data, tmp_path):
+    from pianograd.transcription.evaluate import load_model
+    from pianograd.transcription.tune import decode_options, sidecar, tune_decoding
+
+    s = train(tiny_cfg(data, tmp_path / "run", real=True, synthetic=False), quiet=True)
+    assert decode_options(s["model"]) == {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5}
+    best = tune_decoding(load_model(s["model"]), data, "valid", onset=(0.2, 0.5), frame=(0.3,), offset=(1.01,),
+                         save_to=s["model"])
+    assert sidecar(s["model"]).is_file()
+    assert best["onset_threshold"] in (0.2, 0.5) and best["frame_threshold"] == 0.3
+    assert 0.0 <= best["note_f1"] <= 1.0 and best["score"] == pytest.approx(best["note_f1"] + best["note_offset_f1"])
+    opts = decode_options(s["model"])
+    assert opts["frame_threshold"] == 0.3 and opts["offset_threshold"] == 1.01
+
+
+def test_the_shipped_models_load_and_transcribe_a_rendered_phrase():
+    from pianograd.transcription.evaluate import DEFAULT_MODEL, load_model
+    from pianograd.transcription.tune import decode_options
+
+    notes = [(48, 0.1, 0.8, 70), (60, 0.3, 1.0, 90), (64, 0.6, 1.2, 60), (67, 0.9, 1.5, 100), (72, 1.2, 1.8, 80)]
+    audio = pg.Piano(16000.0).render(pg.Performance(notes), 16000.0).numpy()
+    model = load_model()
+    assert model.parameter_count() <= 1_000_000
+    est = model.transcribe(audio, 16000.0, **decode_options(DEFAULT_MODEL))
+    m = pg.note_metrics(pg.Performance(notes), est)
+    assert m["f1"] >= 0.8, (m, est.notes)
+    pre = load_model(DEFAULT_MODEL.parent / "pretrained_synthetic.safetensors")
+    assert pre.num_frames(16000) == model.num_frames(16000)

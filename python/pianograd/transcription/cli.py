@@ -3,6 +3,7 @@
     pianograd transcribe in.wav out.mid [--model M]      audio -> MIDI with the shipped (or a given) model
     pianograd train transcription --config C [--out D]   trains h (resumes from D/checkpoint)
     pianograd eval --model M --data D [--split test]     metrics + JSON/Markdown/PNG report
+    pianograd tune-decoding --model M --data D           decoding thresholds from the validation split
     pianograd experiment --data D --out R                the sample-efficiency table and plot
 """
 from __future__ import annotations
@@ -14,11 +15,16 @@ from pathlib import Path
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
     from .. import _core as pg
-    from .evaluate import load_model, transcribe_file
+    from .evaluate import DEFAULT_MODEL, load_model, transcribe_file
+    from .tune import decode_options
 
     model = load_model(args.model)
-    perf = transcribe_file(model, args.audio, onset_threshold=args.onset_threshold,
-                           frame_threshold=args.frame_threshold)
+    decode = decode_options(args.model or DEFAULT_MODEL)  # tuned on the validation split, when stored
+    if args.onset_threshold is not None:
+        decode["onset_threshold"] = args.onset_threshold
+    if args.frame_threshold is not None:
+        decode["frame_threshold"] = args.frame_threshold
+    perf = transcribe_file(model, args.audio, **decode)
     pg.write_midi(args.out, perf)
     print(f"{args.audio}: {len(perf.notes)} notes -> {args.out}")
     return 0
@@ -68,13 +74,24 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .evaluate import load_model
+    from .tune import sidecar, tune_decoding
+
+    best = tune_decoding(load_model(args.model), args.data, args.split, args.limit, save_to=args.model,
+                         progress=not args.quiet)
+    print(json.dumps(best, indent=2))
+    print(f"saved: {sidecar(args.model)}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     t = sub.add_parser("transcribe", help="transcribe piano audio to MIDI")
     t.add_argument("audio", help="input audio (any format libsndfile reads; resampled to the model's rate)")
     t.add_argument("out", help="output Standard MIDI File")
     t.add_argument("--model", default=None, help="transcriber checkpoint (default: the shipped model)")
-    t.add_argument("--onset-threshold", type=float, default=0.5)
-    t.add_argument("--frame-threshold", type=float, default=0.5)
+    t.add_argument("--onset-threshold", type=float, default=None, help="default: the model's tuned value or 0.5")
+    t.add_argument("--frame-threshold", type=float, default=None, help="default: the model's tuned value or 0.5")
     t.set_defaults(func=_cmd_transcribe)
 
     tr = sub.add_parser("train", help="train a model: `pianograd train transcription --config C`")
@@ -100,6 +117,14 @@ def add_parsers(sub) -> None:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--quiet", "-q", action="store_true")
     ev.set_defaults(func=_cmd_eval)
+
+    tu = sub.add_parser("tune-decoding", help="choose a model's decoding thresholds on the validation split")
+    tu.add_argument("--model", required=True, help="checkpoint; the choice is saved beside it (.decode.json)")
+    tu.add_argument("--data", required=True, help="prepared data folder")
+    tu.add_argument("--split", default="valid", choices=["train", "valid"])
+    tu.add_argument("--limit", type=int, default=0, help="first K excerpts only")
+    tu.add_argument("--quiet", "-q", action="store_true")
+    tu.set_defaults(func=_cmd_tune)
 
     ex = sub.add_parser("experiment", help="sample-efficiency experiment: N x {supervised, +synthetic, +loop}")
     ex.add_argument("--config", default=None, help="base training config")

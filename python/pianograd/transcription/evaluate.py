@@ -61,6 +61,9 @@ def evaluate(model: Union["pg.Transcriber", PathLike, None], data: PathLike, spl
     """Scores a model on a split of a prepared data set. With `out`, writes metrics.json, report.md and
     one <excerpt>_roll.png per excerpt there. Returns {"mean": {kind: F1}, "items": [...]}."""
     m = model if isinstance(model, pg.Transcriber) else load_model(model)
+    if not isinstance(model, pg.Transcriber):  # thresholds tuned on the validation split, when stored
+        from .tune import decode_options
+        decode = {**decode_options(model or DEFAULT_MODEL), **decode}
     manifest = load_manifest(data)
     triples = transcribe_split(m, manifest, split, limit, progress, **decode)
     if out is not None:

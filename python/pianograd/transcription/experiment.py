@@ -106,6 +106,16 @@ def render_markdown(doc: dict) -> str:
               "|---|" + "---|" * len(ARMS)]
     for n in doc["budgets"]:
         lines.append(f"| {n} | " + " | ".join(fmt(_cell(doc, n, a, "note_offset")) for a in ARMS) + " |")
+    deltas = []
+    for n in doc["budgets"]:
+        a, b = _cell(doc, n, "synthetic"), _cell(doc, n, "synth_loop")
+        if a is not None and b is not None:
+            deltas.append(f"N = {n}: {100 * (b - a):+.1f}")
+    lines += ["", "Reading the table: every cell gets the same number of training steps, but the two right-hand "
+              "arms start from the synthetic pre-training P, so 'supervised only' has seen far less "
+              "computation; it shows what N pairs alone give in that budget. The synth loop's own "
+              "contribution is the difference between the two right-hand columns (note F1 points): "
+              + ", ".join(deltas) + "."]
     lines += ["", "![note F1 against N](sample_efficiency.png)", "",
               f"Total time {doc['seconds']:.0f} s. Regenerate with the command in the README "
               "(`pianograd experiment ...`); per-cell logs, checkpoints and evaluation reports are in the "

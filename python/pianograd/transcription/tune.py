@@ -1,0 +1,74 @@
+"""Choosing the decoding thresholds of a trained transcriber on the VALIDATION split (never on test).
+
+The network's sigmoid outputs are probabilities; where to cut them into notes (onset peak threshold,
+frame threshold, whether the offset head may end a note) trades precision against recall differently for
+each model. `tune_decoding` predicts the rolls of every validation excerpt once and decodes them under a
+grid of thresholds, keeping the one with the best mean note F1 + note-with-offset F1. The choice is
+stored beside the checkpoint as `<model>.decode.json`, which `pianograd transcribe` and `pianograd eval`
+use as their defaults.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _core as pg
+from ..data import excerpts, load_audio, load_manifest
+
+PathLike = Union[str, Path]
+DEFAULT = {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5}
+
+
+def sidecar(model_path: PathLike) -> Path:
+    return Path(str(model_path) + ".decode.json")
+
+
+def decode_options(model_path: Optional[PathLike]) -> Dict[str, float]:
+    """The tuned thresholds stored beside a checkpoint, or the defaults (0.5 each)."""
+    if model_path is None:
+        return dict(DEFAULT)
+    p = sidecar(model_path)
+    if not p.is_file():
+        return dict(DEFAULT)
+    d = json.loads(p.read_text())
+    return {k: float(d.get(k, v)) for k, v in DEFAULT.items()}
+
+
+def tune_decoding(model: "pg.Transcriber", data: PathLike, split: str = "valid", limit: int = 0,
+                  onset: Sequence[float] = (0.3, 0.4, 0.5, 0.6), frame: Sequence[float] = (0.3, 0.4, 0.5, 0.6),
+                  offset: Sequence[float] = (0.5, 0.7, 1.01), save_to: Optional[PathLike] = None,
+                  progress: bool = False) -> Dict[str, float]:
+    """Grid search of the decoding thresholds on a split; offset 1.01 means "the offset head never ends a
+    note" (the frame head alone does). Returns the best options with their score."""
+    manifest = load_manifest(data)
+    items = excerpts(manifest, split)[: limit or None]
+    if not items:
+        raise ValueError(f"split {split!r} has no excerpts")
+    fr = float(model.frame_rate)
+    cached = []
+    for e in (pg.progress(items, desc=f"predict {split}") if progress else items):
+        x, sr = load_audio(e.wav)
+        r = model.predict_rolls(np.ascontiguousarray(x, dtype=np.float32), float(sr))
+        cached.append((e.performance(), {k: pg.from_numpy(np.ascontiguousarray(v)) for k, v in r.items()}))
+    best = None
+    for on, fm, off in itertools.product(onset, frame, offset):
+        f_note, f_off = [], []
+        for ref, r in cached:
+            est = pg.rolls_to_performance(r["onset"], r["frame"], fr, offset=r["offset"], velocity=r["velocity"],
+                                          onset_threshold=on, frame_threshold=fm, offset_threshold=off)
+            m = pg.transcription_metrics(ref, est, frame_rate=fr)
+            f_note.append(m["note"]["f1"])
+            f_off.append(m["note_offset"]["f1"])
+        score = float(np.mean(f_note) + np.mean(f_off))
+        if best is None or score > best["score"]:
+            best = {"onset_threshold": on, "frame_threshold": fm, "offset_threshold": off, "score": score,
+                    "note_f1": float(np.mean(f_note)), "note_offset_f1": float(np.mean(f_off))}
+    best["tuned_on"] = f"{Path(data).name}/{split} ({len(cached)} excerpts)"
+    if save_to is not None:
+        from ..data.cache import atomic_write_json
+        atomic_write_json(sidecar(save_to), best)
+    return best
