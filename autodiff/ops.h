@@ -2,6 +2,7 @@
 #pragma once
 #include "autodiff/ops/conv.h"
 #include "autodiff/ops/elementwise.h"
+#include "autodiff/ops/harmonic_stack.h"
 #include "autodiff/ops/linalg.h"
 #include "autodiff/ops/nn_ops.h"
 #include "autodiff/ops/reduce.h"

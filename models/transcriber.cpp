@@ -170,27 +170,35 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
   const Tensor fb = audio.dtype() == filterbank_.dtype() ? filterbank_ : filterbank_.to(audio.dtype());
   Tensor x = transcriber_features(audio, fb, config_.frontend());  // [B, H, F, 264]
   const int64_t batch = x.size(0), frames = x.size(2);
-  for (auto& c : convs_) x = relu(c->forward(x));
+  // The nn::Conv2d layers' parameters through the functional conv, for the fused ReLU.
+  for (auto& c : convs_) {
+    const nn::Conv2dOptions& o = c->options;
+    x = conv2d(x, c->weight, c->bias, {o.stride, o.stride}, {o.padding, o.padding}, {o.dilation, o.dilation}, o.groups,
+               ConvActivation::relu);
+  }
   // Stride-3 readout: [B, C, F, 264] viewed as [B, C, F*88, 3] (a free reshape) and a [1 x 3] kernel
   // = a conv with kernel = stride = 3 along frequency, one output per key.
   const int64_t c = x.size(1);
-  Tensor h = conv2d(reshape(x, {batch, c, frames * 88, kBinsPerSemitone}), readout_.w, readout_.b);
-  h = relu(reshape(h, {batch, config_.key_channels, frames, 88}));  // [B, D, F, 88]
+  Tensor h = conv2d(reshape(x, {batch, c, frames * 88, kBinsPerSemitone}), readout_.w, readout_.b, {1, 1}, {0, 0},
+                    {1, 1}, 1, ConvActivation::relu);
+  h = reshape(h, {batch, config_.key_channels, frames, 88});  // [B, D, F, 88]
   // Cross-key context along the keyboard (zero = no key beyond A0 / C8), concatenated to the key's own.
+  // Padding inside the conv (per axis): no padded copy of the activations and of their gradient.
   const int64_t kk = config_.key_kernel / 2;
-  Tensor k = relu(conv2d(pad(h, {kk, kk}), key_conv_.w, key_conv_.b));
+  constexpr auto kRelu = ConvActivation::relu;  // fused into the conv (forward store and VJP mask)
+  Tensor k = conv2d(h, key_conv_.w, key_conv_.b, {1, 1}, {0, kk}, {1, 1}, 1, kRelu);
   Tensor t = concat({h, k}, 1);
   // Temporal context per key: [kt x 1] kernels, dilation acts on time only (the key extent is 1).
   for (size_t i = 0; i < temporal_.size(); ++i) {
     const int64_t dil = config_.temporal_dilations[i], p = dil * (config_.temporal_kernel / 2);
-    t = relu(conv2d(pad(t, {0, 0, p, p}), temporal_[i].w, temporal_[i].b, 1, 0, dil));
+    t = conv2d(t, temporal_[i].w, temporal_[i].b, {1, 1}, {p, 0}, {dil, 1}, 1, kRelu);
   }
   Tensor heads = conv2d(t, heads_.w, heads_.b);  // [B, 3, F, 88]
   auto head = [&](int64_t i) { return reshape(slice(heads, 1, i, i + 1), {batch, frames, 88}); };
   Tensor onset_map = slice(heads, 1, 0, 1);
   // The frame head sees the onset probability without sending gradient into the onset head.
   Tensor gate = sigmoid(onset_map.detach());
-  Tensor fh = relu(conv2d(pad(concat({t, gate}, 1), {0, 0, 1, 1}), frame_hidden_.w, frame_hidden_.b));
+  Tensor fh = conv2d(concat({t, gate}, 1), frame_hidden_.w, frame_hidden_.b, {1, 1}, {1, 0}, {1, 1}, 1, kRelu);
   Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
   return {head(0), frame, head(1), head(2)};
 }

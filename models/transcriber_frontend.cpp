@@ -86,21 +86,21 @@ Tensor transcriber_features(const Tensor& audio, const Tensor& filterbank, const
   peak = maximum(peak, scalar(std::log(cfg.min_peak), peak.dtype()));
   Tensor rel = clamp(logspec - reshape(peak, {batch, 1, 1}), -cfg.floor, 0.0);
   Tensor x = (rel + cfg.floor) * (1.0 / cfg.floor);  // [0, 1], 0 = silence (what zero padding means)
-  // Harmonic stacking: channel h at bin j holds the spectrum at bin j + shift(h).
+  // Harmonic stacking: channel h at bin j holds the spectrum at bin j + shift(h), 0 beyond the edges.
+  std::vector<int64_t> shifts;
+  shifts.reserve(cfg.harmonics.size());
+  for (double h : cfg.harmonics) shifts.push_back(harmonic_shift(h));
+  if (!x.is_cuda()) return harmonic_stack(x, shifts);  // [B, H, F, 264], one gather (no CUDA kernel yet)
   int64_t below = 0, above = 0;
-  for (double h : cfg.harmonics) {
-    const int64_t s = harmonic_shift(h);
+  for (int64_t s : shifts) {
     below = std::max(below, -s);
     above = std::max(above, s);
   }
   Tensor padded = pad(x, {below, above});
   std::vector<Tensor> chans;
-  chans.reserve(cfg.harmonics.size());
-  for (double h : cfg.harmonics) {
-    const int64_t start = below + harmonic_shift(h);
-    chans.push_back(slice(padded, 2, start, start + kLogBins));
-  }
-  return stack(chans, 1);  // [B, H, F, 264]
+  chans.reserve(shifts.size());
+  for (int64_t s : shifts) chans.push_back(slice(padded, 2, below + s, below + s + kLogBins));
+  return stack(chans, 1);
 }
 
 }  // namespace pianograd

@@ -2,12 +2,16 @@
 // stride-1 convs with few channels, the direct kernels (kernels/cpu/conv_direct.h).
 // conv_transpose1d is the adjoint of conv1d: its forward is conv1d's input-gradient (col2im), its input
 // gradient is conv1d's forward, so the two share one geometry (ConvGeom) and three kernels.
+#include <span>
+
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/conv.h"
+#include "autodiff/ops/elementwise.h"
 #include "autodiff/ops/reduce.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/reduce.h"
 
@@ -102,10 +106,11 @@ void typed(const Tensor& t, const char* op, F&& f) {
 }
 
 // Shared body of conv1d and conv2d (1-D is the H = KH = 1 case).
-Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
-               int64_t padding, int64_t dilation, int64_t groups) {
+// stride / padding / dilation are {h, w}; the w entry is the only one used for conv1d.
+Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, const Tensor& bias,
+               Conv2dPair stride, Conv2dPair padding, Conv2dPair dilation, int64_t groups, bool relu = false) {
   check_tensors(op, x, w, bias, rank);
-  check_params(op, stride, padding, dilation, groups);
+  for (int a = rank == 4 ? 0 : 1; a < 2; ++a) check_params(op, stride[a], padding[a], dilation[a], groups);
   const int64_t cin = x.size(1), cout = w.size(0);
   check_groups(op, cin, groups, "input");
   check_groups(op, cout, groups, "output");
@@ -121,36 +126,63 @@ Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, c
   g.groups = groups;
   g.W = x.size(-1);
   g.KW = w.size(-1);
-  g.sw = stride;
-  g.pw = padding;
-  g.dw = dilation;
-  g.OW = out_len(op, g.W, g.KW, stride, padding, dilation, x, w);
+  g.sw = stride[1];
+  g.pw = padding[1];
+  g.dw = dilation[1];
+  g.OW = out_len(op, g.W, g.KW, g.sw, g.pw, g.dw, x, w);
   Shape ys{g.N, cout, g.OW};
   if (rank == 4) {
     g.H = x.size(2);
     g.KH = w.size(2);
-    g.sh = stride;
-    g.ph = padding;
-    g.dh = dilation;
-    g.OH = out_len(op, g.H, g.KH, stride, padding, dilation, x, w);
+    g.sh = stride[0];
+    g.ph = padding[0];
+    g.dh = dilation[0];
+    g.OH = out_len(op, g.H, g.KH, g.sh, g.ph, g.dh, x, w);
     ys = {g.N, cout, g.OH, g.OW};
   }
-  if (x.is_cuda()) [[unlikely]] return detail::conv_cuda(op, x, w, bias, g, ys);
+  if (x.is_cuda()) [[unlikely]] {
+    Tensor yc = detail::conv_cuda(op, x, w, bias, g, ys);
+    return relu ? pianograd::relu(yc) : yc;
+  }
   Tensor y = Tensor::empty(ys, x.dtype());
   // Small channel counts, stride 1: the direct kernel (no im2col, no GEMM packing); see conv_direct.h.
   const bool direct = kc::conv_direct_preferred(g);
   typed(x, op, [&](auto tag) {
     using T = decltype(tag);
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
-    if (direct) kc::conv_direct_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g);
-    else kc::conv_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g);
+    if (direct) {
+      kc::conv_direct_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g, relu);
+    } else {
+      kc::conv_forward<T>(x.data<T>(), w.data<T>(), b, y.data<T>(), g);
+      if (relu)
+        for (T& v : std::span<T>(y.data<T>(), static_cast<size_t>(y.numel()))) v = v < T(0) ? T(0) : v;
+    }
   });
   const bool has_bias = bias.defined();
-  auto vjp = [xd = x.detach(), wd = w.detach(), g, op, has_bias, direct, rx = x.requires_grad(),
-              rw = w.requires_grad()](const Tensor& gy) -> Grads {
-    Tensor gx, gw;
+  // With the fused ReLU, the VJP keeps the output (a detached alias: no reference cycle) for its mask
+  // (y > 0 exactly where the pre-activation is > 0).
+  auto vjp = [xd = x.detach(), wd = w.detach(), yd = relu ? y.detach() : Tensor(), g, op, has_bias, direct,
+              rx = x.requires_grad(), rw = w.requires_grad()](const Tensor& gy_in) -> Grads {
+    Tensor gx, gw, gy = gy_in;
+    if (yd.defined() && direct) {  // fused ReLU on the direct path: mask per image inside the kernel
+      Tensor gb = has_bias ? Tensor::empty({g.Cout}, gy.dtype()) : Tensor();
+      if (rx) gx = Tensor::empty(xd.shape(), xd.dtype());
+      if (rw) gw = Tensor::empty(wd.shape(), wd.dtype());
+      typed(gy, op, [&](auto tag) {
+        using T = decltype(tag);
+        auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        kc::conv_direct_backward_relu<T>(xd.data<T>(), wd.data<T>(), yd.data<T>(), gy.data<T>(), ptr(gx), ptr(gw),
+                                         ptr(gb), g);
+      });
+      return {gx, gw, gb};
+    }
     typed(gy, op, [&](auto tag) {
       using T = decltype(tag);
+      if (yd.defined()) {
+        gy = Tensor::empty(gy_in.shape(), gy_in.dtype());
+        kc::unary_backward<T>(kernels::UnaryOp::relu, yd.data<T>(), yd.data<T>(), gy_in.data<T>(), gy.data<T>(),
+                              static_cast<long>(gy.numel()));
+      }
       if (rx) {
         gx = Tensor::empty(xd.shape(), xd.dtype());
         if (direct) kc::conv_direct_backward_input<T>(gy.data<T>(), wd.data<T>(), gx.data<T>(), g);
@@ -180,12 +212,17 @@ Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, c
 
 Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
-  return conv_nd("conv1d", 3, x, w, bias, stride, padding, dilation, groups);
+  return conv_nd("conv1d", 3, x, w, bias, {1, stride}, {0, padding}, {1, dilation}, groups);
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
-  return conv_nd("conv2d", 4, x, w, bias, stride, padding, dilation, groups);
+  return conv_nd("conv2d", 4, x, w, bias, {stride, stride}, {padding, padding}, {dilation, dilation}, groups);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dPair stride, Conv2dPair padding,
+              Conv2dPair dilation, int64_t groups, ConvActivation activation) {
+  return conv_nd("conv2d", 4, x, w, bias, stride, padding, dilation, groups, activation == ConvActivation::relu);
 }
 
 Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,

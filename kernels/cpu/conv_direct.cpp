@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/reduce.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -51,8 +52,32 @@ struct Plan {
     for (long kh = 0; kh < g.KH; ++kh)
       for (long kw = 0; kw < g.KW; ++kw) off[static_cast<size_t>(kh * g.KW + kw)] = kh * g.dh * Wp + kw * g.dw;
     maxoff = off.back();
+    P = g.ph * Wp;
+    rows_only = padded && g.pw == 0 && !wide && P <= maxoff && L >= 2 * P && L >= maxoff;
   }
+  // Padding along H only (the transcriber's [k x 1] time convs): the padded plane is the unpadded one
+  // with P = ph*W zeros before and after, so every output p in [P, L - P) reads x in place (shifted by
+  // P); only the first and last P outputs, whose taps reach into the zeros, need padded copies, of
+  // maxoff + P elements per channel (pad_image copies all of it, and that copy cost 4% of a step).
+  long P = 0;
+  bool rows_only = false;
 };
+
+// The two edge strips of the padded plane of one image, for a rows_only plan: rows [0, P + maxoff) and
+// [L - P, xs) of every channel, each C x (P + maxoff), in one scratch buffer (left strips first).
+template <class T>
+T* edge_strips(const T* x, const ConvGeom& g, const Plan& pl, T* buf) {
+  const long len = pl.P + pl.maxoff, hw = g.H * g.W;
+  for (long c = 0; c < g.C; ++c) {
+    T* left = buf + c * len;
+    T* right = buf + (g.C + c) * len;
+    std::fill(left, left + pl.P, T(0));
+    std::memcpy(left + pl.P, x + c * hw, sizeof(T) * pl.maxoff);
+    std::memcpy(right, x + c * hw + hw - pl.maxoff, sizeof(T) * pl.maxoff);
+    std::fill(right + pl.maxoff, right + len, T(0));
+  }
+  return buf;
+}
 
 // Per-thread scratch that survives across calls (OpenMP threads persist), so a training loop does not
 // re-fault fresh pages for its padded planes every step.
@@ -111,14 +136,14 @@ void cols_to_rows(const T* cols, long C, long H, long KW, T* x) {
 
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias) {
+                  long L, const T* bias, bool relu) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias);
-    case Isa::avx2: return avx2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias);
-    case Isa::sse2: return sse2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias);
+    case Isa::avx512: return avx512::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
+    case Isa::avx2: return avx2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
+    case Isa::sse2: return sse2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
     case Isa::scalar: break;
   }
-  ref::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias);
+  ref::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
 }
 
 template <class T>
@@ -134,7 +159,7 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 }
 
 template <class T>
-void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, bool relu) {
   if (full_width(g)) {  // y[co, h] = sum_{(c,k)} w[co, (c,k)] * cols[(c,k), h]
     const long H = g.H, K = g.C * g.KW;
     const std::vector<long> off = row_offsets(K, H);
@@ -142,7 +167,7 @@ void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const Conv
       T* cols = scratch<T>(0, static_cast<size_t>(K * H));
       rows_to_cols(x + n * g.C * H * g.KW, g.C, H, g.KW, cols);
       T* yn = y + n * g.Cout * H;
-      taps_forward<T>(cols, K * H, 1, off.data(), K, w, g.Cout, yn, H, H, bias);
+      taps_forward<T>(cols, K * H, 1, off.data(), K, w, g.Cout, yn, H, H, bias, relu);
     });
     return;
   }
@@ -151,13 +176,22 @@ void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const Conv
   over_batch(g.N, [&](long n, int) {
     const T* xn = x + n * in_img;
     T* yn = y + n * out_img;
+    if (pl.rows_only) {  // interior in place, the two edges from their strips (see Plan)
+      const long len = pl.P + pl.maxoff;
+      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)));
+      const long* off = pl.off.data();
+      taps_forward<T>(xn, g.H * g.W, g.C, off, pl.ntaps, w, g.Cout, yn + pl.P, ys, pl.L - 2 * pl.P, bias, relu);
+      taps_forward<T>(e, len, g.C, off, pl.ntaps, w, g.Cout, yn, ys, pl.P, bias, relu);
+      taps_forward<T>(e + g.C * len, len, g.C, off, pl.ntaps, w, g.Cout, yn + pl.L - pl.P, ys, pl.P, bias, relu);
+      return;
+    }
     if (pl.padded) {
       T* xp = scratch<T>(0, static_cast<size_t>(g.C * pl.xs));
       pad_image(xn, g, pl, xp);
       xn = xp;
     }
     T* yw = pl.wide ? scratch<T>(1, static_cast<size_t>(g.Cout * ys)) : yn;
-    taps_forward<T>(xn, pl.xs, g.C, pl.off.data(), pl.ntaps, w, g.Cout, yw, ys, pl.L, bias);
+    taps_forward<T>(xn, pl.xs, g.C, pl.off.data(), pl.ntaps, w, g.Cout, yw, ys, pl.L, bias, relu);
     if (pl.wide)  // drop the discarded columns
       for (long co = 0; co < g.Cout; ++co)
         for (long oh = 0; oh < g.OH; ++oh)
@@ -195,8 +229,27 @@ void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& 
   over_batch(g.N, [&](long n, int) {
     const T* gyn = gy + n * out_img;
     T* gxn = gx + n * in_img;
-    T* gxp = pl.padded ? scratch<T>(1, static_cast<size_t>(g.C * pl.xs)) : gxn;
     const long M = pl.maxoff, L = pl.L;
+    if (pl.rows_only) {
+      // Only the unpadded rows q in [P, P + H*W) of the padded-plane gradient are wanted: written
+      // straight into gx (row stride H*W), from gy in place for q in [M, L) and from the margined
+      // copies of the first / last M outputs for [P, M) and [L, L + M - P).
+      const long hw = g.H * g.W, P = pl.P;
+      taps_forward<T>(gyn, L, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn + M - P, hw, L - M);
+      T* E = scratch<T>(0, static_cast<size_t>(g.Cout * 2 * M));
+      for (long co = 0; co < g.Cout; ++co) {
+        std::fill(E + co * 2 * M, E + co * 2 * M + M, T(0));
+        std::memcpy(E + co * 2 * M + M, gyn + co * L, sizeof(T) * M);
+      }
+      if (M > P) taps_forward<T>(E + P, 2 * M, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn, hw, M - P);
+      for (long co = 0; co < g.Cout; ++co) {
+        std::memcpy(E + co * 2 * M, gyn + co * L + L - M, sizeof(T) * M);
+        std::fill(E + co * 2 * M + M, E + (co + 1) * 2 * M, T(0));
+      }
+      if (M > P) taps_forward<T>(E, 2 * M, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn + L - P, hw, M - P);
+      return;
+    }
+    T* gxp = pl.padded ? scratch<T>(1, static_cast<size_t>(g.C * pl.xs)) : gxn;
     if (!pl.wide && L >= M) {
       // gy already is gy' (no discarded columns, xs = L + M): the interior outputs [M, L) read it in
       // place; only the first and last M outputs of a row reach into the zero margins, and those come
@@ -255,6 +308,16 @@ void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom&
   over_batch(g.N, [&](long n, int t) {
     const T* xn = x + n * in_img;
     const T* gyn = gy + n * out_img;
+    if (pl.rows_only) {  // the forward's split: interior in place, edges from the strips
+      const long len = pl.P + pl.maxoff;
+      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)));
+      const long* off = pl.off.data();
+      T* part = parts[static_cast<size_t>(t)].data();
+      taps_weight<T>(xn, g.H * g.W, g.C, off, pl.ntaps, gyn + pl.P, ys, g.Cout, pl.L - 2 * pl.P, part);
+      taps_weight<T>(e, len, g.C, off, pl.ntaps, gyn, ys, g.Cout, pl.P, part);
+      taps_weight<T>(e + g.C * len, len, g.C, off, pl.ntaps, gyn + pl.L - pl.P, ys, g.Cout, pl.P, part);
+      return;
+    }
     if (pl.padded) {
       T* xp = scratch<T>(0, static_cast<size_t>(g.C * pl.xs));
       pad_image(xn, g, pl, xp);
@@ -276,16 +339,50 @@ void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom&
     for (long i = 0; i < wsize; ++i) gw[i] += parts[t][static_cast<size_t>(i)];
 }
 
+template <class T>
+void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, T* gx, T* gw, T* gb,
+                               const ConvGeom& g) {
+  ConvGeom g1 = g;  // one image: the drivers then run serially inside this batch loop
+  g1.N = 1;
+  const long in_img = g.C * g.H * g.W, hw = g.OH * g.OW, out_img = g.Cout * hw;
+  const long wsize = g.Cout * g.C * g.KH * g.KW;
+  const int nt = batch_threads(g.N);
+  // Per-thread partial sums [gw | gb], added in thread order (deterministic for a given thread count).
+  std::vector<std::vector<T>> parts(static_cast<size_t>(nt), std::vector<T>(static_cast<size_t>(wsize + g.Cout), T(0)));
+  over_batch(g.N, [&](long n, int t) {
+    T* m = scratch<T>(2, static_cast<size_t>(out_img + wsize + g.Cout));
+    T* gwn = m + out_img;
+    T* gbn = gwn + wsize;
+    const T* yn = y + n * out_img;
+    const T* gyn = gy + n * out_img;
+    for (long i = 0; i < out_img; ++i) m[i] = yn[i] > T(0) ? gyn[i] : T(0);
+    if (gx) conv_direct_backward_input<T>(m, w, gx + n * in_img, g1);
+    T* part = parts[static_cast<size_t>(t)].data();
+    if (gw) {
+      conv_direct_backward_weight<T>(x + n * in_img, m, gwn, g1);
+      for (long i = 0; i < wsize; ++i) part[i] += gwn[i];
+    }
+    if (gb) {  // SIMD row sums (a scalar loop here is a latency-bound add chain: 6% of a step)
+      reduce_sum<T>(m, gbn, g.Cout, hw, 1);
+      for (long co = 0; co < g.Cout; ++co) part[wsize + co] += gbn[co];
+    }
+  });
+  for (size_t t = 1; t < parts.size(); ++t)
+    for (size_t i = 0; i < parts[0].size(); ++i) parts[0][i] += parts[t][i];
+  if (gw) std::copy(parts[0].begin(), parts[0].begin() + wsize, gw);
+  if (gb) std::copy(parts[0].begin() + wsize, parts[0].end(), gb);
+}
+
 namespace ref {
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias) {
+                  long L, const T* bias, bool relu) {
   for (long co = 0; co < Cout; ++co)
     for (long p = 0; p < L; ++p) {
       T s = bias ? bias[co] : T(0);
       for (long ci = 0; ci < C; ++ci)
         for (long t = 0; t < ntaps; ++t) s += w[(co * C + ci) * ntaps + t] * x[ci * xs + p + off[t]];
-      y[co * ys + p] = s;
+      y[co * ys + p] = relu && s < T(0) ? T(0) : s;
     }
 }
 
@@ -303,13 +400,15 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 }  // namespace ref
 
 #define PG_CONV_DIRECT_INST(T)                                                                          \
-  template void conv_direct_forward<T>(const T*, const T*, const T*, T*, const ConvGeom&);               \
+  template void conv_direct_forward<T>(const T*, const T*, const T*, T*, const ConvGeom&, bool);         \
   template void conv_direct_backward_input<T>(const T*, const T*, T*, const ConvGeom&);                  \
   template void conv_direct_backward_weight<T>(const T*, const T*, T*, const ConvGeom&);                 \
-  template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*); \
+  template void conv_direct_backward_relu<T>(const T*, const T*, const T*, const T*, T*, T*, T*, const ConvGeom&); \
+  template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*, \
+                                bool);                                                                  \
   template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*); \
   template void ref::taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, \
-                                     const T*);                                                         \
+                                     const T*, bool);                                                   \
   template void ref::taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*);
 PG_CONV_DIRECT_INST(float)
 PG_CONV_DIRECT_INST(double)

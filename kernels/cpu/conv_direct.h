@@ -25,16 +25,25 @@ bool conv_direct_applicable(const ConvGeom& g);  // stride 1, groups 1
 
 // Same contracts as conv_forward / conv_backward_input / conv_backward_weight (im2col.h); require
 // conv_direct_applicable(g). Threaded over the batch.
-template <class T> void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g);
+// relu = true fuses the activation into the store: y = max(conv, 0).
+template <class T>
+void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, bool relu = false);
 template <class T> void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& g);
 template <class T> void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom& g);
+// Backward of the conv with fused ReLU (y = max(conv, 0)): the output gradient masked by y > 0 one image
+// at a time into a per-thread buffer that both passes then read while it is cache-hot (no full-size
+// masked gradient). gx, gw, gb (the bias gradient, [Cout]) may each be null = not wanted.
+template <class T>
+void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, T* gx, T* gw, T* gb,
+                               const ConvGeom& g);
 
 // The row kernels, dispatched by active_isa(). x rows have stride xs, y / gy rows stride ys; w is
 // [Cout][C][ntaps]; every x[ci*xs + p + off[t]] for p < L must be readable. taps_forward starts each
-// output channel's sums at bias[co] (0 when bias is null): no separate pass over y to add it.
+// output channel's sums at bias[co] (0 when bias is null): no separate pass over y to add it; relu
+// clamps the sums at 0 before the store.
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias = nullptr);
+                  long L, const T* bias = nullptr, bool relu = false);
 template <class T>
 void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
                  T* gw);
@@ -42,7 +51,7 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 namespace ref {
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias = nullptr);
+                  long L, const T* bias = nullptr, bool relu = false);
 template <class T>
 void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
                  T* gw);
@@ -52,7 +61,7 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
   namespace ns {                                                                                       \
   template <class T>                                                                                   \
   void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, \
-                    long ys, long L, const T* bias);                                                  \
+                    long ys, long L, const T* bias, bool relu);                                       \
   template <class T>                                                                                   \
   void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, \
                    long L, T* gw);                                                                     \

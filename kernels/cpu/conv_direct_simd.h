@@ -24,9 +24,10 @@ inline xsimd::batch<T, A> cd_ld(const T* p) {
 }
 
 // y[c*ys + p] = sum_{ci,t} w[c*K + ci*ntaps + t] * x[ci*xs + p + off[t]] for c < NC, p in [p0, p1).
+// relu: the fused activation epilogue, max(y, 0) applied before the store (no extra pass over y).
 template <int NC, class A, class T>
 void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long K, T* y, long ys, long p0,
-               long p1, const T* bias) {
+               long p1, const T* bias, bool relu) {
   T b0[NC];
   for (int c = 0; c < NC; ++c) b0[c] = bias ? bias[c] : T(0);
   using B = xsimd::batch<T, A>;
@@ -51,6 +52,11 @@ void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T
         }
       }
     }
+    if (relu) {
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c)
+        for (int v = 0; v < 3; ++v) acc[c][v] = xsimd::max(acc[c][v], B(T(0)));
+    }
 #pragma GCC unroll 4
     for (int c = 0; c < NC; ++c) {
       acc[c][0].store_unaligned(y + c * ys + p);
@@ -69,14 +75,14 @@ void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T
         for (int c = 0; c < NC; ++c) acc[c] = xsimd::fma(B(w[c * K + ci * ntaps + t]), xv, acc[c]);
       }
 #pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c) acc[c].store_unaligned(y + c * ys + p);
+    for (int c = 0; c < NC; ++c) (relu ? xsimd::max(acc[c], B(T(0))) : acc[c]).store_unaligned(y + c * ys + p);
   }
   for (; p < p1; ++p)
     for (int c = 0; c < NC; ++c) {
       T s = b0[c];
       for (long ci = 0; ci < C; ++ci)
         for (long t = 0; t < ntaps; ++t) s += w[c * K + ci * ntaps + t] * x[ci * xs + p + off[t]];
-      y[c * ys + p] = s;
+      y[c * ys + p] = relu ? std::max(s, T(0)) : s;
     }
 }
 
@@ -88,7 +94,7 @@ constexpr long cd_chunk() {
 
 template <class A, class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias) {
+                  long L, const T* bias, bool relu) {
   const long K = C * ntaps;
   for (long p0 = 0; p0 < L; p0 += cd_chunk<A, T>()) {
     const long p1 = std::min(L, p0 + cd_chunk<A, T>());
@@ -97,10 +103,10 @@ void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, cons
       T* yc = y + co * ys;
       const T* bc = bias ? bias + co : nullptr;
       switch (std::min(4L, Cout - co)) {
-        case 4: fwd_block<4, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc); break;
-        case 3: fwd_block<3, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc); break;
-        case 2: fwd_block<2, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc); break;
-        default: fwd_block<1, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc); break;
+        case 4: fwd_block<4, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        case 3: fwd_block<3, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        case 2: fwd_block<2, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        default: fwd_block<1, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
       }
     }
   }
@@ -168,15 +174,16 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 }  // namespace pianograd::kernels::cpu::simd
 
 #define PG_CONV_DIRECT_ISA_INST(ns, T)                                                                  \
-  template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*); \
+  template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*, \
+                                bool);                                                                  \
   template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*);
 
 #define PG_CONV_DIRECT_ISA_DEFINE(ns, Arch)                                                             \
   namespace pianograd::kernels::cpu::ns {                                                               \
   template <class T>                                                                                    \
   void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, \
-                    long ys, long L, const T* bias) {                                                   \
-    simd::taps_forward<Arch>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias);                            \
+                    long ys, long L, const T* bias, bool relu) {                                        \
+    simd::taps_forward<Arch>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);                      \
   }                                                                                                     \
   template <class T>                                                                                    \
   void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, \
