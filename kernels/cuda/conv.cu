@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cuda/cublas_handle.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
@@ -25,26 +26,6 @@ namespace {
 using cpu::ConvGeom;
 constexpr int kBlock = 256;
 constexpr long kColsBudget = 1L << 26;  // elements of the column buffer per chunk (256 MiB in float)
-
-void check_blas(cublasStatus_t st, const char* what) {
-  if (st != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuBLAS: conv ") + what + ": " + cublasGetStatusString(st));
-}
-// One handle per host thread, as matmul.cu (default math mode: no TF32).
-struct Handle {
-  cublasHandle_t h = nullptr;
-  Handle() { check_blas(cublasCreate(&h), "cublasCreate"); }
-  ~Handle() {
-    if (h) cublasDestroy(h);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-};
-cublasHandle_t handle(cudaStream_t s) {
-  thread_local Handle hd;
-  check_blas(cublasSetStream(hd.h, s), "cublasSetStream");
-  return hd.h;
-}
 
 cublasStatus_t gemm_cm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                        const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
@@ -62,10 +43,10 @@ template <class T>
 void gemm_rm(cudaStream_t s, bool ta, bool tb, long m, long n, long k, const T* a, long lda, const T* b, long ldb,
              T beta, T* c, long ldc) {
   const T one = T(1);
-  check_blas(gemm_cm(handle(s), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+  check_blas(gemm_cm(cublas_handle(s), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
                      static_cast<int>(m), static_cast<int>(k), &one, b, static_cast<int>(ldb), a,
                      static_cast<int>(lda), &beta, c, static_cast<int>(ldc)),
-             "gemm");
+             "conv gemm");
 }
 
 struct Sizes {

@@ -7,34 +7,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cuda/cublas_handle.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd::kernels::cuda {
 namespace {
-
-void check_blas(cublasStatus_t st, const char* what) {
-  if (st != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuBLAS: ") + what + ": " + cublasGetStatusString(st));
-}
-
-// One handle per host thread (a cuBLAS handle must not be used by two threads at once), created on
-// first use. The default math mode is kept: no TF32, so float results match the CPU to float
-// rounding rather than to TF32's 10-bit mantissa.
-struct Handle {
-  cublasHandle_t h = nullptr;
-  Handle() { check_blas(cublasCreate(&h), "cublasCreate"); }
-  ~Handle() {
-    if (h) cublasDestroy(h);  // may fail at process exit after the driver unloads: nothing to do then
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-};
-cublasHandle_t handle(cudaStream_t s) {
-  thread_local Handle hd;
-  check_blas(cublasSetStream(hd.h, s), "cublasSetStream");
-  return hd.h;
-}
 
 cublasStatus_t gemm_strided(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                             const float* alpha, const float* a, int lda, long long sa, const float* b, int ldb,
@@ -68,7 +46,7 @@ void matmul(const T* a, const T* b, T* c, long m, long n, long k, bool trans_a, 
             "matmul k=0");
     return;
   }
-  check_blas(gemm_strided(handle(as_stream(stream)), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+  check_blas(gemm_strided(cublas_handle(as_stream(stream)), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                           trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, to_int(n, "n"), to_int(m, "m"), to_int(k, "k"), &one,
                           b, ldb, stride_b, a, lda, stride_a, &zero, c, to_int(n, "ldc"), stride_c,
                           to_int(batch, "batch")),
