@@ -167,6 +167,8 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
     throw ShapeError("Transcriber: empty audio of shape " + shape_str(audio.shape()));
   if (audio.dtype() != DType::f32 && audio.dtype() != DType::f64)
     throw DTypeError("Transcriber: expected floating audio, got " + std::string(dtype_name(audio.dtype())));
+  // Audio follows the model (Module::to): one host->device copy, recorded, so gradients reach CPU audio.
+  if (!(audio.device() == filterbank_.device())) audio = audio.to(filterbank_.device());
   const Tensor fb = audio.dtype() == filterbank_.dtype() ? filterbank_ : filterbank_.to(audio.dtype());
   Tensor x = transcriber_features(audio, fb, config_.frontend());  // [B, H, F, 264]
   const int64_t batch = x.size(0), frames = x.size(2);
@@ -187,18 +189,21 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
   const int64_t kk = config_.key_kernel / 2;
   constexpr auto kRelu = ConvActivation::relu;  // fused into the conv (forward store and VJP mask)
   Tensor k = conv2d(h, key_conv_.w, key_conv_.b, {1, 1}, {0, kk}, {1, 1}, 1, kRelu);
-  Tensor t = concat({h, k}, 1);
-  // Temporal context per key: [kt x 1] kernels, dilation acts on time only (the key extent is 1).
+  // Temporal context per key: [kt x 1] kernels, dilation acts on time only (the key extent is 1). The
+  // first reads [h | k] in place (conv2d_concat: no concatenated copy, no slicing of its gradient).
+  Tensor t;
   for (size_t i = 0; i < temporal_.size(); ++i) {
     const int64_t dil = config_.temporal_dilations[i], p = dil * (config_.temporal_kernel / 2);
-    t = conv2d(t, temporal_[i].w, temporal_[i].b, {1, 1}, {p, 0}, {dil, 1}, 1, kRelu);
+    t = i == 0 ? conv2d_concat(h, k, temporal_[i].w, temporal_[i].b, {1, 1}, {p, 0}, {dil, 1}, kRelu)
+               : conv2d(t, temporal_[i].w, temporal_[i].b, {1, 1}, {p, 0}, {dil, 1}, 1, kRelu);
   }
+  if (temporal_.empty()) t = concat({h, k}, 1);
   Tensor heads = conv2d(t, heads_.w, heads_.b);  // [B, 3, F, 88]
   auto head = [&](int64_t i) { return reshape(slice(heads, 1, i, i + 1), {batch, frames, 88}); };
   Tensor onset_map = slice(heads, 1, 0, 1);
   // The frame head sees the onset probability without sending gradient into the onset head.
   Tensor gate = sigmoid(onset_map.detach());
-  Tensor fh = conv2d(concat({t, gate}, 1), frame_hidden_.w, frame_hidden_.b, {1, 1}, {1, 0}, {1, 1}, 1, kRelu);
+  Tensor fh = conv2d_concat(t, gate, frame_hidden_.w, frame_hidden_.b, {1, 1}, {1, 0}, {1, 1}, kRelu);
   Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
   return {head(0), frame, head(1), head(2)};
 }
@@ -251,7 +256,7 @@ PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double 
     TranscriberOutput y = forward_all(chunk);
     const Tensor* heads[4] = {&y.onset, &y.frame, &y.offset, &y.velocity};
     for (int h = 0; h < 4; ++h) {
-      Tensor p = sigmoid(*heads[h]);  // [1, F_chunk, 88]
+      Tensor p = sigmoid(*heads[h]).cpu();  // [1, F_chunk, 88]; a device->host copy for a CUDA model
       const float* src = p.data<float>();
       float* dst = rolls[h]->data<float>();
       for (int64_t f = b0; f < b1; ++f)

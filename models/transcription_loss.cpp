@@ -20,6 +20,7 @@ Tensor conform(const Tensor& target, const Tensor& logits, const char* name) {
     throw ShapeError(std::string("transcription_loss: ") + name + " target " + shape_str(target.shape()) +
                      " does not match the output " + shape_str(logits.shape()));
   if (t.dtype() != logits.dtype()) t = t.to(logits.dtype());
+  if (!(t.device() == logits.device())) t = t.detach().to(logits.device());  // targets follow the model
   return t.detach();
 }
 
@@ -30,22 +31,23 @@ TranscriptionLoss transcription_loss(const TranscriberOutput& out, const Transcr
   if (!targets.onset.defined() || !targets.frame.defined())
     throw ValueError("transcription_loss: the onset and frame targets are required");
   const DType dt = out.onset.defined() ? out.onset.dtype() : DType::f32;
+  const Device dev = out.onset.defined() ? out.onset.device() : kCPU;
   TranscriptionLoss L;
   Tensor onset_t = conform(targets.onset, out.onset, "onset");
-  L.onset = bce_with_logits(out.onset, onset_t, Reduction::mean, scalar(w.onset_pos_weight, dt));
+  L.onset = bce_with_logits(out.onset, onset_t, Reduction::mean, scalar(w.onset_pos_weight, dt, dev));
   L.frame = bce_with_logits(out.frame, conform(targets.frame, out.frame, "frame"));
   if (targets.offset.defined())
     L.offset = bce_with_logits(out.offset, conform(targets.offset, out.offset, "offset"), Reduction::mean,
-                               scalar(w.offset_pos_weight, dt));
+                               scalar(w.offset_pos_weight, dt, dev));
   else
-    L.offset = scalar(0.0, dt);
+    L.offset = scalar(0.0, dt, dev);
   if (targets.velocity.defined()) {
     Tensor vt = conform(targets.velocity, out.velocity, "velocity");
     const double cells = std::max(1.0, sum(onset_t).item());
     Tensor err = sigmoid(out.velocity) - vt;
     L.velocity = sum(onset_t * err * err) * (1.0 / cells);
   } else {
-    L.velocity = scalar(0.0, dt);
+    L.velocity = scalar(0.0, dt, dev);
   }
   L.total = L.onset * w.onset + L.frame * w.frame + L.offset * w.offset + L.velocity * w.velocity;
   return L;

@@ -9,9 +9,12 @@
 // any of its modes is still above the truncation threshold. That end is bounded from the gate itself
 // (log |z[n]| <= log amp - sigma (n - start) - g sum d), with a factor 2 of margin for float rounding.
 #include "synth/event_renderer.h"
+#include "synth/event_plan.h"
 #include "synth/modal_group.h"
+#include "synth/modal_packed.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -36,93 +39,7 @@ using kernels::kModalBlock;
 
 using detail::GroupBank;
 
-template <class T>
-struct EventPlan {
-  ModeBuildOptions mopt;
-  RenderOptions ropt;
-  PianoParamValues pv;
-  std::vector<Strike> strikes;      // one per note, env = note index
-  std::vector<double> offsets;
-  ModeSet<T> modes;
-  std::vector<long> mode_begin, mode_end, life_end;  // per note
-  std::vector<double> pedal;        // per sample (empty: pedal up)
-  std::vector<double> pedal_frames; // the input when given per frame
-  bool pedal_per_sample = true;
-  T threshold = 0;                  // absolute truncation threshold (of the whole bank)
-  long N = 0;
-  struct Group {
-    long w0 = 0, w1 = 0;
-    std::vector<long> notes;
-  };
-  std::vector<Group> groups;
-  // Per group: the forward's checkpoints, kept for the backward while within ropt.tape_budget_bytes
-  // (null: the backward recomputes them with a forward sweep).
-  std::vector<std::unique_ptr<kc::ModalTape<T>>> tapes;
-  // Per group: the forward's sub-bank and gate rows, kept with its tape (same budget) so that the
-  // backward does not rebuild them (null: rebuilt).
-  std::vector<std::shared_ptr<const GroupBank<T>>> banks;
-
-  double pedal_at(long n) const { return pedal.empty() ? 0.0 : pedal[static_cast<size_t>(n)]; }
-  // The release sigmoid, saturated to exactly 0 / 1 beyond 30 tau (where it is within 1e-13 of them):
-  // the modal kernel runs blocks of constant gate on constant poles, without an exp per sample.
-  double sig_raw(long n, size_t j) const {
-    const double x = (static_cast<double>(n) / mopt.sample_rate - offsets[j]) / ropt.damper_tau;
-    return x < -30.0 ? 0.0 : (x > 30.0 ? 1.0 : 1.0 / (1.0 + std::exp(-x)));
-  }
-  // Per note, the unsaturated stretch [sig_lo, sig_hi) (within [0, N)) tabulated once: the forward's gate
-  // rows, the lifetimes and the backward all read it (60 tau x sr doubles per note, 30 KB at 16 kHz).
-  // A stretch longer than kMaxSigTab (a damper_tau of seconds) is not tabulated but evaluated per sample.
-  static constexpr long kMaxSigTab = 1L << 17;
-  std::vector<long> sig_lo, sig_hi;
-  std::vector<std::vector<double>> sig_tab;
-  double sig(long n, size_t j) const {
-    if (n < sig_lo[j]) return 0.0;
-    if (n >= sig_hi[j]) return 1.0;
-    return sig_tab[j].empty() ? sig_raw(n, j) : sig_tab[j][static_cast<size_t>(n - sig_lo[j])];
-  }
-  double gate(long n, size_t j) const {
-    const double S = sig(n, j);
-    return S == 0.0 ? 0.0 : (1.0 - pedal_at(n)) * S;
-  }
-  // Fills sig_lo/hi/tab: the window from the closed form, settled against sig_raw (monotone in n), so
-  // sig() is bit-identical to sig_raw() at every sample.
-  void tabulate_sigmoids() {
-    const size_t J = offsets.size();
-    sig_lo.assign(J, 0);
-    sig_hi.assign(J, 0);
-    sig_tab.assign(J, {});
-    const double sr = mopt.sample_rate, tau = ropt.damper_tau;
-    for (size_t j = 0; j < J; ++j) {
-      const double a = std::floor((offsets[j] - 30.0 * tau) * sr) - 2, b = std::floor((offsets[j] + 30.0 * tau) * sr) - 2;
-      long l = static_cast<long>(std::clamp(a, 0.0, static_cast<double>(N)));
-      long h = static_cast<long>(std::clamp(b, 0.0, static_cast<double>(N)));
-      while (l < N && sig_raw(l, j) == 0.0) ++l;
-      while (l > 0 && sig_raw(l - 1, j) != 0.0) --l;
-      h = std::max(h, l);
-      while (h < N && sig_raw(h, j) != 1.0) ++h;
-      while (h > l && sig_raw(h - 1, j) == 1.0) --h;
-      sig_lo[j] = l;
-      sig_hi[j] = h;
-      if (h - l > kMaxSigTab) continue;
-      sig_tab[j].resize(static_cast<size_t>(h - l));
-      for (long n = l; n < h; ++n) sig_tab[j][static_cast<size_t>(n - l)] = sig_raw(n, j);
-    }
-  }
-  // out[n - n0] = gate(n, j) for n in [n0, n1), skipping the exp and division where sig saturates. The
-  // caller zeroes out first when `zeroed` (then the leading zeros are not written).
-  template <class U>
-  void gate_row(size_t j, long n0, long n1, U* out, bool zeroed) const {
-    const long lo = std::clamp(sig_lo[j], n0, n1), hi = std::clamp(sig_hi[j], lo, n1);
-    if (!zeroed) std::fill(out, out + (lo - n0), U(0));
-    for (long n = lo; n < hi; ++n) out[n - n0] = static_cast<U>(gate(n, j));
-    if (pedal.empty()) {
-      std::fill(out + (hi - n0), out + (n1 - n0), U(1));
-    } else {
-      const double* pd = pedal.data();
-      for (long n = hi; n < n1; ++n) out[n - n0] = static_cast<U>(1.0 - pd[n]);
-    }
-  }
-};
+using detail::EventPlan;
 
 std::vector<double> float_values(const Tensor& t) { return t.to_vector<double>(); }
 
@@ -290,7 +207,10 @@ struct EventGrads {
 };
 
 template <class T>
-EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
+// With pg (the packed route), the modal gradients come from the packed bank's windows win0, win0 + 1, ...
+// (this plan's groups, their modes in note order) instead of a kernel call per group.
+EventGrads plan_backward(const EventPlan<T>& P, const T* gy, const detail::PackedGrads<T>* pg = nullptr,
+                         const detail::PackedBank<T>* pk = nullptr, size_t win0 = 0) {
   const long M = P.modes.size();
   std::vector<T> go(static_cast<size_t>(M), T(0)), gs = go, gd = go, ga = go, gdl = go;
   EventGrads out;
@@ -300,31 +220,44 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
   const double inv_tau = 1.0 / P.ropt.damper_tau;
   for (size_t gi = 0; gi < P.groups.size(); ++gi) {
     const auto& g = P.groups[gi];
-    std::shared_ptr<const GroupBank<T>> kept = gi < P.banks.size() ? P.banks[gi] : nullptr;
-    if (!kept) kept = std::make_shared<const GroupBank<T>>(group_bank(P, g));
-    const GroupBank<T>& b = *kept;
-    const size_t Mg = b.index.size();
-    std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg), lg(b.gate.size());
-    // The gate gradient is read from each note's sig_lo on (before it S = 0 and d = (1 - P) S has no
-    // derivative): the kernel skips the blocks before (most of a held note's life).
-    const long nb = (b.W + kModalBlock - 1) / kModalBlock;
-    std::vector<unsigned char> need(static_cast<size_t>(b.rows * nb), 0);
-    for (long r = 0; r < b.rows; ++r) {
-      const long from = std::max(0L, P.sig_lo[static_cast<size_t>(g.notes[static_cast<size_t>(r)])] - g.w0);
-      for (long k = std::min(nb, from / kModalBlock); k < nb; ++k) need[static_cast<size_t>(r * nb + k)] = 1;
-    }
-    kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data(), need.data()};
-    kc::modal_backward(b.bank(), b.gate.data(), b.rows, b.W, gy + g.w0, mg, b.mo,
-                       gi < P.tapes.size() ? P.tapes[gi].get() : nullptr);
-    for (size_t i = 0; i < Mg; ++i) {
-      const size_t u = static_cast<size_t>(b.index[i]);
-      go[u] = lo[i], gs[u] = ls[i], gd[u] = ld[i], ga[u] = la[i], gdl[u] = ldl[i];
+    const long rows = static_cast<long>(g.notes.size()), W = g.w1 - g.w0;
+    std::vector<T> lg;
+    if (pg) {
+      lg = pg->window_gate(*pk, win0 + gi);
+      size_t i = static_cast<size_t>(pk->windows[win0 + gi].m0);
+      for (long j : g.notes)
+        for (long m = P.mode_begin[static_cast<size_t>(j)]; m < P.mode_end[static_cast<size_t>(j)]; ++m, ++i) {
+          const size_t u = static_cast<size_t>(m);
+          go[u] = pg->omega[i], gs[u] = pg->sigma[i], gd[u] = pg->dgain[i], ga[u] = pg->amp[i], gdl[u] = pg->delta[i];
+        }
+    } else {
+      std::shared_ptr<const GroupBank<T>> kept = gi < P.banks.size() ? P.banks[gi] : nullptr;
+      if (!kept) kept = std::make_shared<const GroupBank<T>>(group_bank(P, g));
+      const GroupBank<T>& b = *kept;
+      const size_t Mg = b.index.size();
+      std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg);
+      lg.assign(b.gate.size(), T(0));
+      // The gate gradient is read from each note's sig_lo on (before it S = 0 and d = (1 - P) S has no
+      // derivative): the kernel skips the blocks before (most of a held note's life).
+      const long nb = (b.W + kModalBlock - 1) / kModalBlock;
+      std::vector<unsigned char> need(static_cast<size_t>(b.rows * nb), 0);
+      for (long r = 0; r < b.rows; ++r) {
+        const long from = std::max(0L, P.sig_lo[static_cast<size_t>(g.notes[static_cast<size_t>(r)])] - g.w0);
+        for (long k = std::min(nb, from / kModalBlock); k < nb; ++k) need[static_cast<size_t>(r * nb + k)] = 1;
+      }
+      kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data(), need.data()};
+      kc::modal_backward(b.bank(), b.gate.data(), b.rows, b.W, gy + g.w0, mg, b.mo,
+                         gi < P.tapes.size() ? P.tapes[gi].get() : nullptr);
+      for (size_t i = 0; i < Mg; ++i) {
+        const size_t u = static_cast<size_t>(b.index[i]);
+        go[u] = lo[i], gs[u] = ls[i], gd[u] = ld[i], ga[u] = la[i], gdl[u] = ldl[i];
+      }
     }
     // d = (1 - P) S, S = sigmoid((t - off)/tau): dd/doff = -(1 - P) S (1 - S) / tau, dd/dP = -S.
-    for (long r = 0; r < b.rows; ++r) {
+    for (long r = 0; r < rows; ++r) {
       const size_t j = static_cast<size_t>(g.notes[static_cast<size_t>(r)]);
       const long s = P.modes.start[static_cast<size_t>(P.mode_begin[j])];
-      const T* row = lg.data() + r * b.W;
+      const T* row = lg.data() + r * W;
       double acc = 0;
       // Before sig_lo, S = 0: neither derivative has a share.
       for (long n = std::max(s, P.sig_lo[j]); n < P.life_end[j]; ++n) {
@@ -364,44 +297,6 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy) {
   return out;
 }
 
-void check_inputs(const PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
-                  const Tensor& velocities, const Tensor& pedal, int64_t num_samples, const RenderOptions& ro) {
-  const char* op = "render_events";
-  params.validate();
-  check_index_dtype(keys, op);
-  if (keys.dim() != 1) throw ShapeError(std::string(op) + ": keys must be [N], got " + shape_str(keys.shape()));
-  const int64_t N = keys.numel();
-  const std::pair<const Tensor*, const char*> fl[3] = {{&onsets, "onsets"}, {&offsets, "offsets"}, {&velocities, "velocities"}};
-  for (const auto& [t, name] : fl) {
-    check_defined(*t, op, name);
-    if (t->dtype() != params.dtype())
-      throw DTypeError(std::string(op) + ": " + name + " dtype " + dtype_name(t->dtype()) + " differs from the params' " +
-                       dtype_name(params.dtype()));
-    if (t->shape() != Shape{N})
-      throw ShapeError(std::string(op) + ": " + name + " must be [" + std::to_string(N) + "] like keys, got " + shape_str(t->shape()));
-  }
-  for (int64_t k : keys.to(DType::i64).to_vector<int64_t>())
-    if (k < kMinKey || k > kMaxKey) throw ValueError(std::string(op) + ": key " + std::to_string(k) + " outside 21..108");
-  if (num_samples < 1) throw ValueError(std::string(op) + ": num_samples must be >= 1, got " + std::to_string(num_samples));
-  if (!(ro.sample_rate >= 1000.0 && std::isfinite(ro.sample_rate)))
-    throw ValueError(std::string(op) + ": sample rate must be >= 1000 Hz, got " + std::to_string(ro.sample_rate));
-  if (!(ro.damper_tau > 0)) throw ValueError(std::string(op) + ": damper_tau must be > 0");
-  if (!(ro.rel_threshold >= 0)) throw ValueError(std::string(op) + ": rel_threshold must be >= 0");
-  if (!(ro.partial_floor >= 0 && ro.partial_floor < 1))
-    throw ValueError(std::string(op) + ": partial_floor must be in [0, 1), got " + std::to_string(ro.partial_floor));
-  if (ro.checkpoint <= 0 || ro.checkpoint % kModalBlock != 0)
-    throw ValueError(std::string(op) + ": checkpoint must be a positive multiple of 64, got " + std::to_string(ro.checkpoint));
-  if (pedal.defined()) {
-    if (pedal.dtype() != params.dtype())
-      throw DTypeError(std::string(op) + ": pedal dtype " + dtype_name(pedal.dtype()) + " differs from the params' " +
-                       dtype_name(params.dtype()));
-    if (pedal.dim() != 1 || pedal.numel() < 1)
-      throw ShapeError(std::string(op) + ": pedal must be [num_samples] or [frames], got " + shape_str(pedal.shape()));
-    if (pedal.numel() != num_samples && !(ro.pedal_frame_rate > 0))
-      throw ValueError(std::string(op) + ": a per-frame pedal needs pedal_frame_rate > 0");
-  }
-}
-
 template <class T>
 Tensor to_tensor(const std::vector<double>& v, const Shape& s) {
   std::vector<T> c(v.begin(), v.end());
@@ -410,38 +305,124 @@ Tensor to_tensor(const std::vector<double>& v, const Shape& s) {
 
 }  // namespace
 
-Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
-                         const Tensor& velocities, const Tensor& pedal, int64_t num_samples, const RenderOptions& ro) {
-  check_inputs(params, keys, onsets, offsets, velocities, pedal, num_samples, ro);
-  std::vector<Tensor> inputs{onsets, offsets, velocities, pedal};
+namespace detail {
+// event_renderer_checks.cpp: the argument checks (typed errors naming the argument).
+void check_event_inputs(const PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
+                        const Tensor& velocities, const Tensor& pedal, int64_t num_samples, const RenderOptions& ro);
+}  // namespace detail
+
+namespace {
+
+// Everything the backward needs: the plans of the batch items and, on the packed route, their bank
+// (plan b's groups are its windows win0[b], ...) with its upload (null: packed_*_cpu).
+template <class T>
+struct EventOp {
+  std::vector<std::shared_ptr<EventPlan<T>>> plans;
+  std::unique_ptr<detail::PackedBank<T>> packed;
+  std::shared_ptr<detail::PackedDevice> dev;
+  std::vector<size_t> win0;
+};
+
+// B items -> [B, N] (batched) or [N]; inputs: per item onsets, offsets, velocities, pedal, then the params.
+Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>& items, int64_t N,
+                  const RenderOptions& ro, bool batched) {
+  std::vector<std::pair<const Tensor*, const char*>> controls;
+  std::vector<Tensor> inputs;
+  for (const auto& c : items) {
+    detail::check_event_inputs(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, ro);
+    controls.insert(controls.end(), {{&c.onsets, "onsets"}, {&c.offsets, "offsets"}, {&c.velocities, "velocities"},
+                                     {&c.pedal, "pedal"}});
+    inputs.insert(inputs.end(), {c.onsets, c.offsets, c.velocities, c.pedal});
+  }
+  // Routing: the modal bank runs on the controls' device (CUDA: packed, no truncation; modal_packed.h).
+  const Device dev = detail::control_device("render_events", controls);
+  const bool packed = dev.type != DeviceType::CPU || detail::packed_cpu_forced();
   for (int i = 0; i < kNumModeParams; ++i) inputs.push_back(params[i]);
-  Tensor y = Tensor::empty({num_samples}, params.dtype());
+  const long B = static_cast<long>(items.size());
+  Tensor y = Tensor::empty(batched ? Shape{B, N} : Shape{N}, params.dtype());
   dispatch_floating(params.dtype(), "render_events", [&](auto tag) {
     using T = decltype(tag);
-    auto plan = make_plan<T>(params, keys, onsets, offsets, velocities, pedal, num_samples, ro);
-    g_stats = {static_cast<int64_t>(plan->strikes.size()), plan->modes.size(), plan->modes.trimmed};
+    const auto t0 = std::chrono::steady_clock::now();
+    RenderOptions po = ro;
+    if (packed) po.rel_threshold = 0.0;  // the GPU scan does not truncate
     bool recording = grad_enabled();
     if (recording) {
       recording = false;
       for (const Tensor& t : inputs) recording = recording || (t.defined() && t.requires_grad());
     }
-    plan_forward(*plan, y.data<T>(), recording);
+    auto op = std::make_shared<EventOp<T>>();
+    if (packed) op->packed = std::make_unique<detail::PackedBank<T>>();
+    g_stats = {};
+    for (long b = 0; b < B; ++b) {
+      const auto& c = items[static_cast<size_t>(b)];
+      auto plan = make_plan<T>(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, po);
+      g_stats.notes += static_cast<int64_t>(plan->strikes.size());
+      g_stats.modes += plan->modes.size();
+      g_stats.trimmed += plan->modes.trimmed;
+      if (packed) {
+        op->win0.push_back(op->packed->windows.size());
+        for (const auto& g : plan->groups) op->packed->append(group_bank(*plan, g), b * N + g.w0);
+      } else {
+        plan_forward(*plan, y.data<T>() + b * N, recording);
+      }
+      op->plans.push_back(std::move(plan));
+    }
+    g_stats.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (packed) {  // one launch for the whole batch
+      op->packed->n = B * N;
+      if (dev.type == DeviceType::CPU) {
+        detail::packed_forward_cpu(*op->packed, y.data<T>(), ro.checkpoint);
+      } else {
+        op->dev = std::make_shared<detail::PackedDevice>(detail::packed_upload(*op->packed, dev));
+        y = reshape(detail::packed_forward_cuda(*op->packed, *op->dev), y.shape());
+      }
+    }
     std::vector<Shape> shapes;
     for (const Tensor& t : inputs) shapes.push_back(t.defined() ? t.shape() : Shape{});
-    const bool has_pedal = pedal.defined();
-    record_many(y, "render_events", inputs, [plan, shapes, has_pedal](const Tensor& gy_in) -> Grads {
+    record_many(y, "render_events", inputs, [op, shapes, N, devs = detail::input_devices(inputs)](const Tensor& gy_in) -> Grads {
+      detail::PackedGrads<T> pg;
       Tensor gy = gy_in.to(dtype_v<T>);
-      EventGrads g = plan_backward(*plan, gy.data<T>());
-      const long J = static_cast<long>(plan->strikes.size());
-      Grads out{to_tensor<T>(g.onset, {J}), to_tensor<T>(g.offset, {J}), to_tensor<T>(g.velocity, {J}), Tensor()};
-      if (has_pedal) out[3] = to_tensor<T>(g.pedal, shapes[3]);
+      if (op->packed) {
+        gy = reshape(gy, {op->packed->n});
+        pg = op->dev ? detail::packed_backward_cuda(*op->packed, *op->dev, gy)
+                     : detail::packed_backward_cpu(*op->packed, gy.cpu().template data<T>(), op->plans[0]->ropt.checkpoint);
+      }
+      Grads out;
+      PianoParamValues gp;
+      for (size_t b = 0; b < op->plans.size(); ++b) {
+        const EventPlan<T>& P = *op->plans[b];
+        EventGrads g = op->packed ? plan_backward(P, static_cast<const T*>(nullptr), &pg, op->packed.get(), op->win0[b])
+                                  : plan_backward(P, gy.data<T>() + static_cast<long>(b) * N);
+        const long J = static_cast<long>(P.strikes.size());
+        out.insert(out.end(), {to_tensor<T>(g.onset, {J}), to_tensor<T>(g.offset, {J}), to_tensor<T>(g.velocity, {J}),
+                               shapes[4 * b + 3].empty() ? Tensor() : to_tensor<T>(g.pedal, shapes[4 * b + 3])});
+        if (b == 0) gp = std::move(g.params);  // one item: its gradients as they are
+        for (size_t i = 0; b > 0 && i < gp.size(); ++i)
+          for (size_t k = 0; k < gp[i].size(); ++k) gp[i][k] += g.params[i][k];
+      }
       for (int i = 0; i < kNumModeParams; ++i)
-        out.push_back(to_tensor<T>(g.params[static_cast<size_t>(i)], shapes[static_cast<size_t>(4 + i)]));
+        out.push_back(to_tensor<T>(gp[static_cast<size_t>(i)], shapes[op->plans.size() * 4 + static_cast<size_t>(i)]));
+      detail::grads_to_input_devices(out, devs);
       return out;
     });
     return 0;
   });
   return y;
+}
+
+}  // namespace
+
+namespace detail {
+Tensor render_events_batch_dry(PianoParams& params, const std::vector<EventControls>& items, int64_t num_samples,
+                               const RenderOptions& ro) {
+  if (items.empty()) throw ValueError("render_events: no batch items");
+  return events_dry(params, items, num_samples, ro, true);
+}
+}  // namespace detail
+
+Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& onsets, const Tensor& offsets,
+                         const Tensor& velocities, const Tensor& pedal, int64_t num_samples, const RenderOptions& ro) {
+  return events_dry(params, {{keys, onsets, offsets, velocities, pedal}}, num_samples, ro, false);
 }
 
 EventRenderStats last_event_render_stats() { return g_stats; }

@@ -37,7 +37,21 @@ struct RenderOptions {
   int group_size = 16;             // notes per modal-kernel call (bounds the gate buffer)
   double tape_budget_bytes = 256e6;  // forward checkpoints kept for the backward (beyond: recomputed)
   double tail_seconds = 1.0;       // render(): audio kept after the last event
+  // render() / render_batch() only, which build the control tensors from Performances: the device they
+  // are created on. The ops themselves (render_events[_dry], render_roll[_dry]) follow their controls'
+  // device, see "Devices" below.
+  Device device = kCPU;
 };
+
+// Devices. The modal bank runs where the control tensors live (onsets/offsets/velocities/pedal, or the
+// onset/velocity/gate rolls; all on one device, else DeviceError); the output lives there too and every
+// gradient comes back on its input's device. On CUDA every group of every batch item is packed into one
+// bank (synth/modal_packed.h) and run by the parallel-scan kernels (kernels/cuda/modal_scan*.cu) in one
+// launch per pass, WITHOUT truncation (rel_threshold is taken as 0: the result is the CPU render with
+// rel_threshold = 0, to rounding). Mode building, the gate rows and the mode builder's chain rule
+// (backprop_modes) stay on the host, as does the per-item plan: a host cost per call that grows with the
+// notes and samples (the packed gate rows are uploaded once per forward). Body/room convolution needs
+// fft_convolve on the dry signal's device.
 
 // keys i64/i32 [N] (MIDI 21..108); onsets, offsets, velocities [N] in the params' dtype (seconds,
 // seconds, MIDI velocity 1..127); pedal: undefined (up), [num_samples] per sample, or [F] frames at
@@ -56,6 +70,7 @@ Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& 
 // bank, string partials dropped by partial_floor.
 struct EventRenderStats {
   int64_t notes = 0, modes = 0, trimmed = 0;
+  double host_seconds = 0;  // packed/CUDA route: host time of plans, modes, gate rows, packing (CPU: whole forward)
 };
 EventRenderStats last_event_render_stats();
 
@@ -63,5 +78,10 @@ EventRenderStats last_event_render_stats();
 Tensor render(PianoParams& params, const Performance& perf, const RenderOptions& options = {});
 // Several performances -> [B, T], T the longest; shorter ones are rendered to the same length.
 Tensor render_batch(PianoParams& params, const std::vector<Performance>& perfs, const RenderOptions& options = {});
+
+namespace detail {
+// The RenderOptions and num_samples checks shared by both renderers (ValueError naming `op` and the field).
+void check_render_options(const char* op, const RenderOptions& ro, int64_t num_samples);
+}  // namespace detail
 
 }  // namespace pianograd

@@ -42,6 +42,10 @@ namespace detail {
 // fft_convolve like the rest) and the signal once: one long convolution instead of two, forward and
 // backward (6 -> 3 long ones per forward+backward). Shared with render_roll (roll_renderer.cpp).
 Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptions& ro) {
+  // A dry signal rendered on CUDA (CUDA controls) meets IRs kept elsewhere: the IR moves to the dry
+  // signal's device by a recorded copy, so its gradient returns to the params' device (fft_convolve
+  // has a cuFFT path). On one device this is the IR itself.
+  auto on_dry = [&](const Tensor& h) { return h.device() == dry.device() ? h : h.to(dry.device()); };
   if (ro.body && ro.room) {
     const Tensor& b = params[kBodyIr];
     const Tensor& r = params[kRoomIr];
@@ -50,10 +54,10 @@ Tensor apply_body_room(const Tensor& dry, PianoParams& params, const RenderOptio
     const bool b_longer = b.numel() > r.numel();
     const Tensor& lng = b_longer ? b : r;
     const Tensor& sht = b_longer ? r : b;
-    return fft_convolve(dry, merged_ir(lng, sht));
+    return fft_convolve(dry, on_dry(merged_ir(lng, sht)));
   }
-  if (ro.body) return fft_convolve(dry, params[kBodyIr]);
-  if (ro.room) return fft_convolve(dry, params[kRoomIr]);
+  if (ro.body) return fft_convolve(dry, on_dry(params[kBodyIr]));
+  if (ro.room) return fft_convolve(dry, on_dry(params[kRoomIr]));
   return dry;
 }
 }  // namespace detail

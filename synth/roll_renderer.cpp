@@ -14,8 +14,10 @@
 // which all its modes are below the bank's truncation threshold.
 #include "synth/roll_renderer.h"
 #include "synth/modal_group.h"
+#include "synth/modal_packed.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -275,26 +277,43 @@ void plan_forward(const RollPlan<T>& P, T* y) {
 }
 
 // Accumulates the roll gradients (each [F, 88]) and the parameter gradients of one batch element.
+// With pg (the packed route), the modal gradients come from the packed bank's windows win0, win0 + 1, ...
+// (this plan's groups, their modes in strike order) instead of a kernel call per group.
 template <class T>
 void plan_backward(const RollPlan<T>& P, const T* gy, double* g_onset, double* g_velocity, double* g_gate,
-                   PianoParamValues& g_params) {
+                   PianoParamValues& g_params, const detail::PackedGrads<T>* pg = nullptr,
+                   const detail::PackedBank<T>* pk = nullptr, size_t win0 = 0) {
   const long M = P.modes.size();
   std::vector<T> go(static_cast<size_t>(M), T(0)), gs = go, gd = go, ga = go, gdl = go;
-  for (const auto& g : P.groups) {
-    GroupBank<T> b = group_bank(P, g, nullptr);
-    const size_t Mg = b.index.size();
-    std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg), lg(b.gate.size());
-    kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data()};
-    kc::modal_backward(b.bank(), b.gate.data(), b.rows, b.W, gy + g.w0, mg, b.mo);
-    for (size_t i = 0; i < Mg; ++i) {
-      const size_t u = static_cast<size_t>(b.index[i]);
-      go[u] = lo[i], gs[u] = ls[i], gd[u] = ld[i], ga[u] = la[i], gdl[u] = ldl[i];
+  for (size_t gi = 0; gi < P.groups.size(); ++gi) {
+    const auto& g = P.groups[gi];
+    const long rows = static_cast<long>(g.rows.size()), W = g.w1 - g.w0;
+    std::vector<T> lg;
+    if (pg) {
+      lg = pg->window_gate(*pk, win0 + gi);
+      size_t i = static_cast<size_t>(pk->windows[win0 + gi].m0);
+      for (long j : g.rows)
+        for (long m = P.mode_begin[static_cast<size_t>(j)]; m < P.mode_end[static_cast<size_t>(j)]; ++m, ++i) {
+          const size_t u = static_cast<size_t>(m);
+          go[u] = pg->omega[i], gs[u] = pg->sigma[i], gd[u] = pg->dgain[i], ga[u] = pg->amp[i], gdl[u] = pg->delta[i];
+        }
+    } else {
+      GroupBank<T> b = group_bank(P, g, nullptr);
+      const size_t Mg = b.index.size();
+      std::vector<T> lo(Mg), ls(Mg), ld(Mg), la(Mg), ldl(Mg);
+      lg.assign(b.gate.size(), T(0));
+      kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data()};
+      kc::modal_backward(b.bank(), b.gate.data(), b.rows, b.W, gy + g.w0, mg, b.mo);
+      for (size_t i = 0; i < Mg; ++i) {
+        const size_t u = static_cast<size_t>(b.index[i]);
+        go[u] = lo[i], gs[u] = ls[i], gd[u] = ld[i], ga[u] = la[i], gdl[u] = ldl[i];
+      }
     }
-    for (long r = 0; r < b.rows; ++r) {
+    for (long r = 0; r < rows; ++r) {
       const long j = g.rows[static_cast<size_t>(r)];
       const long s = P.modes.start[static_cast<size_t>(P.mode_begin[static_cast<size_t>(j)])];
       const long e = P.life_end[static_cast<size_t>(j)];
-      if (e > s) P.gate_row_backward(j, s, e, lg.data() + r * b.W + (s - g.w0), g_gate);
+      if (e > s) P.gate_row_backward(j, s, e, lg.data() + r * W + (s - g.w0), g_gate);
     }
   }
   std::vector<StrikeGrad> sg(P.strikes.size());
@@ -312,6 +331,11 @@ struct RollOp {
   PianoParamValues pv;
   std::vector<double> onset, velocity, gate;
   std::vector<std::unique_ptr<RollPlan<T>>> plans;
+  // The packed route (CUDA controls, or a PackedCpuScope): the whole batch in one bank; plan b's groups
+  // are its windows win0[b], ... The upload is kept for the backward (null: packed_*_cpu).
+  std::unique_ptr<detail::PackedBank<T>> packed;
+  std::shared_ptr<detail::PackedDevice> dev;
+  std::vector<size_t> win0;
 };
 
 void check_inputs(const PianoParams& params, const Tensor& onset, const Tensor& velocity, const Tensor& gate,
@@ -334,16 +358,8 @@ void check_inputs(const PianoParams& params, const Tensor& onset, const Tensor& 
   }
   if (!(frame_rate > 0 && std::isfinite(frame_rate)))
     throw ValueError(std::string(op) + ": frame_rate must be > 0, got " + std::to_string(frame_rate));
-  if (num_samples < 1) throw ValueError(std::string(op) + ": num_samples must be >= 1, got " + std::to_string(num_samples));
-  if (!(ro.sample_rate >= 1000.0 && std::isfinite(ro.sample_rate)))
-    throw ValueError(std::string(op) + ": sample rate must be >= 1000 Hz, got " + std::to_string(ro.sample_rate));
-  if (!(ro.damper_tau > 0)) throw ValueError(std::string(op) + ": damper_tau must be > 0");
-  if (!(ro.rel_threshold >= 0)) throw ValueError(std::string(op) + ": rel_threshold must be >= 0");
-  if (!(ro.partial_floor >= 0 && ro.partial_floor < 1))
-    throw ValueError(std::string(op) + ": partial_floor must be in [0, 1), got " + std::to_string(ro.partial_floor));
+  detail::check_render_options(op, ro, num_samples);
   if (!(threshold >= 0)) throw ValueError(std::string(op) + ": onset_threshold must be >= 0");
-  if (ro.checkpoint <= 0 || ro.checkpoint % kModalBlock != 0)
-    throw ValueError(std::string(op) + ": checkpoint must be a positive multiple of 64, got " + std::to_string(ro.checkpoint));
 }
 
 template <class T>
@@ -359,6 +375,11 @@ RollRenderStats last_roll_render_stats() { return g_stats; }
 Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& velocity, const Tensor& gate,
                        double frame_rate, int64_t num_samples, const RenderOptions& ro, double threshold) {
   check_inputs(params, onset, velocity, gate, frame_rate, num_samples, ro, threshold);
+  // Routing: the modal bank runs on the controls' device (CUDA: packed, no truncation; modal_packed.h).
+  const Device dev = detail::control_device("render_roll", {{&onset, "onset"}, {&velocity, "velocity"}, {&gate, "gate"}});
+  const bool packed = dev.type != DeviceType::CPU || detail::packed_cpu_forced();
+  RenderOptions po = ro;
+  if (packed) po.rel_threshold = 0.0;  // the GPU scan does not truncate
   const bool batched = onset.dim() == 3;
   const long B = batched ? static_cast<long>(onset.shape()[0]) : 1;
   const long F = static_cast<long>(onset.shape()[onset.dim() - 2]);
@@ -368,35 +389,63 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
   g_stats = {};
   dispatch_floating(params.dtype(), "render_roll", [&](auto tag) {
     using T = decltype(tag);
+    const auto t0 = std::chrono::steady_clock::now();
     auto op = std::make_shared<RollOp<T>>();
     op->pv = piano_param_values(params);
     op->onset = onset.to_vector<double>();
     op->velocity = velocity.to_vector<double>();
     op->gate = gate.to_vector<double>();
     auto edges = std::make_shared<const Edges>(F, ro.sample_rate, frame_rate, ro.damper_tau);
+    if (packed) op->packed = std::make_unique<detail::PackedBank<T>>();
     const size_t per = static_cast<size_t>(F * kNumKeys);
     for (long b = 0; b < B; ++b) {
       const size_t o = static_cast<size_t>(b) * per;
       op->plans.push_back(make_plan<T>(op->pv, edges, op->onset.data() + o, op->velocity.data() + o,
-                                       op->gate.data() + o, F, frame_rate, num_samples, ro, threshold));
+                                       op->gate.data() + o, F, frame_rate, num_samples, po, threshold));
       const auto& P = *op->plans.back();
       g_stats.strikes += static_cast<int64_t>(P.strikes.size());
       g_stats.modes += P.modes.size();
-      plan_forward(P, y.data<T>() + b * num_samples);
+      if (!packed) {
+        plan_forward(P, y.data<T>() + b * num_samples);
+        continue;
+      }
+      op->win0.push_back(op->packed->windows.size());
+      for (const auto& g : P.groups) op->packed->append(group_bank(P, g, &g_stats.gate_samples), b * num_samples + g.w0);
+    }
+    if (packed) {  // one launch for the whole batch
+      op->packed->n = B * num_samples;
+      g_stats.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (dev.type == DeviceType::CPU) {
+        detail::packed_forward_cpu(*op->packed, y.data<T>(), ro.checkpoint);
+      } else {
+        op->dev = std::make_shared<detail::PackedDevice>(detail::packed_upload(*op->packed, dev));
+        y = reshape(detail::packed_forward_cuda(*op->packed, *op->dev), y.shape());
+      }
     }
     std::vector<Shape> shapes;
     for (const Tensor& t : inputs) shapes.push_back(t.shape());
-    record_many(y, "render_roll", inputs, [op, shapes, num_samples, per](const Tensor& gy_in) -> Grads {
-      Tensor gy = gy_in.to(dtype_v<T>);
+    record_many(y, "render_roll", inputs, [op, shapes, num_samples, per, devs = detail::input_devices(inputs)](const Tensor& gy_in) -> Grads {
       const size_t total = op->onset.size();
       std::vector<double> go(total, 0.0), gv(total, 0.0), gg(total, 0.0);
       PianoParamValues gp = zero_param_values();
-      for (size_t b = 0; b < op->plans.size(); ++b)
-        plan_backward(*op->plans[b], gy.data<T>() + static_cast<long>(b) * num_samples, go.data() + b * per,
-                      gv.data() + b * per, gg.data() + b * per, gp);
+      if (op->packed) {
+        const Tensor gflat = reshape(gy_in.to(dtype_v<T>), {op->packed->n});
+        const detail::PackedGrads<T> pg =
+            op->dev ? detail::packed_backward_cuda(*op->packed, *op->dev, gflat)
+                    : detail::packed_backward_cpu(*op->packed, gflat.cpu().template data<T>(), op->plans[0]->ropt.checkpoint);
+        for (size_t b = 0; b < op->plans.size(); ++b)
+          plan_backward(*op->plans[b], static_cast<const T*>(nullptr), go.data() + b * per, gv.data() + b * per,
+                        gg.data() + b * per, gp, &pg, op->packed.get(), op->win0[b]);
+      } else {
+        Tensor gy = gy_in.to(dtype_v<T>);
+        for (size_t b = 0; b < op->plans.size(); ++b)
+          plan_backward(*op->plans[b], gy.data<T>() + static_cast<long>(b) * num_samples, go.data() + b * per,
+                        gv.data() + b * per, gg.data() + b * per, gp);
+      }
       Grads out{to_tensor<T>(go, shapes[0]), to_tensor<T>(gv, shapes[1]), to_tensor<T>(gg, shapes[2])};
       for (int i = 0; i < kNumModeParams; ++i)
         out.push_back(to_tensor<T>(gp[static_cast<size_t>(i)], shapes[static_cast<size_t>(3 + i)]));
+      detail::grads_to_input_devices(out, devs);
       return out;
     });
     return 0;

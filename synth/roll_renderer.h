@@ -48,6 +48,7 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
 // modes in the bank, and gate samples evaluated. Lets tests check that silent entries cost nothing.
 struct RollRenderStats {
   int64_t strikes = 0, modes = 0, gate_samples = 0;
+  double host_seconds = 0;  // packed/CUDA route: host wall time of plans, modes, gate rows, packing (else 0)
 };
 RollRenderStats last_roll_render_stats();
 

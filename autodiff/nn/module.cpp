@@ -1,9 +1,11 @@
 #include "autodiff/nn/module.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
 #include "autodiff/checkpoint.h"
+#include "autodiff/device.h"
 #include "autodiff/tape.h"
 
 namespace pianograd::nn {
@@ -156,6 +158,42 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     Tensor src = it->second.dtype() == t.dtype() ? it->second.to(kCPU) : it->second.to(kCPU).to(t.dtype());
     if (src.raw_data() != t.raw_data()) std::memcpy(t.raw_data(), src.raw_data(), t.nbytes());
   }
+}
+
+Module& Module::to(Device device) {
+  require_device(device, (type_name() + ".to").c_str());  // before anything moves
+  NamedTensors live;
+  collect("", &live, &live);
+  // One copy per distinct TensorImpl (a tied parameter appears under two names but moves once);
+  // all copies first, then the swaps, so a failure part-way leaves every handle as it was.
+  std::vector<TensorImpl*> impls;
+  std::vector<std::shared_ptr<Storage>> data, grads;
+  {
+    NoGrad guard;
+    for (const auto& [n, t] : live) {
+      TensorImpl* impl = t.impl();
+      if (t.device() == device || std::find(impls.begin(), impls.end(), impl) != impls.end()) continue;
+      impls.push_back(impl);
+      data.push_back(t.detach().to(device).impl()->storage);
+      grads.push_back(impl->grad ? Tensor(impl->grad).detach().to(device).impl()->storage : nullptr);
+    }
+  }
+  for (size_t i = 0; i < impls.size(); ++i) {
+    // The copy is fresh and contiguous at offset 0 (to() never returns a view when devices differ).
+    impls[i]->storage = data[i];
+    impls[i]->offset = 0;
+    if (impls[i]->grad) {
+      impls[i]->grad->storage = grads[i];
+      impls[i]->grad->offset = 0;
+    }
+  }
+  return *this;
+}
+
+Device Module::device() const {
+  NamedTensors live;
+  collect("", &live, &live);
+  return live.empty() ? kCPU : live.front().second.device();
 }
 
 void Module::save(const std::string& path, const std::map<std::string, std::string>& metadata) const {

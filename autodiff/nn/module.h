@@ -73,6 +73,19 @@ class Module {
   void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
   void load(const std::string& path, bool strict = true);
 
+  // Moves every parameter and buffer (and any accumulated gradient) to `device` IN PLACE: each
+  // handle keeps its identity and only its storage is replaced by a copy on the device, so the
+  // layers' members, parameters() taken earlier and an optimizer built before or after all see the
+  // moved tensors. An optimizer's state (Adam moments, SGD momentum) follows its parameter at the
+  // next step (Optimizer::slot), so it need not be rebuilt. Every copy is made before any handle is
+  // touched: on DeviceError (no CUDA build, no device, bad index) or an allocation failure the
+  // module is unchanged. to(the current device) copies nothing. Returns *this.
+  Module& to(Device device);
+  Module& cuda(int index = 0) { return to(Device{DeviceType::CUDA, index}); }
+  Module& cpu() { return to(kCPU); }
+  // The device of the first parameter (or buffer); CPU for a module without tensors.
+  Device device() const;
+
   // A multi-line summary: one row per parameter with its shape.
   std::string repr() const;
 

@@ -9,6 +9,7 @@
 #include "autodiff/ops/conv.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/ops/reduce.h"
+#include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/elementwise.h"
@@ -26,6 +27,7 @@ Tensor conv_transpose_cuda(const char* op, const Tensor& x, const Tensor& w, con
 
 PG_REGISTER_OP(conv1d);
 PG_REGISTER_OP(conv2d);
+PG_REGISTER_OP(conv2d_concat);
 PG_REGISTER_OP(conv_transpose1d);
 
 namespace {
@@ -67,13 +69,13 @@ void check_bias(const char* op, const Tensor& bias, int64_t cout) {
 }
 
 // Output length of one axis; ShapeError when the dilated kernel does not fit the padded input.
-int64_t out_len(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, const Tensor& x,
+int64_t out_len(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, const Shape& x,
                 const Tensor& w) {
   const int64_t span = d * (k - 1) + 1;
   if (in + 2 * p < span)
     throw ShapeError(std::string(op) + ": kernel larger than padded input: kernel span " + to_string(span) +
                      " (kernel " + to_string(k) + ", dilation " + to_string(d) + ") > input " + to_string(in) +
-                     " + 2*padding " + to_string(p) + "; input " + str(x) + ", weight " + str(w));
+                     " + 2*padding " + to_string(p) + "; input " + shape_str(x) + ", weight " + str(w));
   return (in + 2 * p - span) / s + 1;
 }
 
@@ -105,41 +107,50 @@ void typed(const Tensor& t, const char* op, F&& f) {
   });
 }
 
+// Validates the parameters and shapes of a conv over an input of shape xs (rank 3: [N, C, L], 4: [N, C,
+// H, W]) and builds its geometry and output shape ys.
+kc::ConvGeom conv_geom(const char* op, int64_t rank, const Shape& xs, const Tensor& w, const Tensor& bias,
+                       Conv2dPair stride, Conv2dPair padding, Conv2dPair dilation, int64_t groups, Shape& ys) {
+  for (int a = rank == 4 ? 0 : 1; a < 2; ++a) check_params(op, stride[a], padding[a], dilation[a], groups);
+  const int64_t cin = xs[1], cout = w.size(0);
+  check_groups(op, cin, groups, "input");
+  check_groups(op, cout, groups, "output");
+  if (w.size(1) * groups != cin)
+    throw ShapeError(std::string(op) + ": channel mismatch: input " + shape_str(xs) + " has " + to_string(cin) +
+                     " channels, weight " + str(w) + " with groups=" + to_string(groups) + " expects " +
+                     to_string(w.size(1) * groups));
+  check_bias(op, bias, cout);
+  kc::ConvGeom g;
+  g.N = xs[0];
+  g.C = cin;
+  g.Cout = cout;
+  g.groups = groups;
+  g.W = xs.back();
+  g.KW = w.size(-1);
+  g.sw = stride[1];
+  g.pw = padding[1];
+  g.dw = dilation[1];
+  g.OW = out_len(op, g.W, g.KW, g.sw, g.pw, g.dw, xs, w);
+  ys = {g.N, cout, g.OW};
+  if (rank == 4) {
+    g.H = xs[2];
+    g.KH = w.size(2);
+    g.sh = stride[0];
+    g.ph = padding[0];
+    g.dh = dilation[0];
+    g.OH = out_len(op, g.H, g.KH, g.sh, g.ph, g.dh, xs, w);
+    ys = {g.N, cout, g.OH, g.OW};
+  }
+  return g;
+}
+
 // Shared body of conv1d and conv2d (1-D is the H = KH = 1 case).
 // stride / padding / dilation are {h, w}; the w entry is the only one used for conv1d.
 Tensor conv_nd(const char* op, int64_t rank, const Tensor& x, const Tensor& w, const Tensor& bias,
                Conv2dPair stride, Conv2dPair padding, Conv2dPair dilation, int64_t groups, bool relu = false) {
   check_tensors(op, x, w, bias, rank);
-  for (int a = rank == 4 ? 0 : 1; a < 2; ++a) check_params(op, stride[a], padding[a], dilation[a], groups);
-  const int64_t cin = x.size(1), cout = w.size(0);
-  check_groups(op, cin, groups, "input");
-  check_groups(op, cout, groups, "output");
-  if (w.size(1) * groups != cin)
-    throw ShapeError(std::string(op) + ": channel mismatch: input " + str(x) + " has " + to_string(cin) +
-                     " channels, weight " + str(w) + " with groups=" + to_string(groups) + " expects " +
-                     to_string(w.size(1) * groups));
-  check_bias(op, bias, cout);
-  kc::ConvGeom g;
-  g.N = x.size(0);
-  g.C = cin;
-  g.Cout = cout;
-  g.groups = groups;
-  g.W = x.size(-1);
-  g.KW = w.size(-1);
-  g.sw = stride[1];
-  g.pw = padding[1];
-  g.dw = dilation[1];
-  g.OW = out_len(op, g.W, g.KW, g.sw, g.pw, g.dw, x, w);
-  Shape ys{g.N, cout, g.OW};
-  if (rank == 4) {
-    g.H = x.size(2);
-    g.KH = w.size(2);
-    g.sh = stride[0];
-    g.ph = padding[0];
-    g.dh = dilation[0];
-    g.OH = out_len(op, g.H, g.KH, g.sh, g.ph, g.dh, x, w);
-    ys = {g.N, cout, g.OH, g.OW};
-  }
+  Shape ys;
+  const kc::ConvGeom g = conv_geom(op, rank, x.shape(), w, bias, stride, padding, dilation, groups, ys);
   if (x.is_cuda()) [[unlikely]] {
     Tensor yc = detail::conv_cuda(op, x, w, bias, g, ys);
     return relu ? pianograd::relu(yc) : yc;
@@ -223,6 +234,56 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dPair stride, Conv2dPair padding,
               Conv2dPair dilation, int64_t groups, ConvActivation activation) {
   return conv_nd("conv2d", 4, x, w, bias, stride, padding, dilation, groups, activation == ConvActivation::relu);
+}
+
+Tensor conv2d_concat(const Tensor& x, const Tensor& x2, const Tensor& w, const Tensor& bias, Conv2dPair stride,
+                     Conv2dPair padding, Conv2dPair dilation, ConvActivation activation) {
+  const char* op = "conv2d_concat";
+  check_defined(x, op, "x");
+  check_defined(x2, op, "x2");
+  check_tensors(op, x, w, bias, 4);
+  check_tensors(op, x2, w, bias, 4);
+  if (x2.size(0) != x.size(0) || x2.size(2) != x.size(2) || x2.size(3) != x.size(3))
+    throw ShapeError(std::string(op) + ": inputs differ beyond the channel dim: " + str(x) + " and " + str(x2));
+  const bool relu = activation == ConvActivation::relu;
+  Shape xs = x.shape(), ys;
+  xs[1] += x2.size(1);
+  const kc::ConvGeom g = conv_geom(op, 4, xs, w, bias, stride, padding, dilation, 1, ys);
+  // Elsewhere (CUDA, geometries the two-input kernel does not cover, no fused ReLU): the copy.
+  if (x.is_cuda() || x2.is_cuda() || !relu || !kc::conv_direct_concat_applicable(g))
+    return conv2d(concat({x, x2}, 1), w, bias, stride, padding, dilation, 1, activation);
+  const long c1 = static_cast<long>(x.size(1));
+  Tensor y = Tensor::empty(ys, x.dtype());
+  typed(x, op, [&](auto tag) {
+    using T = decltype(tag);
+    kc::conv_direct_forward<T>(x.data<T>(), w.data<T>(), bias.defined() ? bias.data<T>() : nullptr, y.data<T>(), g,
+                               true, x2.data<T>(), c1);
+  });
+  const bool has_bias = bias.defined();
+  auto vjp = [xd = x.detach(), x2d = x2.detach(), wd = w.detach(), yd = y.detach(), g, c1, op, has_bias,
+              rx = x.requires_grad(), rx2 = x2.requires_grad(), rw = w.requires_grad()](const Tensor& gy) -> Grads {
+    Tensor gx = rx ? Tensor::empty(xd.shape(), xd.dtype()) : Tensor();
+    Tensor gx2 = rx2 ? Tensor::empty(x2d.shape(), x2d.dtype()) : Tensor();
+    Tensor gw = rw ? Tensor::empty(wd.shape(), wd.dtype()) : Tensor();
+    Tensor gb = has_bias ? Tensor::empty({g.Cout}, gy.dtype()) : Tensor();
+    typed(gy, op, [&](auto tag) {
+      using T = decltype(tag);
+      auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+      kc::conv_direct_backward_relu<T>(xd.data<T>(), wd.data<T>(), yd.data<T>(), gy.data<T>(), ptr(gx), ptr(gw),
+                                       ptr(gb), g, x2d.data<T>(), ptr(gx2), c1);
+    });
+    return {gx, gx2, gw, gb};
+  };
+  if (has_bias) {
+    record(y, op, {x, x2, w, bias}, std::move(vjp));
+  } else {
+    record(y, op, {x, x2, w}, [vjp = std::move(vjp)](const Tensor& gy) -> Grads {
+      Grads gr = vjp(gy);
+      gr.pop_back();
+      return gr;
+    });
+  }
+  return y;
 }
 
 Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t padding,

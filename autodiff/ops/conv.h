@@ -22,6 +22,13 @@ using Conv2dPair = std::array<int64_t, 2>;
 enum class ConvActivation { none, relu };
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, Conv2dPair stride, Conv2dPair padding,
               Conv2dPair dilation = {1, 1}, int64_t groups = 1, ConvActivation activation = ConvActivation::none);
+// conv2d(concat({x, x2}, 1), w, bias, stride, padding, dilation, 1, activation) as one op: x [N,C1,H,W] and
+// x2 [N,C2,H,W] are read in place (and their gradients written in place) by the direct kernel when it
+// applies (fused ReLU, stride 1, padding along H only: a [k x 1] time conv over [features | context]),
+// saving the concatenated copy and the slicing of its gradient; elsewhere it is that concat + conv2d.
+Tensor conv2d_concat(const Tensor& x, const Tensor& x2, const Tensor& w, const Tensor& bias, Conv2dPair stride,
+                     Conv2dPair padding, Conv2dPair dilation = {1, 1},
+                     ConvActivation activation = ConvActivation::none);
 // x [N,Cin,L], w [Cin,Cout/groups,K] (PyTorch layout).
 Tensor conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), int64_t stride = 1,
                         int64_t padding = 0, int64_t output_padding = 0, int64_t dilation = 1,

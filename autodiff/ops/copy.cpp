@@ -3,6 +3,7 @@
 
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/tape.h"
 
 namespace pianograd {
@@ -12,8 +13,8 @@ PG_REGISTER_OP(cast);
 
 Tensor Tensor::clone() const {
   check_defined("clone");
-  Tensor y = Tensor::empty(shape(), dtype(), device());
-  if (nbytes()) std::memcpy(y.raw_data(), raw_data(), nbytes());
+  Tensor y = is_cuda() ? detail::cuda_copy(*this) : Tensor::empty(shape(), dtype(), device());  // device->device
+  if (!is_cuda() && nbytes()) std::memcpy(y.raw_data(), raw_data(), nbytes());
   record(y, "clone", {*this}, [](const Tensor& gy) -> Grads { return {gy}; });
   return y;
 }

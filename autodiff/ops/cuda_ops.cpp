@@ -124,4 +124,74 @@ Tensor cuda_copy(const Tensor& x) {
   return c;
 }
 
+Tensor cuda_compare(kcu::CompareOp op, const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  Tensor y = Tensor::empty(out_shape, a.dtype(), a.device());
+  void* stream = cuda_launch_context(a);
+  const kcu::BroadcastGeom g = make_geom(out_shape, broadcast_strides(a.shape(), out_shape),
+                                         broadcast_strides(b.shape(), out_shape), "compare");
+  dispatch_floating(a.dtype(), "compare", [&](auto tag) {
+    using T = decltype(tag);
+    kcu::compare_broadcast<T>(op, a.device_data<T>(), b.device_data<T>(), y.device_data<T>(), g, stream);
+    return 0;
+  });
+  return y;
+}
+
+void cuda_strided_copy(const Tensor& src, int64_t src_offset, const Strides& src_strides, const Tensor& dst,
+                       int64_t dst_offset, const Strides& dst_strides, const Shape& box) {
+  for (int64_t b : box)
+    if (b <= 0) return;
+  // Merge from the outermost dim inwards: dim d joins the previous kept dim when that one steps by
+  // exactly box[d] of d's strides in both buffers (they are contiguous together).
+  Shape mb;
+  Strides ms, md;
+  for (size_t d = 0; d < box.size(); ++d) {
+    if (box[d] == 1) continue;
+    if (!mb.empty() && ms.back() == box[d] * src_strides[d] && md.back() == box[d] * dst_strides[d]) {
+      mb.back() *= box[d];
+      ms.back() = src_strides[d];
+      md.back() = dst_strides[d];
+    } else {
+      mb.push_back(box[d]);
+      ms.push_back(src_strides[d]);
+      md.push_back(dst_strides[d]);
+    }
+  }
+  if (mb.size() > static_cast<size_t>(kcu::kMaxDims))
+    throw ShapeError("strided copy: " + std::to_string(mb.size()) + " non-mergeable dims exceed the CUDA kernels' " +
+                     "limit of " + std::to_string(kcu::kMaxDims) + " (box " + shape_str(box) + ")");
+  kcu::StridedCopyGeom g;
+  g.nd = static_cast<int>(mb.size());
+  for (size_t d = 0; d < mb.size(); ++d) {
+    g.box[d] = static_cast<long>(mb[d]);
+    g.src_stride[d] = static_cast<long>(ms[d]);
+    g.dst_stride[d] = static_cast<long>(md[d]);
+  }
+  if (g.nd == 0) {  // a single element
+    g.nd = 1;
+    g.box[0] = 1;
+  }
+  g.src_offset = static_cast<long>(src_offset);
+  g.dst_offset = static_cast<long>(dst_offset);
+  // Offsets are applied in the kernel, so the base pointers are the storages' own (tensor offset included).
+  kcu::strided_copy(src.device_ptr(), dst.device_ptr(), g, static_cast<long>(dtype_size(src.dtype())),
+                    cuda_launch_context(src));
+}
+
+void cuda_copy_box(const Tensor& src, const Shape& src_start, const Tensor& dst, const Shape& dst_start,
+                   const Shape& box) {
+  const size_t nd = box.size();
+  Strides ss(nd, 1), ds(nd, 1);
+  for (size_t d = nd; d-- > 1;) {
+    ss[d - 1] = ss[d] * src.shape()[d];
+    ds[d - 1] = ds[d] * dst.shape()[d];
+  }
+  int64_t so = 0, doff = 0;
+  for (size_t d = 0; d < nd; ++d) {
+    so += src_start[d] * ss[d];
+    doff += dst_start[d] * ds[d];
+  }
+  cuda_strided_copy(src, so, ss, dst, doff, ds, box);
+}
+
 }  // namespace pianograd::detail

@@ -5,6 +5,7 @@
 #include "autodiff/broadcast.h"
 #include "autodiff/tensor.h"
 #include "kernels/common/elementwise_math.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd::detail {
 
@@ -16,5 +17,18 @@ Tensor cuda_broadcast_to(const Tensor& x, const Shape& shape);
 Tensor cuda_sum_to(const Tensor& grad, const Shape& shape);
 // A fresh copy of x on its device (no recording).
 Tensor cuda_copy(const Tensor& x);
+
+// y = cmp(a, b) ? 1 : 0 broadcast to out_shape, in a's dtype (the comparisons of select.cpp).
+Tensor cuda_compare(kernels::cuda::CompareOp op, const Tensor& a, const Tensor& b, const Shape& out_shape);
+// Elementwise strided copy between two device buffers of any dtype (src and dst have the same dtype
+// and device): dst[dst_offset + i . dst_strides] = src[src_offset + i . src_strides] for i < box,
+// strides and offsets in elements. Dims of size 1 are dropped and dims contiguous in both buffers
+// merged, so any rank whose box merges to <= kMaxDims dims is one launch.
+void cuda_strided_copy(const Tensor& src, int64_t src_offset, const Strides& src_strides, const Tensor& dst,
+                       int64_t dst_offset, const Strides& dst_strides, const Shape& box);
+// The device counterpart of copy_box (autodiff/ops/copy_box.h): an N-d box between two row-major
+// tensors of the same rank, dst[dst_start + i] = src[src_start + i].
+void cuda_copy_box(const Tensor& src, const Shape& src_start, const Tensor& dst, const Shape& dst_start,
+                   const Shape& box);
 
 }  // namespace pianograd::detail

@@ -77,12 +77,8 @@ Tensor binary_forward(BinaryOp bop, const Tensor& a, const Tensor& b, const char
 }
 
 // Elementwise selection a >= b (maximum) / a <= b (minimum) as a 0/1 mask of the broadcast shape;
-// ties send the gradient to `a`, as NumPy-style subgradients usually do.
-Tensor choose_a_mask(const Tensor& a, const Tensor& b, bool want_max) {
-  if (a.device().type != DeviceType::CPU)
-    throw_no_cuda_kernel(want_max ? "maximum (backward)" : "minimum (backward)", "needs the ge/le comparisons");
-  return want_max ? ge(a, b) : le(a, b);
-}
+// ties send the gradient to `a`, as NumPy-style subgradients usually do (ge/le run on either device).
+Tensor choose_a_mask(const Tensor& a, const Tensor& b, bool want_max) { return want_max ? ge(a, b) : le(a, b); }
 
 // gy (op) saved, same shapes (no broadcasting): one kernel call into a fresh tensor, for the
 // VJPs of the same-shape fast paths (no dispatch, checks or broadcast walk of a full op).

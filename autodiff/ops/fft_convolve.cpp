@@ -3,17 +3,67 @@
 #include <algorithm>
 #include <vector>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/spectral.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/fft.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd {
 
 PG_REGISTER_OP(fft_convolve);
 
 namespace kc = kernels::cpu;
+
+namespace {
+// The CUDA path: the forward and both VJPs as batched cuFFT convolutions (kernels/cuda/fft_convolve.cu),
+// with the reversals and windows of the CPU VJP below folded into the kernel's pack/extract steps.
+Tensor fft_convolve_cuda(const Tensor& x, const Tensor& h, long T, long K, long B) {
+  const char* op = "fft_convolve";
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  void* stream = cuda_launch_context(x);
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using Tp = decltype(tag);
+    kernels::cuda::FftConvGeom g;
+    g.batch = B;
+    g.x_len = T;
+    g.h_len = K;
+    g.count = T;
+    kernels::cuda::fft_convolve<Tp>(x.device_data<Tp>(), h.device_data<Tp>(), y.device_data<Tp>(), g, stream);
+    return 0;
+  });
+  record(y, op, {x, h}, [xd = x.detach(), hd = h.detach(), T, K, B](const Tensor& gy) -> Grads {
+    Tensor gx = Tensor::empty(xd.shape(), gy.dtype(), gy.device());
+    Tensor gh = zeros(hd.shape(), gy.dtype(), gy.device());
+    void* st = cuda_launch_context(gy);
+    dispatch_floating(gy.dtype(), "fft_convolve", [&](auto tag) {
+      using Tp = decltype(tag);
+      // gx[i] = (rev(gy) * h)[T-1-i]: reversed in, window [0, T) read reversed.
+      kernels::cuda::FftConvGeom a;
+      a.batch = B;
+      a.x_len = T;
+      a.h_len = K;
+      a.count = T;
+      a.x_reverse = a.y_reverse = true;
+      kernels::cuda::fft_convolve<Tp>(gy.device_data<Tp>(), hd.device_data<Tp>(), gx.device_data<Tp>(), a, st);
+      // gh[j] = sum_b (rev(x_b) * gy_b)[T-1+j] for j < min(K, T), zero beyond.
+      kernels::cuda::FftConvGeom w;
+      w.batch = B;
+      w.x_len = T;
+      w.h_len = T;
+      w.start = T - 1;
+      w.count = std::min(K, T);
+      w.x_reverse = w.h_per_row = w.sum_rows = true;
+      kernels::cuda::fft_convolve<Tp>(xd.device_data<Tp>(), gy.device_data<Tp>(), gh.device_data<Tp>(), w, st);
+      return 0;
+    });
+    return {gx, gh};
+  });
+  return y;
+}
+}  // namespace
 
 Tensor fft_convolve(const Tensor& x, const Tensor& h) {
   const char* op = "fft_convolve";
@@ -26,6 +76,10 @@ Tensor fft_convolve(const Tensor& x, const Tensor& h) {
   const long T = static_cast<long>(x.shape().back()), K = static_cast<long>(h.numel());
   const long B = x.dim() == 2 ? static_cast<long>(x.shape()[0]) : 1;
   if (K < 1 || T < 1) throw ShapeError(std::string(op) + ": empty operand: " + shape_str(x.shape()) + " and " + shape_str(h.shape()));
+  if (x.is_cuda() || h.is_cuda()) [[unlikely]] {
+    check_same_device(x, h, op);
+    return fft_convolve_cuda(x, h, T, K, B);
+  }
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using Tp = decltype(tag);

@@ -5,7 +5,9 @@
 #include <string>
 
 #include "autodiff/broadcast.h"
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/copy_box.h"
 #include "autodiff/ops/elementwise.h"
@@ -56,6 +58,14 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 namespace {
 
+// copy_box on the tensors' device: the host loop, or one strided-copy launch for CUDA tensors.
+void copy_box_on(const Tensor& src, const Shape& src_start, const Tensor& dst, const Shape& dst_start,
+                 const Shape& box) {
+  if (src.is_cuda()) [[unlikely]] return detail::cuda_copy_box(src, src_start, dst, dst_start, box);
+  detail::copy_box(src.raw_data(), src.shape(), src_start, dst.raw_data(), dst.shape(), dst_start, box,
+                   dtype_size(src.dtype()));
+}
+
 // Shared by concat and stack: `parts` are laid side by side along `dim` of a tensor of rank
 // parts[0].dim() (stack passes inputs already viewed with a size-1 dim inserted).
 Tensor join(const std::vector<Tensor>& parts, const std::vector<Tensor>& originals, int64_t d, const char* op) {
@@ -76,13 +86,12 @@ Tensor join(const std::vector<Tensor>& parts, const std::vector<Tensor>& origina
     total += p.shape()[static_cast<size_t>(d)];
   }
   out[static_cast<size_t>(d)] = total;
-  Tensor y = Tensor::empty(out, first.dtype());
-  const size_t esz = dtype_size(first.dtype());
+  Tensor y = Tensor::empty(out, first.dtype(), first.device());
   Shape origin(out.size(), 0), at(out.size(), 0);
   std::vector<int64_t> offsets;
   for (const Tensor& p : parts) {
     offsets.push_back(at[static_cast<size_t>(d)]);
-    detail::copy_box(p.raw_data(), p.shape(), origin, y.raw_data(), out, at, p.shape(), esz);
+    copy_box_on(p, origin, y, at, p.shape());
     at[static_cast<size_t>(d)] += p.shape()[static_cast<size_t>(d)];
   }
   std::vector<Shape> shapes;
@@ -99,10 +108,10 @@ Tensor join(const std::vector<Tensor>& parts, const std::vector<Tensor>& origina
     const Shape origin0(out.size(), 0);
     for (size_t k = 0; k < shapes.size(); ++k) {
       if (!needs[k]) continue;
-      Tensor g = Tensor::empty(shapes[k], gy.dtype());
+      Tensor g = Tensor::empty(shapes[k], gy.dtype(), gy.device());
       Shape at0(out.size(), 0);
       at0[static_cast<size_t>(d)] = offsets[k];
-      detail::copy_box(gy.raw_data(), out, at0, g.raw_data(), shapes[k], origin0, shapes[k], dtype_size(gy.dtype()));
+      copy_box_on(gy, at0, g, origin0, shapes[k]);
       gs[k] = g.reshape(orig_shapes[k]);
     }
     return gs;
@@ -159,11 +168,11 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     dst_start[d] = before > 0 ? before : 0;
     box[d] = std::max<int64_t>(0, std::min(xs[d] - src_start[d], out[d] - dst_start[d]));
   }
-  Tensor y = full(out, value, x.dtype());
-  detail::copy_box(x.raw_data(), xs, src_start, y.raw_data(), out, dst_start, box, dtype_size(x.dtype()));
-  record(y, "pad", {x}, [xs, out, src_start, dst_start, box](const Tensor& gy) -> Grads {
-    Tensor gx = zeros(xs, gy.dtype());  // cropped elements get no gradient
-    detail::copy_box(gy.raw_data(), out, dst_start, gx.raw_data(), xs, src_start, box, dtype_size(gy.dtype()));
+  Tensor y = full(out, value, x.dtype(), x.device());
+  copy_box_on(x, src_start, y, dst_start, box);
+  record(y, "pad", {x}, [xs, src_start, dst_start, box](const Tensor& gy) -> Grads {
+    Tensor gx = zeros(xs, gy.dtype(), gy.device());  // cropped elements get no gradient
+    copy_box_on(gy, dst_start, gx, src_start, box);
     return {gx};
   });
   return y;

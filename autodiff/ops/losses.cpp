@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/elementwise.h"
@@ -11,6 +12,8 @@
 #include "autodiff/ops/reduce_util.h"
 #include "autodiff/tape.h"
 #include "kernels/common/elementwise_math.h"
+#include "kernels/common/loss_math.h"
+#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cpu/reduce.h"
 
 namespace pianograd {
@@ -26,6 +29,17 @@ namespace {
 // Reduces per-element losses: none keeps them, sum/mean is the kernel row sum (mean over all elements).
 Tensor reduce_loss(const Tensor& elems, Reduction r, const char* name) {
   if (r == Reduction::none) return elems;
+  if (elems.is_cuda()) [[unlikely]] {  // the device row sum; the mean's division stays on the device
+    Tensor out = Tensor::empty({}, elems.dtype(), elems.device());
+    const long n = static_cast<long>(elems.numel());
+    void* stream = cuda_launch_context(elems);
+    dispatch_floating(elems.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::reduce_sum<T>(elems.device_data<T>(), out.device_data<T>(), 1L, n, 1L, stream);
+      return 0;
+    });
+    return r == Reduction::mean ? mul(out, 1.0 / static_cast<double>(n)) : out;  // n == 0: 0 * inf = NaN, as torch
+  }
   Tensor out = Tensor::empty({}, elems.dtype());
   dispatch_floating(elems.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -54,48 +68,66 @@ void check_pair(const Tensor& a, const Tensor& b, const char* name, const char* 
                      " shape " + shape_str(b.shape()));
 }
 
-// f(a, b, w, &da, &db, &dw) -> loss element; w is 1 when no third operand is given.
+// f(a, b, w, &da, &db, &dw) -> loss element; w is 1 when no third operand is given. On CUDA the same
+// math runs from kernels/common/loss_math.h (`kind` names it).
 template <class F>
-Tensor pointwise_loss(const char* name, const Tensor& a, const Tensor& b, const Tensor& w, Reduction r, F f) {
+Tensor pointwise_loss(const char* name, kernels::PointwiseLoss kind, const Tensor& a, const Tensor& b,
+                      const Tensor& w, Reduction r, F f) {
   const bool want = grad_enabled() && detail::any_requires_grad({a, b, w});
+  const bool on_cuda = a.is_cuda() || b.is_cuda() || (w.defined() && w.is_cuda());
+  if (on_cuda) [[unlikely]] {
+    check_same_device(a, b, name);
+    if (w.defined()) check_same_device(a, w, name);
+  }
   const Shape& s = a.shape();
   const Tensor wb = w.defined() ? broadcast_to_raw(w, s) : Tensor();
-  Tensor elems = Tensor::empty(s, a.dtype());
+  Tensor elems = Tensor::empty(s, a.dtype(), a.device());
   Tensor da, db, dw;
+  // Partials only for the inputs that want a gradient (a target or pos_weight seldom does): no buffer,
+  // store or VJP product for the others.
   if (want) {
-    da = Tensor::empty(s, a.dtype());
-    db = Tensor::empty(s, a.dtype());
-    if (w.defined()) dw = Tensor::empty(s, a.dtype());
+    if (a.requires_grad()) da = Tensor::empty(s, a.dtype(), a.device());
+    if (b.requires_grad()) db = Tensor::empty(s, a.dtype(), a.device());
+    if (w.defined() && w.requires_grad()) dw = Tensor::empty(s, a.dtype(), a.device());
   }
-  dispatch_floating(a.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    const T* pw = w.defined() ? wb.data<T>() : nullptr;
-    T* pe = elems.data<T>();
-    T* pda = want ? da.data<T>() : nullptr;
-    T* pdb = want ? db.data<T>() : nullptr;
-    T* pdw = want && pw ? dw.data<T>() : nullptr;
-    const int64_t n = a.numel();
+  if (on_cuda) [[unlikely]] {
+    void* stream = cuda_launch_context(a);
+    dispatch_floating(a.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      auto ptr = [](const Tensor& t) { return t.defined() ? t.device_data<T>() : nullptr; };
+      kernels::cuda::pointwise_loss<T>(kind, a.device_data<T>(), b.device_data<T>(), ptr(wb), elems.device_data<T>(),
+                                       ptr(da), ptr(db), ptr(dw), static_cast<long>(a.numel()), stream);
+      return 0;
+    });
+  } else {
+    dispatch_floating(a.dtype(), name, [&](auto tag) {
+      using T = decltype(tag);
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      const T* pw = w.defined() ? wb.data<T>() : nullptr;
+      T* pe = elems.data<T>();
+      T* pda = da.defined() ? da.data<T>() : nullptr;
+      T* pdb = db.defined() ? db.data<T>() : nullptr;
+      T* pdw = dw.defined() ? dw.data<T>() : nullptr;
+      const int64_t n = a.numel();
 #pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) {
-      T ga = 0, gb = 0, gw = 0;
-      pe[i] = f(pa[i], pb[i], pw ? pw[i] : T(1), ga, gb, gw);
-      if (pda) {
-        pda[i] = ga;
-        pdb[i] = gb;
+      for (int64_t i = 0; i < n; ++i) {
+        T ga = 0, gb = 0, gw = 0;
+        pe[i] = f(pa[i], pb[i], pw ? pw[i] : T(1), ga, gb, gw);
+        if (pda) pda[i] = ga;
+        if (pdb) pdb[i] = gb;
         if (pdw) pdw[i] = gw;
       }
-    }
-    return 0;
-  });
+      return 0;
+    });
+  }
   Tensor y = reduce_loss(elems, r, name);
   if (!want) return y;
   std::vector<Tensor> inputs = {a, b};
   if (w.defined()) inputs.push_back(w);
-  record_many(y, name, inputs, [da, db, dw, r, ws = w.defined() ? w.shape() : Shape{}](const Tensor& gy) -> Grads {
-    Grads g = {scale_partial(da, gy, r), scale_partial(db, gy, r)};
-    if (dw.defined()) g.push_back(sum_to(scale_partial(dw, gy, r), ws));
+  record_many(y, name, inputs, [da, db, dw, r, hw = w.defined(), ws = w.defined() ? w.shape() : Shape{}](const Tensor& gy) -> Grads {
+    Grads g = {da.defined() ? scale_partial(da, gy, r) : Tensor(), db.defined() ? scale_partial(db, gy, r) : Tensor()};
+    if (hw) g.push_back(dw.defined() ? sum_to(scale_partial(dw, gy, r), ws) : Tensor());
     return g;
   });
   return y;
@@ -105,7 +137,8 @@ Tensor pointwise_loss(const char* name, const Tensor& a, const Tensor& b, const 
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
   check_pair(pred, target, "mse_loss", "pred", "target");
-  return pointwise_loss("mse_loss", pred, target, Tensor(), r, [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
+  return pointwise_loss("mse_loss", kernels::PointwiseLoss::mse, pred, target, Tensor(), r,
+                        [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
     const auto d = p - t;
     dp = 2 * d;
     dt = -2 * d;
@@ -115,7 +148,8 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
 
 Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r) {
   check_pair(pred, target, "l1_loss", "pred", "target");
-  return pointwise_loss("l1_loss", pred, target, Tensor(), r, [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
+  return pointwise_loss("l1_loss", kernels::PointwiseLoss::l1, pred, target, Tensor(), r,
+                        [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
     using T = decltype(p);
     const T d = p - t;
     dp = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));  // subgradient 0 at the kink, as torch
@@ -136,7 +170,8 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target, Reduction r, 
   }
   // loss = (1 - t) x + lw * softplus(-x), lw = 1 + (pw - 1) t; with pw = 1 this is the stable
   // max(x, 0) - x t + log1p(exp(-|x|)), since softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
-  return pointwise_loss("bce_with_logits", logits, target, pos_weight, r,
+  return pointwise_loss("bce_with_logits", kernels::PointwiseLoss::bce_with_logits, logits, target, pos_weight,
+                        r,
                         [](auto x, auto t, auto pw, auto& dx, auto& dt, auto& dpw) {
                           using T = decltype(x);
                           const T sp = kernels::softplus_scalar(-x);

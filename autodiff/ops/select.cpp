@@ -2,7 +2,9 @@
 #include <algorithm>
 
 #include "autodiff/broadcast.h"
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/tape.h"
@@ -15,11 +17,15 @@ PG_REGISTER_OP(clamp);
 namespace {
 
 template <class Cmp>
-Tensor compare(const Tensor& a, const Tensor& b, const char* name, Cmp cmp) {
+Tensor compare(const Tensor& a, const Tensor& b, const char* name, Cmp cmp, kernels::cuda::CompareOp cop) {
   check_floating(a, name);
   check_floating(b, name);
   check_same_dtype(a, b, name);
   const Shape out = broadcast_shapes(a.shape(), b.shape(), name);
+  if (a.is_cuda() || b.is_cuda()) [[unlikely]] {
+    check_same_device(a, b, name);
+    return detail::cuda_compare(cop, a, b, out);
+  }
   Tensor y = Tensor::empty(out, a.dtype());
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -37,11 +43,22 @@ Tensor compare(const Tensor& a, const Tensor& b, const char* name, Cmp cmp) {
 
 }  // namespace
 
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto y) { return x == y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto y) { return x <= y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+using CmpOp = kernels::cuda::CompareOp;
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "eq", [](auto x, auto y) { return x == y; }, CmpOp::eq);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "lt", [](auto x, auto y) { return x < y; }, CmpOp::lt);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "le", [](auto x, auto y) { return x <= y; }, CmpOp::le);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "gt", [](auto x, auto y) { return x > y; }, CmpOp::gt);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ge", [](auto x, auto y) { return x >= y; }, CmpOp::ge);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where", "cond");
@@ -89,6 +106,19 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 Tensor clamp(const Tensor& x, double lo, double hi) {
   check_floating(x, "clamp");
   if (!(lo <= hi)) throw ValueError("clamp: lo (" + std::to_string(lo) + ") must not exceed hi (" + std::to_string(hi) + ")");
+  if (x.is_cuda()) [[unlikely]] {
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    Tensor inside = Tensor::empty(x.shape(), x.dtype(), x.device());
+    void* stream = cuda_launch_context(x);
+    dispatch_floating(x.dtype(), "clamp", [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::clamp<T>(x.device_data<T>(), y.device_data<T>(), inside.device_data<T>(),
+                              static_cast<long>(x.numel()), static_cast<T>(lo), static_cast<T>(hi), stream);
+      return 0;
+    });
+    record(y, "clamp", {x}, [inside](const Tensor& gy) -> Grads { return {mul(gy, inside)}; });
+    return y;
+  }
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   Tensor inside = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), "clamp", [&](auto tag) {

@@ -3,7 +3,9 @@
 #include <cstring>
 #include <numeric>
 
+#include "autodiff/device.h"
 #include "autodiff/dispatch.h"
+#include "autodiff/ops/cuda_ops.h"
 #include "autodiff/op_registry.h"
 #include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"
@@ -107,8 +109,17 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   }
   Shape s(dims.size());
   for (size_t i = 0; i < perm.size(); ++i) s[i] = x.shape()[static_cast<size_t>(perm[i])];
-  Tensor y = Tensor::empty(s, x.dtype());
-  permute_copy(x, y, perm);
+  Tensor y = Tensor::empty(s, x.dtype(), x.device());
+  if (x.is_cuda()) [[unlikely]] {
+    // Output element i walks x with x's strides taken in permuted order: one strided-copy launch.
+    Strides xs(static_cast<size_t>(nd), 1), src(perm.size()), dst(perm.size(), 1);
+    for (size_t d = static_cast<size_t>(nd); d-- > 1;) xs[d - 1] = xs[d] * x.shape()[d];
+    for (size_t d = perm.size(); d-- > 1;) dst[d - 1] = dst[d] * s[d];
+    for (size_t i = 0; i < perm.size(); ++i) src[i] = xs[static_cast<size_t>(perm[i])];
+    detail::cuda_strided_copy(x, 0, src, y, 0, dst, s);
+  } else {
+    permute_copy(x, y, perm);
+  }
   record(y, "permute", {x}, [perm](const Tensor& gy) -> Grads {
     std::vector<int64_t> inv(perm.size());
     for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
@@ -142,6 +153,21 @@ SliceGeom slice_geom(const Shape& s, int64_t d, int64_t start, int64_t stop, int
   g.len_out = e > g.start ? (e - g.start + step - 1) / step : 0;
   return g;
 }
+
+// The slice as a strided copy over the [outer, len, inner] view (step folded into the stride); the
+// VJP writes gy back into a zeroed gradient the same way.
+Tensor slice_cuda(const Tensor& x, const SliceGeom& g, const Shape& s) {
+  Tensor y = Tensor::empty(s, x.dtype(), x.device());
+  const Shape box = {g.outer, g.len_out, g.inner};
+  const Strides in_st = {g.len_in * g.inner, g.step * g.inner, 1}, out_st = {g.len_out * g.inner, g.inner, 1};
+  detail::cuda_strided_copy(x, g.start * g.inner, in_st, y, 0, out_st, box);
+  record(y, "slice", {x}, [g, box, in_st, out_st, in = x.shape()](const Tensor& gy) -> Grads {
+    Tensor gx = zeros(in, gy.dtype(), gy.device());
+    detail::cuda_strided_copy(gy, 0, out_st, gx, g.start * g.inner, in_st, box);
+    return {gx};
+  });
+  return y;
+}
 }  // namespace
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step) {
@@ -151,6 +177,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   const SliceGeom g = slice_geom(x.shape(), d, start, stop, step);
   Shape s = x.shape();
   s[static_cast<size_t>(d)] = g.len_out;
+  if (x.is_cuda()) [[unlikely]] return slice_cuda(x, g, s);
   Tensor y = Tensor::empty(s, x.dtype());
   const int64_t esz = static_cast<int64_t>(dtype_size(x.dtype()));
   const char* src = static_cast<const char*>(x.raw_data());

@@ -33,6 +33,8 @@ Tensor& Optimizer::slot(size_t i, size_t s) {
   if (slots_.empty()) slots_.assign(params_.size(), std::vector<Tensor>(slot_names().size()));
   Tensor& t = slots_[i][s];
   if (!t.defined()) t = zeros_like(params_[i]);  // on the parameter's device
+  // The parameter was moved (nn::Module::to) after this state was made: the state follows it.
+  else if (!(t.device() == params_[i].device())) [[unlikely]] t = t.detach().to(params_[i].device());
   return t;
 }
 

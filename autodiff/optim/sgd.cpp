@@ -3,6 +3,7 @@
 #include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "kernels/cpu/optim.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace pianograd::optim {
 
@@ -15,7 +16,6 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& options) : Optimizer(std:
 }
 
 void SGD::update(size_t i, Tensor& param, const Tensor& grad, int64_t) {
-  check_cpu(param, "SGD.step");
   kernels::cpu::SgdStep s;
   s.lr = lr_;
   s.momentum = opt_.momentum;
@@ -24,6 +24,17 @@ void SGD::update(size_t i, Tensor& param, const Tensor& grad, int64_t) {
   s.nesterov = opt_.nesterov;
   const bool use_buf = opt_.momentum != 0.0;
   s.first = use_buf && !has_slot(i, 0);
+  if (param.is_cuda()) [[unlikely]] {  // kernels/common/sgd_math.h on the device (one streaming pass)
+    check_same_device(param, grad, "SGD.step");
+    void* stream = cuda_launch_context(param);
+    dispatch_floating(param.dtype(), "SGD", [&](auto tag) {
+      using T = decltype(tag);
+      T* buf = use_buf ? slot(i, 0).template device_data<T>() : nullptr;
+      kernels::cuda::sgd_update<T>(param.device_data<T>(), grad.device_data<T>(), buf, static_cast<long>(param.numel()),
+                                   s, stream);
+    });
+    return;
+  }
   dispatch_floating(param.dtype(), "SGD", [&](auto tag) {
     using T = decltype(tag);
     T* buf = use_buf ? slot(i, 0).template data<T>() : nullptr;

@@ -6,6 +6,10 @@
 // * BM_cuda_modal/{forward,backward}/f32: the modal-bank scans for a training batch of 64 items x
 //   4 s at 16 kHz with 10-note polyphony (~850 modes per item, 64 x 850 modes), printed as
 //   audio-seconds synthesised (or differentiated) per wall second: the real-time factor.
+// * BM_cuda_transcriber_step/f32: one Transcriber training step (features, network, transcription
+//   loss, backward, Adam) on a batch of 8 x 4 s of 16 kHz audio with the default config, model and
+//   data on the GPU, printed as steps/s (wall time with a device synchronise per step).
+// * BM_cuda_render_{roll,events}/f32: the renderers end to end, see gpu_bench_render.cpp.
 // Times are CUDA-event intervals over `repeats` launches after one warm-up. Prints "no CUDA device"
 // and exits 0 where there is no GPU, so CI can build and run it.
 #include <cuda_runtime.h>
@@ -18,8 +22,15 @@
 #include <random>
 #include <vector>
 
+#include <chrono>
+
+#include "autodiff/device.h"
+#include "autodiff/ops.h"
+#include "autodiff/optim/adam.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
+#include "models/transcriber.h"
+#include "models/transcription_loss.h"
 
 namespace gpu = pianograd::kernels::cuda;
 using gpu::DeviceBuffer;
@@ -142,7 +153,40 @@ void bench_modal(int repeats) {
               n / rate, count, s_bwd * 1e3, audio / s_bwd);
 }
 
+// The transcriber's training step through the autodiff engine on CUDA (every op routed to the GPU).
+void bench_transcriber_step(int repeats) {
+  namespace pg = pianograd;
+  const int64_t batch = 8, n = 4 * 16000;
+  pg::Transcriber model{pg::TranscriberConfig{}};
+  model.to(pg::kCUDA);
+  pg::optim::Adam opt(model.parameters(), {});
+  pg::manual_seed(1);
+  const pg::Tensor audio = (pg::randn({batch, n}) * 0.1).cuda();
+  const int64_t frames = model.num_frames(n);
+  pg::TranscriptionTargets t;
+  t.onset = pg::gt(pg::rand({batch, frames, 88}), pg::scalar(0.99)).cuda();
+  t.frame = pg::gt(pg::rand({batch, frames, 88}), pg::scalar(0.9)).cuda();
+  t.offset = pg::gt(pg::rand({batch, frames, 88}), pg::scalar(0.99)).cuda();
+  t.velocity = pg::rand({batch, frames, 88}).cuda();
+  auto step = [&] {
+    opt.zero_grad();
+    pg::TranscriptionLoss L = pg::transcription_loss(model.forward_all(audio), t);
+    L.total.backward();
+    opt.step();
+  };
+  step();  // warm-up: plans, allocator blocks
+  pg::cuda::synchronize();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) step();
+  pg::cuda::synchronize();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeats;
+  std::printf("BM_cuda_transcriber_step/f32  batch %ld x 4 s: %9.3f ms/step  %8.2f steps/s\n",
+              static_cast<long>(batch), s * 1e3, 1.0 / s);
+}
+
 }  // namespace
+
+void bench_render(int repeats);  // gpu_bench_render.cpp: the renderers end to end (BM_cuda_render_*)
 
 int main(int argc, char** argv) {
   if (!gpu::available()) {
@@ -159,5 +203,7 @@ int main(int argc, char** argv) {
   bench_elementwise<float>("f32", peak, repeats);
   bench_elementwise<double>("f64", peak, repeats);
   bench_modal(std::max(1, repeats / 4));
+  bench_transcriber_step(std::max(1, repeats / 4));
+  bench_render(std::max(1, repeats / 4));
   return 0;
 }

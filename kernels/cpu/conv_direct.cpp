@@ -24,7 +24,7 @@ bool full_width(const ConvGeom& g) {
 }  // namespace
 
 bool conv_direct_applicable(const ConvGeom& g) {
-  return g.sh == 1 && g.groups == 1 && g.KH * g.KW > 1 && (g.sw == 1 || full_width(g));
+  return g.sh == 1 && g.groups == 1 && (g.sw == 1 || full_width(g));
 }
 
 bool conv_direct_preferred(const ConvGeom& g) {
@@ -34,6 +34,10 @@ bool conv_direct_preferred(const ConvGeom& g) {
   // stay on the GEMM, whose cache blocking pays off there.
   // Rows whose discarded columns exceed a third of the computed ones (e.g. a [1 x 3] kernel over a
   // width of 3) waste more than the im2col copy costs.
+  // A 1x1 conv is a plain GEMM, left to it, except with a handful of output channels (the transcriber's
+  // heads, 32 -> 3 and 16 -> 1): there M = Cout is below one register tile and the GEMM's packing costs
+  // more than the multiply-adds (2.7% of a training step, against ~0.5% direct).
+  if (g.KH * g.KW == 1 && g.Cout > 4) return false;
   const long wp = g.W + 2 * g.pw;
   return conv_direct_applicable(g) && g.Cout <= 64 && g.C <= 64 && (full_width(g) || 2 * wp <= 3 * g.OW);
 }
@@ -65,15 +69,17 @@ struct Plan {
 
 // The two edge strips of the padded plane of one image, for a rows_only plan: rows [0, P + maxoff) and
 // [L - P, xs) of every channel, each C x (P + maxoff), in one scratch buffer (left strips first).
+// Channels c >= c1 come from x2 when it is given (a conv over the channel concatenation [x | x2]).
 template <class T>
-T* edge_strips(const T* x, const ConvGeom& g, const Plan& pl, T* buf) {
+T* edge_strips(const T* x, const ConvGeom& g, const Plan& pl, T* buf, const T* x2 = nullptr, long c1 = 0) {
   const long len = pl.P + pl.maxoff, hw = g.H * g.W;
   for (long c = 0; c < g.C; ++c) {
     T* left = buf + c * len;
     T* right = buf + (g.C + c) * len;
+    const T* xc = x2 && c >= c1 ? x2 + (c - c1) * hw : x + c * hw;
     std::fill(left, left + pl.P, T(0));
-    std::memcpy(left + pl.P, x + c * hw, sizeof(T) * pl.maxoff);
-    std::memcpy(right, x + c * hw + hw - pl.maxoff, sizeof(T) * pl.maxoff);
+    std::memcpy(left + pl.P, xc, sizeof(T) * pl.maxoff);
+    std::memcpy(right, xc + hw - pl.maxoff, sizeof(T) * pl.maxoff);
     std::fill(right + pl.maxoff, right + len, T(0));
   }
   return buf;
@@ -136,30 +142,35 @@ void cols_to_rows(const T* cols, long C, long H, long KW, T* x) {
 
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias, bool relu) {
+                  long L, const T* bias, bool relu, const T* x2, long c1) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
-    case Isa::avx2: return avx2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
-    case Isa::sse2: return sse2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
+    case Isa::avx512: return avx512::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
+    case Isa::avx2: return avx2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
+    case Isa::sse2: return sse2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
     case Isa::scalar: break;
   }
-  ref::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);
+  ref::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
 }
 
 template <class T>
 void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
-                 T* gw) {
+                 T* gw, const T* x2, long c1) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw);
-    case Isa::avx2: return avx2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw);
-    case Isa::sse2: return sse2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw);
+    case Isa::avx512: return avx512::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
+    case Isa::avx2: return avx2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
+    case Isa::sse2: return sse2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
     case Isa::scalar: break;
   }
-  ref::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw);
+  ref::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
+}
+
+bool conv_direct_concat_applicable(const ConvGeom& g) {
+  return conv_direct_preferred(g) && !full_width(g) && Plan(g).rows_only;
 }
 
 template <class T>
-void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, bool relu) {
+void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, bool relu, const T* x2,
+                         long c1) {
   if (full_width(g)) {  // y[co, h] = sum_{(c,k)} w[co, (c,k)] * cols[(c,k), h]
     const long H = g.H, K = g.C * g.KW;
     const std::vector<long> off = row_offsets(K, H);
@@ -172,15 +183,17 @@ void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const Conv
     return;
   }
   const Plan pl(g);
-  const long in_img = g.C * g.H * g.W, out_img = g.Cout * g.OH * g.OW, ys = pl.wide ? g.OH * pl.Wp : pl.L;
+  const long hw = g.H * g.W, in_img = (x2 ? c1 : g.C) * hw, in_img2 = (g.C - c1) * hw;
+  const long out_img = g.Cout * g.OH * g.OW, ys = pl.wide ? g.OH * pl.Wp : pl.L;
   over_batch(g.N, [&](long n, int) {
     const T* xn = x + n * in_img;
+    const T* x2n = x2 ? x2 + n * in_img2 : nullptr;
     T* yn = y + n * out_img;
     if (pl.rows_only) {  // interior in place, the two edges from their strips (see Plan)
       const long len = pl.P + pl.maxoff;
-      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)));
+      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)), x2n, c1);
       const long* off = pl.off.data();
-      taps_forward<T>(xn, g.H * g.W, g.C, off, pl.ntaps, w, g.Cout, yn + pl.P, ys, pl.L - 2 * pl.P, bias, relu);
+      taps_forward<T>(xn, hw, g.C, off, pl.ntaps, w, g.Cout, yn + pl.P, ys, pl.L - 2 * pl.P, bias, relu, x2n, c1);
       taps_forward<T>(e, len, g.C, off, pl.ntaps, w, g.Cout, yn, ys, pl.P, bias, relu);
       taps_forward<T>(e + g.C * len, len, g.C, off, pl.ntaps, w, g.Cout, yn + pl.L - pl.P, ys, pl.P, bias, relu);
       return;
@@ -200,7 +213,7 @@ void conv_direct_forward(const T* x, const T* w, const T* bias, T* y, const Conv
 }
 
 template <class T>
-void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& g, T* gx2, long c1) {
   if (full_width(g)) {  // gcols[(c,k), h] = sum_co w[co, (c,k)] * gy[co, h], then back to rows
     const long H = g.H, K = g.C * g.KW;
     std::vector<T> wt(static_cast<size_t>(K * g.Cout));
@@ -215,7 +228,7 @@ void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& 
     return;
   }
   const Plan pl(g);
-  const long in_img = g.C * g.H * g.W, out_img = g.Cout * g.OH * g.OW;
+  const long in_img = (gx2 ? c1 : g.C) * g.H * g.W, in_img2 = (g.C - c1) * g.H * g.W, out_img = g.Cout * g.OH * g.OW;
   // gxp[ci, q] = sum_{co,t} w[co,ci,t] * gy'[co, q - off[t]]: a forward pass over gy' placed after a
   // zero margin of maxoff (row length rg), with offsets maxoff - off[t] and the transposed weight.
   const long rg = pl.maxoff + pl.xs;
@@ -235,18 +248,27 @@ void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& 
       // straight into gx (row stride H*W), from gy in place for q in [M, L) and from the margined
       // copies of the first / last M outputs for [P, M) and [L, L + M - P).
       const long hw = g.H * g.W, P = pl.P;
-      taps_forward<T>(gyn, L, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn + M - P, hw, L - M);
+      // Input channels [0, c1) go to gx, [c1, C) to gx2 when it is given (the input was [x | x2]).
+      T* gx2n = gx2 ? gx2 + n * in_img2 : nullptr;
+      auto taps_out = [&](const T* src, long src_stride, long at, long len) {
+        const T* wt0 = wt.data();
+        if (!gx2n) return taps_forward<T>(src, src_stride, g.Cout, off2.data(), pl.ntaps, wt0, g.C, gxn + at, hw, len);
+        taps_forward<T>(src, src_stride, g.Cout, off2.data(), pl.ntaps, wt0, c1, gxn + at, hw, len);
+        taps_forward<T>(src, src_stride, g.Cout, off2.data(), pl.ntaps, wt0 + c1 * g.Cout * pl.ntaps, g.C - c1,
+                        gx2n + at, hw, len);
+      };
+      taps_out(gyn, L, M - P, L - M);
       T* E = scratch<T>(0, static_cast<size_t>(g.Cout * 2 * M));
       for (long co = 0; co < g.Cout; ++co) {
         std::fill(E + co * 2 * M, E + co * 2 * M + M, T(0));
         std::memcpy(E + co * 2 * M + M, gyn + co * L, sizeof(T) * M);
       }
-      if (M > P) taps_forward<T>(E + P, 2 * M, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn, hw, M - P);
+      if (M > P) taps_out(E + P, 2 * M, 0, M - P);
       for (long co = 0; co < g.Cout; ++co) {
         std::memcpy(E + co * 2 * M, gyn + co * L + L - M, sizeof(T) * M);
         std::fill(E + co * 2 * M + M, E + (co + 1) * 2 * M, T(0));
       }
-      if (M > P) taps_forward<T>(E, 2 * M, g.Cout, off2.data(), pl.ntaps, wt.data(), g.C, gxn + L - P, hw, M - P);
+      if (M > P) taps_out(E, 2 * M, L - P, M - P);
       return;
     }
     T* gxp = pl.padded ? scratch<T>(1, static_cast<size_t>(g.C * pl.xs)) : gxn;
@@ -282,7 +304,7 @@ void conv_direct_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& 
 }
 
 template <class T>
-void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom& g, const T* x2, long c1) {
   if (full_width(g)) {  // gw[co, (c,k)] = sum_h gy[co, h] * cols[(c,k), h]
     const long H = g.H, K = g.C * g.KW;
     const std::vector<long> off = row_offsets(K, H);
@@ -300,20 +322,22 @@ void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom&
     return;
   }
   const Plan pl(g);
-  const long in_img = g.C * g.H * g.W, out_img = g.Cout * g.OH * g.OW, wsize = g.Cout * g.C * pl.ntaps;
+  const long in_img = (x2 ? c1 : g.C) * g.H * g.W, in_img2 = (g.C - c1) * g.H * g.W;
+  const long out_img = g.Cout * g.OH * g.OW, wsize = g.Cout * g.C * pl.ntaps;
   const long ys = pl.wide ? g.OH * pl.Wp : pl.L;
   // Per-thread partial sums, added in thread order: no races, and no dependence on scheduling.
   std::vector<std::vector<T>> parts(static_cast<size_t>(batch_threads(g.N)),
                                     std::vector<T>(static_cast<size_t>(wsize), T(0)));
   over_batch(g.N, [&](long n, int t) {
     const T* xn = x + n * in_img;
+    const T* x2n = x2 ? x2 + n * in_img2 : nullptr;
     const T* gyn = gy + n * out_img;
     if (pl.rows_only) {  // the forward's split: interior in place, edges from the strips
       const long len = pl.P + pl.maxoff;
-      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)));
+      const T* e = edge_strips(xn, g, pl, scratch<T>(0, static_cast<size_t>(2 * g.C * len)), x2n, c1);
       const long* off = pl.off.data();
       T* part = parts[static_cast<size_t>(t)].data();
-      taps_weight<T>(xn, g.H * g.W, g.C, off, pl.ntaps, gyn + pl.P, ys, g.Cout, pl.L - 2 * pl.P, part);
+      taps_weight<T>(xn, g.H * g.W, g.C, off, pl.ntaps, gyn + pl.P, ys, g.Cout, pl.L - 2 * pl.P, part, x2n, c1);
       taps_weight<T>(e, len, g.C, off, pl.ntaps, gyn, ys, g.Cout, pl.P, part);
       taps_weight<T>(e + g.C * len, len, g.C, off, pl.ntaps, gyn + pl.L - pl.P, ys, g.Cout, pl.P, part);
       return;
@@ -341,10 +365,12 @@ void conv_direct_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom&
 
 template <class T>
 void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, T* gx, T* gw, T* gb,
-                               const ConvGeom& g) {
+                               const ConvGeom& g, const T* x2, T* gx2, long c1) {
   ConvGeom g1 = g;  // one image: the drivers then run serially inside this batch loop
   g1.N = 1;
-  const long in_img = g.C * g.H * g.W, hw = g.OH * g.OW, out_img = g.Cout * hw;
+  const bool cat = x2 != nullptr;
+  const long in_img = (cat ? c1 : g.C) * g.H * g.W, in_img2 = (g.C - c1) * g.H * g.W;
+  const long hw = g.OH * g.OW, out_img = g.Cout * hw;
   const long wsize = g.Cout * g.C * g.KH * g.KW;
   const int nt = batch_threads(g.N);
   // Per-thread partial sums [gw | gb], added in thread order (deterministic for a given thread count).
@@ -356,10 +382,16 @@ void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, 
     const T* yn = y + n * out_img;
     const T* gyn = gy + n * out_img;
     for (long i = 0; i < out_img; ++i) m[i] = yn[i] > T(0) ? gyn[i] : T(0);
-    if (gx) conv_direct_backward_input<T>(m, w, gx + n * in_img, g1);
+    if (gx || (cat && gx2)) {
+      // With two inputs one split pass writes both gradients; an unwanted one goes to scratch slot 1,
+      // which the rows_only input pass (the only one taking two inputs) does not use.
+      T* a = gx ? gx + n * in_img : scratch<T>(1, static_cast<size_t>(in_img));
+      T* b = !cat ? nullptr : gx2 ? gx2 + n * in_img2 : scratch<T>(1, static_cast<size_t>(in_img2));
+      conv_direct_backward_input<T>(m, w, a, g1, b, c1);
+    }
     T* part = parts[static_cast<size_t>(t)].data();
     if (gw) {
-      conv_direct_backward_weight<T>(x + n * in_img, m, gwn, g1);
+      conv_direct_backward_weight<T>(x + n * in_img, m, gwn, g1, cat ? x2 + n * in_img2 : nullptr, c1);
       for (long i = 0; i < wsize; ++i) part[i] += gwn[i];
     }
     if (gb) {  // SIMD row sums (a scalar loop here is a latency-bound add chain: 6% of a step)
@@ -374,42 +406,52 @@ void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, 
 }
 
 namespace ref {
+namespace {
+template <class T>
+const T* input_row(const T* x, const T* x2, long c1, long xs, long ci) {
+  return x2 && ci >= c1 ? x2 + (ci - c1) * xs : x + ci * xs;
+}
+}  // namespace
+
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias, bool relu) {
+                  long L, const T* bias, bool relu, const T* x2, long c1) {
   for (long co = 0; co < Cout; ++co)
     for (long p = 0; p < L; ++p) {
       T s = bias ? bias[co] : T(0);
       for (long ci = 0; ci < C; ++ci)
-        for (long t = 0; t < ntaps; ++t) s += w[(co * C + ci) * ntaps + t] * x[ci * xs + p + off[t]];
+        for (long t = 0; t < ntaps; ++t) s += w[(co * C + ci) * ntaps + t] * input_row(x, x2, c1, xs, ci)[p + off[t]];
       y[co * ys + p] = relu && s < T(0) ? T(0) : s;
     }
 }
 
 template <class T>
 void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
-                 T* gw) {
+                 T* gw, const T* x2, long c1) {
   for (long co = 0; co < Cout; ++co)
     for (long ci = 0; ci < C; ++ci)
       for (long t = 0; t < ntaps; ++t) {
         T s = T(0);
-        for (long p = 0; p < L; ++p) s += gy[co * ys + p] * x[ci * xs + p + off[t]];
+        for (long p = 0; p < L; ++p) s += gy[co * ys + p] * input_row(x, x2, c1, xs, ci)[p + off[t]];
         gw[(co * C + ci) * ntaps + t] += s;
       }
 }
 }  // namespace ref
 
 #define PG_CONV_DIRECT_INST(T)                                                                          \
-  template void conv_direct_forward<T>(const T*, const T*, const T*, T*, const ConvGeom&, bool);         \
-  template void conv_direct_backward_input<T>(const T*, const T*, T*, const ConvGeom&);                  \
-  template void conv_direct_backward_weight<T>(const T*, const T*, T*, const ConvGeom&);                 \
-  template void conv_direct_backward_relu<T>(const T*, const T*, const T*, const T*, T*, T*, T*, const ConvGeom&); \
+  template void conv_direct_forward<T>(const T*, const T*, const T*, T*, const ConvGeom&, bool, const T*, long); \
+  template void conv_direct_backward_input<T>(const T*, const T*, T*, const ConvGeom&, T*, long);        \
+  template void conv_direct_backward_weight<T>(const T*, const T*, T*, const ConvGeom&, const T*, long); \
+  template void conv_direct_backward_relu<T>(const T*, const T*, const T*, const T*, T*, T*, T*, const ConvGeom&, \
+                                             const T*, T*, long);                                       \
   template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*, \
-                                bool);                                                                  \
-  template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*); \
+                                bool, const T*, long);                                                  \
+  template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*, const T*, \
+                               long);                                                                   \
   template void ref::taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, \
-                                     const T*, bool);                                                   \
-  template void ref::taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*);
+                                     const T*, bool, const T*, long);                                   \
+  template void ref::taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*, \
+                                    const T*, long);
 PG_CONV_DIRECT_INST(float)
 PG_CONV_DIRECT_INST(double)
 #undef PG_CONV_DIRECT_INST

@@ -18,6 +18,16 @@
 
 namespace pianograd::kernels::cpu::simd {
 
+// The input rows: channels [0, split) at a + c*stride, the rest at b + (c - split)*stride (a conv over the
+// channel concatenation of two tensors, read in place).
+template <class T>
+struct CdRows {
+  const T* a;
+  const T* b;
+  long stride, split;
+  const T* row(long c) const { return c < split ? a + c * stride : b + (c - split) * stride; }
+};
+
 template <class A, class T>
 inline xsimd::batch<T, A> cd_ld(const T* p) {
   return xsimd::batch<T, A>::load_unaligned(p);
@@ -26,7 +36,7 @@ inline xsimd::batch<T, A> cd_ld(const T* p) {
 // y[c*ys + p] = sum_{ci,t} w[c*K + ci*ntaps + t] * x[ci*xs + p + off[t]] for c < NC, p in [p0, p1).
 // relu: the fused activation epilogue, max(y, 0) applied before the store (no extra pass over y).
 template <int NC, class A, class T>
-void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long K, T* y, long ys, long p0,
+void fwd_block(const CdRows<T>& x, long C, const long* off, long ntaps, const T* w, long K, T* y, long ys, long p0,
                long p1, const T* bias, bool relu) {
   T b0[NC];
   for (int c = 0; c < NC; ++c) b0[c] = bias ? bias[c] : T(0);
@@ -38,7 +48,7 @@ void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T
 #pragma GCC unroll 4
     for (int c = 0; c < NC; ++c) acc[c][0] = acc[c][1] = acc[c][2] = B(b0[c]);
     for (long ci = 0; ci < C; ++ci) {
-      const T* xr = x + ci * xs + p;
+      const T* xr = x.row(ci) + p;
       const T* wr = w + ci * ntaps;
       for (long t = 0; t < ntaps; ++t) {
         const T* xp = xr + off[t];
@@ -70,7 +80,7 @@ void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T
     for (int c = 0; c < NC; ++c) acc[c] = B(b0[c]);
     for (long ci = 0; ci < C; ++ci)
       for (long t = 0; t < ntaps; ++t) {
-        const B xv = cd_ld<A>(x + ci * xs + p + off[t]);
+        const B xv = cd_ld<A>(x.row(ci) + p + off[t]);
 #pragma GCC unroll 4
         for (int c = 0; c < NC; ++c) acc[c] = xsimd::fma(B(w[c * K + ci * ntaps + t]), xv, acc[c]);
       }
@@ -81,7 +91,7 @@ void fwd_block(const T* x, long xs, long C, const long* off, long ntaps, const T
     for (int c = 0; c < NC; ++c) {
       T s = b0[c];
       for (long ci = 0; ci < C; ++ci)
-        for (long t = 0; t < ntaps; ++t) s += w[c * K + ci * ntaps + t] * x[ci * xs + p + off[t]];
+        for (long t = 0; t < ntaps; ++t) s += w[c * K + ci * ntaps + t] * x.row(ci)[p + off[t]];
       y[c * ys + p] = relu ? std::max(s, T(0)) : s;
     }
 }
@@ -93,8 +103,9 @@ constexpr long cd_chunk() {
 }
 
 template <class A, class T>
-void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
-                  long L, const T* bias, bool relu) {
+void taps_forward(const T* x0, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
+                  long L, const T* bias, bool relu, const T* x2, long c1) {
+  const CdRows<T> x{x0, x2, xs, x2 ? c1 : C};
   const long K = C * ntaps;
   for (long p0 = 0; p0 < L; p0 += cd_chunk<A, T>()) {
     const long p1 = std::min(L, p0 + cd_chunk<A, T>());
@@ -103,10 +114,10 @@ void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, cons
       T* yc = y + co * ys;
       const T* bc = bias ? bias + co : nullptr;
       switch (std::min(4L, Cout - co)) {
-        case 4: fwd_block<4, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        case 3: fwd_block<3, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        case 2: fwd_block<2, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        default: fwd_block<1, A>(x, xs, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        case 4: fwd_block<4, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        case 3: fwd_block<3, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        case 2: fwd_block<2, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+        default: fwd_block<1, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
       }
     }
   }
@@ -151,14 +162,15 @@ void wgt_taps(const T* x, const long* off, long ntaps, const T* gy, long ys, lon
 }
 
 template <class A, class T>
-void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
-                 T* gw) {
+void taps_weight(const T* x0, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
+                 T* gw, const T* x2, long c1) {
+  const CdRows<T> x{x0, x2, xs, x2 ? c1 : C};
   const long K = C * ntaps;
   for (long p0 = 0; p0 < L; p0 += cd_chunk<A, T>()) {
     const long p1 = std::min(L, p0 + cd_chunk<A, T>());
     for (long co = 0; co < Cout; co += 4)
       for (long ci = 0; ci < C; ++ci) {
-        const T* xr = x + ci * xs;
+        const T* xr = x.row(ci);
         const T* g = gy + co * ys;
         T* out = gw + co * K + ci * ntaps;
         switch (std::min(4L, Cout - co)) {
@@ -175,20 +187,21 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 
 #define PG_CONV_DIRECT_ISA_INST(ns, T)                                                                  \
   template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*, \
-                                bool);                                                                  \
-  template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*);
+                                bool, const T*, long);                                                  \
+  template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*, const T*, \
+                               long);
 
 #define PG_CONV_DIRECT_ISA_DEFINE(ns, Arch)                                                             \
   namespace pianograd::kernels::cpu::ns {                                                               \
   template <class T>                                                                                    \
   void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, \
-                    long ys, long L, const T* bias, bool relu) {                                        \
-    simd::taps_forward<Arch>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu);                      \
+                    long ys, long L, const T* bias, bool relu, const T* x2, long c1) {                  \
+    simd::taps_forward<Arch>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);              \
   }                                                                                                     \
   template <class T>                                                                                    \
   void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, \
-                   long L, T* gw) {                                                                     \
-    simd::taps_weight<Arch>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw);                                 \
+                   long L, T* gw, const T* x2, long c1) {                                              \
+    simd::taps_weight<Arch>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);                         \
   }                                                                                                     \
   PG_CONV_DIRECT_ISA_INST(ns, float)                                                                    \
   PG_CONV_DIRECT_ISA_INST(ns, double)                                                                   \

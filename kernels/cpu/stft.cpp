@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 #include <unordered_map>
 
 #include "kernels/cpu/fft.h"
+#include "kernels/cpu/stft_batched.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
@@ -51,6 +53,11 @@ const std::vector<T>& cached_hann(long n) {
 
 template <class T>
 void stft_magnitude(const T* x, long batch, const StftGeometry& g, T* mag, std::complex<T>* spec) {
+  // Power-of-two float transforms take the frames-across-lanes kernel (~4x KissFFT per frame); the
+  // per-frame KissFFT path below serves other sizes, double, the scalar ISA, and is its reference.
+  if constexpr (std::is_same_v<T, float>) {
+    if (stft_batched_supported(g.n_fft)) return stft_magnitude_batched(x, batch, g, mag, spec);
+  }
   const std::vector<T>& w = cached_hann<T>(g.n_fft);
   const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
   // Double plans mutate Eigen's caches: keep them single-threaded (they serve tests, not speed).

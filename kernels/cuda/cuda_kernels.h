@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/common/elementwise_math.h"
+#include "kernels/common/loss_math.h"
 #include "kernels/cpu/im2col.h"  // ConvGeom: one geometry struct for both backends
 #include "kernels/cpu/stft.h"  // StftGeometry
 #include "kernels/cpu/optim.h"  // AdamStep: one hyper-parameter struct for both backends
@@ -97,6 +98,16 @@ struct ModalBankDev {
   const T* delta = nullptr;
   const std::int64_t* start = nullptr;
   const std::int32_t* env = nullptr;
+  // Batched, windowed banks (synth/modal_packed.h builds them: every group of every batch item in one
+  // launch). All null: one window [0, n) over y and dense gate rows (row r at gate + r * n). Else mode m
+  // writes y[base[m] + t] for t in [start[m], len[m]) (base[m] + len[m] <= n, windows may overlap: the
+  // sum is atomic), and row r's sample t is gate[gate_off[r] + t]; only t > start of a mode is ever
+  // read, so a row may be stored from its modes' start on (gate_off[r] = its position - that start).
+  const std::int64_t* base = nullptr;
+  const std::int64_t* len = nullptr;
+  const std::int64_t* gate_off = nullptr;
+  long max_len = 0;    // >= every len[m] (sizes the backward's checkpoint scratch); packed mode only
+  long gate_size = 0;  // elements of the packed gate (and of its gradient, zeroed first); packed mode only
 };
 // y[n] (n samples, overwritten) = sum_m Im z_m[n] with gate[rows x n] (may be null when rows == 0).
 // Semantics of cpu::modal_forward WITHOUT truncation (rel_threshold = 0): every mode runs from its
@@ -123,7 +134,9 @@ struct ModalGradsDev {
 // but gate_blocks (the gate gradient is computed for every sample). A mode with amp == 0 or
 // start >= n gets all-zero gradients, as the CPU reference. Sums over samples and the atomic gate
 // sum over modes sharing a row round differently from the CPU (agreement to rounding only). Uses
-// 2 x count x ceil(n / 1024) elements of cached scratch memory.
+// 2 x count x ceil(n / 1024) elements of cached scratch memory (n -> bank.max_len when packed). In the
+// packed layout gy is read at base[m] + t and the gate gradient is written like the gate (gate_size
+// elements, zeroed first; entries at or before a row's first mode start stay 0).
 template <class T>
 void modal_backward(const ModalBankDev<T>& bank, const T* gate, long rows, long n, const T* gy,
                     const ModalGradsDev<T>& grads, void* stream = nullptr);
@@ -161,5 +174,57 @@ void spectral_l1_terms(const T* mp, const T* mt, long count, T eps, T linear_wei
 // *y = (T)*acc: the loss as a device scalar without a host round trip.
 template <class T>
 void spectral_loss_finish(const double* acc, T* y, void* stream = nullptr);
+
+// ---- transcriber-path ops (kernels/cuda/model_ops.cu) ----
+// N-d strided copy of elements of elem_size bytes (1, 2, 4 or 8): for every multi-index i < box,
+// dst[dst_offset + sum_d i_d dst_stride[d]] = src[src_offset + sum_d i_d src_stride[d]] (strides and
+// offsets in elements). The one memory-movement kernel behind slice, concat, stack, pad and their
+// VJPs on CUDA (autodiff/ops/copy_box.h is the host counterpart). nd <= kMaxDims.
+struct StridedCopyGeom {
+  int nd = 0;
+  long box[kMaxDims] = {};
+  long src_stride[kMaxDims] = {};
+  long dst_stride[kMaxDims] = {};
+  long src_offset = 0;
+  long dst_offset = 0;
+};
+void strided_copy(const void* src, void* dst, const StridedCopyGeom& g, long elem_size, void* stream = nullptr);
+// y[i] = cmp(a[off_a(i)], b[off_b(i)]) ? 1 : 0 (autodiff/ops/select.cpp eq/lt/le/gt/ge).
+enum class CompareOp : int { eq, lt, le, gt, ge };
+template <class T>
+void compare_broadcast(CompareOp op, const T* a, const T* b, T* y, const BroadcastGeom& g, void* stream = nullptr);
+// y = clamp(x, lo, hi), inside = (lo <= x <= hi) ? 1 : 0 (the VJP's mask).
+template <class T> void clamp(const T* x, T* y, T* inside, long n, T lo, T hi, void* stream = nullptr);
+// Harmonic stacking (kernels/cpu/harmonic_stack.h): y[b,s,r,j] = x[b,r,j+shift[s]], 0 outside [0, L).
+// `shift` is a HOST array of S <= kMaxHarmonicShifts entries (passed by value to the kernel).
+inline constexpr int kMaxHarmonicShifts = 32;
+template <class T>
+void harmonic_stack_forward(const T* x, long B, long R, long L, const long* shift, long S, T* y,
+                            void* stream = nullptr);
+// gx[b,r,i] = sum_s gy[b,s,r,i-shift[s]] over in-range columns: a gather per input element (one
+// writer per gx element, no atomics, deterministic), overwriting gx.
+template <class T>
+void harmonic_stack_backward(const T* gy, long B, long R, long L, const long* shift, long S, T* gx,
+                             void* stream = nullptr);
+// Per-element pointwise loss (kernels/common/loss_math.h) over n elements: e[i] = loss(a[i], b[i], w[i])
+// (w null: 1); da, db, dw (each may be null) receive the partials.
+template <class T>
+void pointwise_loss(PointwiseLoss kind, const T* a, const T* b, const T* w, T* e, T* da, T* db, T* dw, long n,
+                    void* stream = nullptr);
+// The SGD step (kernels/common/sgd_math.h; cpu::sgd_update semantics); buf may be null without momentum.
+template <class T>
+void sgd_update(T* p, const T* g, T* buf, long n, const cpu::SgdStep& s, void* stream = nullptr);
+
+// ---- FFT convolution via cuFFT (kernels/cuda/fft_convolve.cu; cpu::fft_convolve_window) ----
+// For each row r < batch: c_r = x_r * h_r, the full linear convolution (length x_len + h_len - 1) of
+// x_r = x[r * x_len ..] (read time-reversed when x_reverse) with h_r = h (h_per_row: h[r * h_len ..]);
+// then y[r * count + i] = c_r[start + i] (y_reverse: c_r[start + count - 1 - i]), or with sum_rows
+// y[i] += sum_r c_r[start + i] (y has count elements and is accumulated into). Deterministic.
+struct FftConvGeom {
+  long batch = 1, x_len = 0, h_len = 0, start = 0, count = 0;
+  bool x_reverse = false, h_per_row = false, y_reverse = false, sum_rows = false;
+};
+template <class T>
+void fft_convolve(const T* x, const T* h, T* y, const FftConvGeom& g, void* stream = nullptr);
 
 }  // namespace pianograd::kernels::cuda

@@ -45,12 +45,15 @@ __device__ inline void atomic_add(double* p, double v) { atomicAdd(p, v); }  // 
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    modal_scan_kernel(ModalBankDev<T> bank, const T* __restrict__ gate, long n, T* __restrict__ y) {
+    modal_scan_kernel(ModalBankDev<T> bank, const T* __restrict__ gate, long n_all, T* __restrict__ y_all) {
   using Scan = cub::BlockScan<Affine<T>, kThreads>;
   __shared__ typename Scan::TempStorage tmp;
 
   const long m = blockIdx.x;
   const long start = static_cast<long>(bank.start[m]);
+  // Packed layout (cuda_kernels.h): this mode's window is y_all[base, base + len); else all of y.
+  const long n = bank.len ? static_cast<long>(bank.len[m]) : n_all;
+  T* __restrict__ y = y_all + (bank.base ? static_cast<long>(bank.base[m]) : 0L);
   const T amp = bank.amp[m];
   if (start >= n || amp == T(0)) return;  // silent mode (the CPU skips amp == 0 too)
   T wr, wi, z0r, z0i, ur, ui;
@@ -58,7 +61,9 @@ __global__ void __launch_bounds__(kThreads)
   modal_initial(amp, bank.sigma[m], bank.omega[m], bank.delta[m], z0r, z0i, ur, ui);
   const T g = bank.dgain[m];
   const int row = bank.env[m];
-  const T* gate_row = row < 0 ? nullptr : gate + static_cast<long>(row) * n;
+  // Row sample t is gate[goff + t] (kept as an index: a packed row's origin may lie before its storage).
+  const T* gate_row = row < 0 ? nullptr : gate;
+  const long goff = row < 0 ? 0L : (bank.gate_off ? static_cast<long>(bank.gate_off[row]) : static_cast<long>(row) * n_all);
 
   RunningPrefix<T> prefix{affine_identity<T>()};
   // Start at the tile holding `start`: earlier samples are identities and contribute nothing.
@@ -69,7 +74,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < kItems; ++j) {
       const long t = first + j;
       // Past the end: identity, so the tile aggregate (and nothing else) is unaffected.
-      const T d = (gate_row && t < n && t > start) ? gate_row[t] : T(0);
+      const T d = (gate_row && t < n && t > start) ? gate_row[goff + t] : T(0);
       e[j] = t < n ? modal_scan_element(t, start, wr, wi, g, d, z0r, z0i) : affine_identity<T>();
     }
     Scan(tmp).InclusiveScan(e, e, AffineComposeOp{}, prefix);

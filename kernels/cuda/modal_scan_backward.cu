@@ -13,6 +13,8 @@
 //     adjoint, and accumulates q, qd (modal_adjoint_accumulate) and the gate gradient.
 // One block per mode; the per-mode gradients close with modal_param_grads after a block reduction.
 // The gate gradient of modes sharing an envelope row is summed with atomicAdd (order varies by run).
+#include <algorithm>
+
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
@@ -44,7 +46,7 @@ __device__ inline void atomic_add(double* p, double v) { atomicAdd(p, v); }
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    modal_backward_kernel(ModalBankDev<T> bank, const T* __restrict__ gate, long n, const T* __restrict__ gy,
+    modal_backward_kernel(ModalBankDev<T> bank, const T* __restrict__ gate, long n_all, const T* __restrict__ gy_all,
                           ModalGradsDev<T> gr, T* __restrict__ ckpt, long tiles) {
   using Scan = cub::BlockScan<Affine<T>, kThreads>;
   using Reduce = cub::BlockReduce<T, kThreads>;
@@ -57,6 +59,9 @@ __global__ void __launch_bounds__(kThreads)
 
   const long m = blockIdx.x;
   const long start = static_cast<long>(bank.start[m]);
+  // Packed layout (cuda_kernels.h): this mode's window is [base, base + len) of gy; else all of it.
+  const long n = bank.len ? static_cast<long>(bank.len[m]) : n_all;
+  const T* __restrict__ gy = gy_all + (bank.base ? static_cast<long>(bank.base[m]) : 0L);
   const T amp = bank.amp[m];
   if (start >= n || amp == T(0)) {  // silent mode: every gradient 0 (cpu::ref does the same)
     if (threadIdx.x == 0) {
@@ -73,9 +78,13 @@ __global__ void __launch_bounds__(kThreads)
   modal_pole(sigma, omega, wr, wi);
   modal_initial(amp, sigma, omega, delta, z0r, z0i, ur, ui);
   const int row = bank.env[m];
-  const T* gate_row = row < 0 ? nullptr : gate + static_cast<long>(row) * n;
-  T* gate_grad = (row < 0 || gr.gate == nullptr) ? nullptr : gr.gate + static_cast<long>(row) * n;
-  auto d_at = [&](long t) { return (gate_row && t < n) ? gate_row[t] : T(0); };
+  // Row sample t is gate[goff + t] (an index: a packed row's origin may lie before its storage). Only
+  // t > start is read: the elements at t < start are identities and t == start uses no gate, so the
+  // guard changes no result and lets packed rows start at their modes' start.
+  const T* gate_row = row < 0 ? nullptr : gate;
+  T* gate_grad = (row < 0 || gr.gate == nullptr) ? nullptr : gr.gate;
+  const long goff = row < 0 ? 0L : (bank.gate_off ? static_cast<long>(bank.gate_off[row]) : static_cast<long>(row) * n_all);
+  auto d_at = [&](long t) { return (gate_row && t > start && t < n) ? gate_row[goff + t] : T(0); };
 
   const long first_tile = start / kTile, last_tile = (n - 1) / kTile;
   T* ck = ckpt + 2 * m * tiles;  // ck[2k], ck[2k+1]: z at the end of tile first_tile + k
@@ -144,7 +153,7 @@ __global__ void __launch_bounds__(kThreads)
         continue;
       }
       const T rq = modal_adjoint_accumulate(a[j].br, a[j].bi, zs[2 * off], zs[2 * off + 1], d_at(t), q);
-      if (gate_grad) atomic_add(&gate_grad[t], -g * rq);
+      if (gate_grad) atomic_add(&gate_grad[goff + t], -g * rq);
     }
     __syncthreads();  // zs is overwritten by the next tile
   }
@@ -171,8 +180,10 @@ template <class T>
 void modal_backward(const ModalBankDev<T>& bank, const T* gate, long rows, long n, const T* gy,
                     const ModalGradsDev<T>& grads, void* stream) {
   const cudaStream_t s = as_stream(stream);
-  if (grads.gate && rows > 0 && n > 0)
-    check(cudaMemsetAsync(grads.gate, 0, sizeof(T) * static_cast<size_t>(rows * n), s), "modal_backward: clear gate");
+  const bool packed = bank.len != nullptr;
+  const long gate_elems = packed ? bank.gate_size : rows * n;
+  if (grads.gate && gate_elems > 0 && n > 0)
+    check(cudaMemsetAsync(grads.gate, 0, sizeof(T) * static_cast<size_t>(gate_elems), s), "modal_backward: clear gate");
   if (bank.count <= 0) return;
   if (n <= 0) {  // no samples: every per-mode gradient is 0
     T* const outs[] = {grads.omega, grads.sigma, grads.dgain, grads.amp, grads.delta};
@@ -180,7 +191,8 @@ void modal_backward(const ModalBankDev<T>& bank, const T* gate, long rows, long 
       if (p) check(cudaMemsetAsync(p, 0, sizeof(T) * static_cast<size_t>(bank.count), s), "modal_backward: clear");
     return;
   }
-  const long tiles = (n + kTile - 1) / kTile;
+  const long span = packed ? bank.max_len : n;  // the longest window a mode scans
+  const long tiles = std::max(1L, (span + kTile - 1) / kTile);
   const int dev = current_device();
   const size_t bytes = sizeof(T) * 2 * static_cast<size_t>(bank.count) * static_cast<size_t>(tiles);
   // Stream-ordered cached memory: freeing right after the launch is safe, the block is reused only

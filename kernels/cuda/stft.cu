@@ -21,6 +21,7 @@
 #include "kernels/common/stft_math.h"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/cufft_plan.cuh"
 #include "kernels/cuda/device.h"
 
 namespace pianograd::kernels::cuda {
@@ -28,54 +29,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-void check_fft(cufftResult r, const char* what) {
-  if (r != CUFFT_SUCCESS) throw std::runtime_error(std::string("cuFFT: ") + what + ": error " + std::to_string(r));
-}
-
-// A batched 1-D real transform of size n over `count` contiguous signals / half spectra.
-class Plan {
- public:
-  Plan(long n, long count, cufftType type) {
-    int dims[1] = {static_cast<int>(n)};
-    check_fft(cufftPlanMany(&h_, 1, dims, nullptr, 1, 0, nullptr, 1, 0, type, static_cast<int>(count)),
-              "cufftPlanMany");
-  }
-  ~Plan() { cufftDestroy(h_); }
-  Plan(const Plan&) = delete;
-  Plan& operator=(const Plan&) = delete;
-  cufftHandle get(cudaStream_t s) {
-    check_fft(cufftSetStream(h_, s), "cufftSetStream");
-    return h_;
-  }
-
- private:
-  cufftHandle h_ = 0;
-};
-
-// Plans of this thread on the current device (a plan belongs to the device current at creation).
-Plan& plan_for(long n, long count, cufftType type) {
-  thread_local std::map<std::tuple<int, long, long, int>, std::unique_ptr<Plan>> cache;
-  const auto key = std::make_tuple(current_device(), n, count, static_cast<int>(type));
-  auto it = cache.find(key);
-  if (it != cache.end()) return *it->second;
-  if (cache.size() >= 64) cache.clear();  // bounded: a training loop uses a handful of geometries
-  return *cache.emplace(key, std::make_unique<Plan>(n, count, type)).first->second;
-}
-
-void exec_r2c(cufftHandle h, float* in, float* out) {
-  check_fft(cufftExecR2C(h, in, reinterpret_cast<cufftComplex*>(out)), "cufftExecR2C");
-}
-void exec_r2c(cufftHandle h, double* in, double* out) {
-  check_fft(cufftExecD2Z(h, in, reinterpret_cast<cufftDoubleComplex*>(out)), "cufftExecD2Z");
-}
-void exec_c2r(cufftHandle h, float* in, float* out) {
-  check_fft(cufftExecC2R(h, reinterpret_cast<cufftComplex*>(in), out), "cufftExecC2R");
-}
-void exec_c2r(cufftHandle h, double* in, double* out) {
-  check_fft(cufftExecZ2D(h, reinterpret_cast<cufftDoubleComplex*>(in), out), "cufftExecZ2D");
-}
-template <class T> constexpr cufftType r2c_type() { return std::is_same_v<T, float> ? CUFFT_R2C : CUFFT_D2Z; }
-template <class T> constexpr cufftType c2r_type() { return std::is_same_v<T, float> ? CUFFT_C2R : CUFFT_Z2D; }
 
 template <class T>
 __global__ void frame_kernel(const T* __restrict__ x, T* __restrict__ frames, long batch, long nf,
@@ -174,7 +127,7 @@ void stft_magnitude(const T* x, long batch, const cpu::StftGeometry& g, T* mag, 
   T* sp = spec ? spec : own.p;
   frame_kernel<T><<<grid_for(count * g.n_fft, kBlock), kBlock, 0, s>>>(x, frames.p, batch, g.frames(), g);
   check_launch("stft frame_kernel");
-  exec_r2c(plan_for(g.n_fft, count, r2c_type<T>()).get(s), frames.p, sp);
+  exec_r2c(fft_plan_for(g.n_fft, count, r2c_type<T>()).get(s), frames.p, sp);
   magnitude_kernel<T><<<grid_for(count * bins, kBlock), kBlock, 0, s>>>(sp, mag, count * bins);
   check_launch("stft magnitude_kernel");
 }
@@ -192,7 +145,7 @@ void stft_magnitude_backward(const T* gmag, const T* spec, long batch, const cpu
                                                                             bins);
   check_launch("stft adjoint_coeff_kernel");
   // C2R overwrites its input: coeff is scratch.
-  exec_c2r(plan_for(g.n_fft, count, c2r_type<T>()).get(s), coeff.p, frames.p);
+  exec_c2r(fft_plan_for(g.n_fft, count, c2r_type<T>()).get(s), coeff.p, frames.p);
   overlap_add_kernel<T><<<grid_for(count * g.n_fft, kBlock), kBlock, 0, s>>>(frames.p, gx, batch, g.frames(), g);
   check_launch("stft overlap_add_kernel");
 }

@@ -126,4 +126,33 @@ PG_CUDA_STUB_INST(float)
 PG_CUDA_STUB_INST(double)
 #undef PG_CUDA_STUB_INST
 
+// Transcriber-path ops (kernels/cuda/model_ops.cu).
+void strided_copy(const void*, void*, const StridedCopyGeom&, long, void*) { unavailable(); }
+template <class T>
+void compare_broadcast(CompareOp, const T*, const T*, T*, const BroadcastGeom&, void*) { unavailable(); }
+template <class T>
+void clamp(const T*, T*, T*, long, T, T, void*) { unavailable(); }
+template <class T>
+void harmonic_stack_forward(const T*, long, long, long, const long*, long, T*, void*) { unavailable(); }
+template <class T>
+void harmonic_stack_backward(const T*, long, long, long, const long*, long, T*, void*) { unavailable(); }
+template <class T>
+void pointwise_loss(PointwiseLoss, const T*, const T*, const T*, T*, T*, T*, T*, long, void*) { unavailable(); }
+template <class T>
+void sgd_update(T*, const T*, T*, long, const cpu::SgdStep&, void*) { unavailable(); }
+#define PG_CUDA_MODEL_STUB_INST(T)                                                                    \
+  template void compare_broadcast<T>(CompareOp, const T*, const T*, T*, const BroadcastGeom&, void*); \
+  template void clamp<T>(const T*, T*, T*, long, T, T, void*);                                       \
+  template void harmonic_stack_forward<T>(const T*, long, long, long, const long*, long, T*, void*); \
+  template void harmonic_stack_backward<T>(const T*, long, long, long, const long*, long, T*, void*); \
+  template void pointwise_loss<T>(PointwiseLoss, const T*, const T*, const T*, T*, T*, T*, T*, long, void*); \
+  template void sgd_update<T>(T*, const T*, T*, long, const cpu::SgdStep&, void*);
+PG_CUDA_MODEL_STUB_INST(float)
+PG_CUDA_MODEL_STUB_INST(double)
+#undef PG_CUDA_MODEL_STUB_INST
+template <class T>
+void fft_convolve(const T*, const T*, T*, const FftConvGeom&, void*) { unavailable(); }
+template void fft_convolve<float>(const float*, const float*, float*, const FftConvGeom&, void*);
+template void fft_convolve<double>(const double*, const double*, double*, const FftConvGeom&, void*);
+
 }  // namespace pianograd::kernels::cuda

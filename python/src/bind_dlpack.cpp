@@ -1,5 +1,6 @@
 // DLPack exchange (Debian's libdlpack-dev header, DLPack 0.6 "dltensor" capsules — what NumPy,
-// PyTorch and JAX accept and produce when no max_version >= 1 is requested).
+// PyTorch and JAX accept and produce when no max_version >= 1 is requested). CPU tensors export as
+// kDLCPU, CUDA tensors as kDLCUDA (device memory, no copy); CUDA capsules import the same way.
 //   producer: Tensor.__dlpack__ / __dlpack_device__ (the capsule owns a Tensor handle);
 //   consumer: from_dlpack(obj) wraps the producer's memory; its deleter runs when the last alias dies.
 #include <dlpack/dlpack.h>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "autodiff/device.h"
 #include "autodiff/tape.h"
 #include "bind_common.h"
 
@@ -79,9 +81,20 @@ void versioned_capsule_destructor(PyObject* cap) {
   PyErr_Restore(type, value, tb);
 }
 
-py::capsule to_dlpack(const Tensor& src, std::optional<bool> copy, bool versioned) {
-  if (src.device().type != pg::DeviceType::CPU)
-    throw py::buffer_error("__dlpack__: only CPU tensors can be exported in this build");
+// (kDLCPU, 0) or (kDLCUDA, index): the DLPack device of a tensor.
+std::pair<int, int> dl_device_of(const Tensor& t) {
+  if (t.is_cuda()) return {static_cast<int>(kDLCUDA), t.device().index};
+  return {static_cast<int>(kDLCPU), 0};
+}
+
+py::capsule to_dlpack(const Tensor& src, std::optional<bool> copy, bool versioned, const py::object& stream) {
+  if (src.is_cuda()) {
+    // DLPack's stream contract: the data must be ready for work the consumer queues on `stream`
+    // (None/-1: the consumer synchronises itself). Our kernels run on the current stream; waiting
+    // for the device is the simple, always-correct way to order them before any consumer stream.
+    const bool skip = !stream.is_none() && stream.cast<int64_t>() == -1;
+    if (!skip) pg::cuda::synchronize();
+  }
   auto* ex = new Export;
   {
     pg::NoGrad ng;
@@ -95,8 +108,9 @@ py::capsule to_dlpack(const Tensor& src, std::optional<bool> copy, bool versione
     st *= ex->shape[i];
   }
   DLTensor& dl = ex->mt.dl_tensor;
-  dl.data = ex->t.numel() ? ex->t.raw_data() : nullptr;
-  dl.device = {kDLCPU, 0};
+  dl.data = ex->t.numel() ? ex->t.device_ptr() : nullptr;
+  const auto dev = dl_device_of(ex->t);
+  dl.device = {static_cast<DLDeviceType>(dev.first), dev.second};
   dl.ndim = static_cast<int>(ex->shape.size());
   dl.dtype = dl_dtype(ex->t.dtype());
   dl.shape = ex->shape.data();
@@ -149,9 +163,12 @@ Tensor from_capsule(const py::capsule& cap) {
     throw py::value_error("from_dlpack: expected an unconsumed 'dltensor' capsule (a capsule can be consumed once)");
   auto* mt = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap.ptr(), kCapsule));
   const DLTensor& dl = mt->dl_tensor;
-  if (dl.device.device_type != kDLCPU && dl.device.device_type != kDLCUDAHost)
-    throw py::buffer_error("from_dlpack: only CPU memory can be imported in this build (device type " +
+  const bool on_cuda = dl.device.device_type == kDLCUDA;
+  if (dl.device.device_type != kDLCPU && dl.device.device_type != kDLCUDAHost && !on_cuda)
+    throw py::buffer_error("from_dlpack: only CPU and CUDA memory can be imported (device type " +
                            std::to_string(dl.device.device_type) + ")");
+  const pg::Device device = on_cuda ? pg::Device{pg::DeviceType::CUDA, dl.device.device_id} : pg::kCPU;
+  if (on_cuda) pg::require_device(device, "from_dlpack");  // DeviceError without CUDA or that device
   const DType dtype = from_dl_dtype(dl.dtype);
   Shape shape(dl.shape, dl.shape + dl.ndim);
   bool compact = true;
@@ -162,12 +179,14 @@ Tensor from_capsule(const py::capsule& cap) {
       st *= shape[static_cast<size_t>(d)];
     }
   }
+  if (!compact && on_cuda)
+    throw py::buffer_error("from_dlpack: a non-contiguous CUDA tensor cannot be imported; make it contiguous first");
   Tensor t;
   if (compact) {
     void* data = static_cast<char*>(dl.data) + dl.byte_offset;
     t = Tensor::from_blob(data, shape, dtype, [mt](void*) {
       if (mt->deleter) mt->deleter(mt);  // producers take the GIL themselves where they need it
-    });
+    }, device);
   } else {
     t = copy_strided(dl, shape, dtype);
   }
@@ -183,19 +202,22 @@ void bind_dlpack(py::module_& m, py::class_<Tensor>& cls) {
                            const py::object& dl_device, std::optional<bool> copy) {
     if (!dl_device.is_none()) {
       auto dev = dl_device.cast<std::pair<int, int>>();
-      if (dev.first != kDLCPU) throw py::buffer_error("__dlpack__: cannot export to device type " +
-                                                      std::to_string(dev.first));
+      if (dev != dl_device_of(t))
+        throw py::buffer_error("__dlpack__: cannot export a tensor on " + t.device().str() + " to device (" +
+                               std::to_string(dev.first) + ", " + std::to_string(dev.second) +
+                               "); move it with .to() first");
     }
     // A consumer that speaks DLPack >= 1.0 gets a versioned (writable) capsule, others the legacy one.
     bool versioned = false;
     if (!max_version.is_none()) versioned = max_version.cast<std::pair<int, int>>().first >= 1;
-    return to_dlpack(t, copy, versioned);
+    return to_dlpack(t, copy, versioned, stream);
   }, py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
      py::arg("dl_device") = py::none(), py::arg("copy") = py::none(),
      "A DLPack 'dltensor' capsule viewing this tensor (copy=True exports a copy).");
   cls.def("__dlpack_device__", [](const Tensor& t) {
-    return py::make_tuple(static_cast<int>(kDLCPU), t.device().index);
-  }, "(device_type, device_id) as DLPack numbers: (1, 0) for the CPU.");
+    const auto dev = dl_device_of(t);
+    return py::make_tuple(dev.first, dev.second);
+  }, "(device_type, device_id) as DLPack numbers: (1, 0) for the CPU, (2, N) for cuda:N.");
   m.def("from_dlpack", [](const py::object& obj) -> Tensor {
     if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>().detach();
     if (py::isinstance<py::capsule>(obj)) return from_capsule(obj.cast<py::capsule>());
@@ -204,14 +226,23 @@ void bind_dlpack(py::module_& m, py::class_<Tensor>& cls) {
                            " has no __dlpack__ method");
     if (py::hasattr(obj, "__dlpack_device__")) {
       auto dev = obj.attr("__dlpack_device__")().cast<std::pair<int, int>>();
+      if (dev.first == kDLCUDA) {
+        pg::require_device(pg::Device{pg::DeviceType::CUDA, dev.second}, "from_dlpack");
+        // The producer orders its work before ours on the stream we name: the current one (the
+        // legacy default stream is DLPack's 1).
+        void* s = pg::cuda::current_stream();
+        const int64_t stream = s ? static_cast<int64_t>(reinterpret_cast<intptr_t>(s)) : 1;
+        return from_capsule(obj.attr("__dlpack__")(py::arg("stream") = stream).cast<py::capsule>());
+      }
       if (dev.first != kDLCPU && dev.first != kDLCUDAHost)
-        throw py::buffer_error("from_dlpack: only CPU tensors can be imported in this build (device type " +
+        throw py::buffer_error("from_dlpack: only CPU and CUDA tensors can be imported (device type " +
                                std::to_string(dev.first) + ")");
     }
     return from_capsule(obj.attr("__dlpack__")().cast<py::capsule>());
   }, py::arg("x"), R"doc(
 A Tensor viewing the memory of any DLPack producer (NumPy, PyTorch, JAX; or a 'dltensor' capsule)
-without copying. Non-contiguous inputs are copied into a row-major tensor.)doc");
+without copying, on the CPU or (kDLCUDA, e.g. a torch.cuda tensor) on the GPU. Non-contiguous CPU
+inputs are copied into a row-major tensor; non-contiguous CUDA inputs are refused.)doc");
 }
 
 }  // namespace pgpy

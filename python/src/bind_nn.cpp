@@ -81,6 +81,20 @@ register_buffer / register_module do it explicitly.)doc")
       "Writes state_dict() as a safetensors file (atomically).")
       .def("load", [](nn::Module& self, const py::object& path, bool strict) { self.load(path_str(path), strict); },
            py::arg("path"), py::arg("strict") = true, "Loads a safetensors checkpoint written by save().")
+      .def("to", [](nn::Module& self, const py::object& device) -> nn::Module& {
+        const pg::Device d = py::isinstance<pg::Device>(device) ? device.cast<pg::Device>()
+                                                                : pg::parse_device(py::str(device).cast<std::string>());
+        return self.to(d);
+      }, py::arg("device"), py::return_value_policy::reference, R"doc(
+Moves every parameter and buffer to `device` ("cpu", "cuda", "cuda:N") in place and returns the
+module. Parameter objects keep their identity (only their memory moves), so an optimizer built
+before or after keeps working: its state follows the parameters at the next step. Raises
+RuntimeError (DeviceError) and leaves the module unchanged when the device is not available.)doc")
+      .def("cuda", [](nn::Module& self, int index) -> nn::Module& { return self.cuda(index); }, py::arg("index") = 0,
+           py::return_value_policy::reference, "to('cuda:index').")
+      .def("cpu", [](nn::Module& self) -> nn::Module& { return self.cpu(); }, py::return_value_policy::reference,
+           "to('cpu').")
+      .def_property_readonly("device", &nn::Module::device, "The device of the first parameter (cpu without any).")
       .def("__repr__", &nn::Module::repr);
 
   py::classh<nn::Linear, nn::Module>(m, "Linear", "y = x W^T + b; W [out, in] ~ U(+-1/sqrt(in)) as PyTorch.")

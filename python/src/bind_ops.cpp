@@ -158,6 +158,10 @@ void bind_ops(py::module_& m) {
         py::arg("a"), py::arg("b"), "Matrix product with NumPy semantics (1-D promotion, batch broadcasting).");
   m.def("bmm", [](T a, T b) { MaybeRelease rel(a.numel() + b.numel()); return pg::bmm(a, b); },
         py::arg("a"), py::arg("b"), "[B,M,K] @ [B,K,N].");
+  m.def("banded_matmul", [](T x, T w) { MaybeRelease rel(x.numel() + w.numel()); return pg::banded_matmul(x, w); },
+        py::arg("x"), py::arg("w"),
+        "x [..., K] @ w [K, N] over the contiguous nonzero band of each column of w (a filterbank): same values\n"
+        "and gradients as matmul, multiply-adds on the bands only.");
 
   // --- convolution and pooling (autodiff/ops/conv.h) ---
   m.def("conv1d", [](T x, T w, const std::optional<Tensor>& b, int64_t stride, int64_t padding, int64_t dilation,

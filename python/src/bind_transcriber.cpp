@@ -149,7 +149,9 @@ void bind_transcriber(py::module_& m) {
   (void)nn_mod;  // pg.nn.Module must be bound first (it is the base class)
   py::classh<pg::Transcriber, pg::nn::Module>(m, "Transcriber", R"doc(
 Audio -> performance transcription model (models/transcriber.h): an nn.Module predicting onset, frame,
-offset and velocity logits [B, F, 88] at 50 frames per second from 16 kHz audio [B, N] or [N].)doc")
+offset and velocity logits [B, F, 88] at 50 frames per second from 16 kHz audio [B, N] or [N].
+On the GPU: model.to("cuda") (or .cuda()) moves it in place; audio on the CPU follows the model's
+device, and predict_rolls / transcribe run each chunk there and return host results.)doc")
       .def(py::init([](const std::optional<C>& config) {
         return std::make_shared<pg::Transcriber>(config ? *config : C{});
       }), py::arg("config") = py::none())

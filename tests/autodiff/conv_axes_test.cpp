@@ -93,6 +93,44 @@ TEST(Conv2dAxes, FusedReluMatchesReluOfConv) {
   check_fused_relu(4, 5, {2, 1});   // im2col (stride 2)
 }
 
+// conv2d_concat on the transcriber's two uses (the [5 x 1] dilated time conv over [h | k], the [3 x 1]
+// frame-head conv over [t | detached onset gate]) against concat + conv2d: outputs and every gradient.
+void check_concat(int64_t c1, int64_t c2, int64_t cout, int64_t kh, int64_t dil, bool x2_grad) {
+  const int64_t N = 3, H = 23, W = 11, p = dil * (kh / 2);
+  Tensor x = randn({N, c1, H, W}).requires_grad_(true), x2 = randn({N, c2, H, W}).requires_grad_(x2_grad);
+  Tensor w = (randn({cout, c1 + c2, kh, 1}) * 0.3).detach().requires_grad_(true);
+  Tensor b = randn({cout}).requires_grad_(true), r = randn({N, cout, H, W});
+  constexpr auto kRelu = ConvActivation::relu;
+  Tensor y1 = conv2d_concat(x, x2, w, b, {1, 1}, {p, 0}, {dil, 1}, kRelu);
+  sum(y1 * r).backward();
+  const Tensor gx = x.grad(), gx2 = x2_grad ? x2.grad() : Tensor(), gw = w.grad(), gb = b.grad();
+  x.zero_grad();
+  w.zero_grad();
+  b.zero_grad();
+  if (x2_grad) x2.zero_grad();
+  Tensor y2 = conv2d(concat({x, x2}, 1), w, b, {1, 1}, {p, 0}, {dil, 1}, 1, kRelu);
+  sum(y2 * r).backward();
+  const std::string what = "concat " + std::to_string(c1) + "|" + std::to_string(c2);
+  expect_close(y1, y2, 0, what + " output");
+  expect_close(gx, x.grad(), 1e-6, what + " grad x");
+  if (x2_grad) expect_close(gx2, x2.grad(), 1e-6, what + " grad x2");
+  expect_close(gw, w.grad(), 1e-6, what + " grad w");
+  expect_close(gb, b.grad(), 1e-6, what + " grad b");
+}
+
+TEST(Conv2dConcat, MatchesConcatThenConv) {
+  check_concat(24, 8, 32, 5, 1, true);
+  check_concat(24, 8, 32, 5, 2, true);
+  check_concat(16, 1, 8, 3, 1, false);  // the frame head: the gate has no gradient
+}
+
+TEST(Conv2dConcat, BadInputsThrow) {
+  const Tensor w = randn({4, 5, 3, 1});
+  EXPECT_THROW(conv2d_concat(randn({2, 3, 6, 5}), randn({2, 2, 7, 5}), w, Tensor(), {1, 1}, {1, 0}), ShapeError);
+  EXPECT_THROW(conv2d_concat(randn({2, 3, 6, 5}), randn({2, 3, 6, 5}), w, Tensor(), {1, 1}, {1, 0}), ShapeError);
+  EXPECT_THROW(conv2d_concat(randn({2, 3, 6, 5}), Tensor(), w, Tensor(), {1, 1}, {1, 0}), ValueError);
+}
+
 TEST(HarmonicStack, MatchesPadSliceStack) {
   manual_seed(5);
   const std::vector<int64_t> shifts = {-12, 0, 19, 31, 36, 40, 300};

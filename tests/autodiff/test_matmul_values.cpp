@@ -2,6 +2,8 @@
 // against per-matrix products, the result shapes, and the errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "pianograd.h"
@@ -92,6 +94,38 @@ TEST(MatmulValues, Errors) {
   EXPECT_THROW(bmm(zeros({2, 3}), zeros({3, 2})), ShapeError);
   EXPECT_THROW(bmm(zeros({2, 3, 4}), zeros({3, 4, 2})), ShapeError);
   EXPECT_THROW(bmm(zeros({2, 3, 4}), zeros({2, 5, 2})), ShapeError);
+}
+
+// banded_matmul against matmul on a filterbank-shaped matrix (overlapping triangular bands, growing
+// widths, an empty column) with a row count that is not a multiple of the kernel's 8-row blocks:
+// values and the input gradient agree to float rounding.
+TEST(BandedMatmul, MatchesMatmulOnAFilterbank) {
+  const int64_t K = 57, N = 20, M = 19;
+  std::vector<float> w(static_cast<size_t>(K * N), 0.0f);
+  for (int64_t j = 0; j < N; ++j) {
+    if (j == 7) continue;
+    const int64_t c = 2 * j + j * j / 20, half = 1 + j / 5;
+    for (int64_t i = std::max<int64_t>(0, c - half); i <= std::min(K - 1, c + half); ++i)
+      w[static_cast<size_t>(i * N + j)] = 1.0f - static_cast<float>(std::abs(i - c)) / static_cast<float>(half + 1);
+  }
+  Tensor wt = from_vector(w, {K, N});
+  Tensor x = randn({M, K}).requires_grad_(true);
+  Tensor x2 = x.detach().requires_grad_(true);
+  Tensor y = banded_matmul(x, wt), y_ref = matmul(x2, wt);
+  ASSERT_EQ(y.shape(), y_ref.shape());
+  const std::vector<float> a = y.to_vector<float>(), b = y_ref.to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f * (1 + std::fabs(b[i]))) << i;
+  Tensor gy = randn({M, N});
+  sum(y * gy).backward();
+  sum(y_ref * gy).backward();
+  const std::vector<float> ga = x.grad().to_vector<float>(), gb = x2.grad().to_vector<float>();
+  for (size_t i = 0; i < ga.size(); ++i) EXPECT_NEAR(ga[i], gb[i], 1e-5f * (1 + std::fabs(gb[i]))) << i;
+}
+
+TEST(BandedMatmul, Errors) {
+  EXPECT_THROW(banded_matmul(randn({3, 4}), randn({5, 2})), ShapeError);
+  EXPECT_THROW(banded_matmul(randn({3, 4}), randn({4})), ShapeError);
+  EXPECT_THROW(banded_matmul(randn({3, 4}), randn({4, 2}).to(DType::f64)), DTypeError);
 }
 
 }  // namespace

@@ -72,6 +72,30 @@ void check_row_kernels(double tol) {
     }
 }
 
+// Two inputs: channels [0, c1) from one array, [c1, C) from another give the same sums, in the same
+// order, as one array holding all C rows.
+TEST(ConvDirectRows, TwoInputsMatchOneArrayEveryIsa) {
+  const long C = 5, L = 157, xs = 211, ntaps = 3, cout = 6, ys = L;
+  const long off[3] = {0, 13, 26};
+  const auto x = random_vec<float>(static_cast<size_t>(C * xs), 1);
+  const auto w = random_vec<float>(static_cast<size_t>(cout * C * ntaps), 2);
+  const auto gy = random_vec<float>(static_cast<size_t>(cout * ys), 3);
+  for (long c1 : {1L, 2L, 4L})
+    for (Isa isa : kIsas) {
+      if (!isa_supported(isa)) continue;
+      IsaScope scope(isa);
+      const std::vector<float> x2(x.begin() + c1 * xs, x.end());
+      std::vector<float> y1(static_cast<size_t>(cout * ys)), y2 = y1, g1(w.size(), 0.0f), g2 = g1;
+      taps_forward<float>(x.data(), xs, C, off, ntaps, w.data(), cout, y1.data(), ys, L, nullptr, true);
+      taps_forward<float>(x.data(), xs, C, off, ntaps, w.data(), cout, y2.data(), ys, L, nullptr, true, x2.data(), c1);
+      taps_weight<float>(x.data(), xs, C, off, ntaps, gy.data(), ys, cout, L, g1.data());
+      taps_weight<float>(x.data(), xs, C, off, ntaps, gy.data(), ys, cout, L, g2.data(), x2.data(), c1);
+      const std::string what = std::string(isa_name(isa)) + " c1=" + std::to_string(c1);
+      expect_close(y2, y1, 0, "taps_forward " + what);
+      expect_close(g2, g1, 0, "taps_weight " + what);
+    }
+}
+
 TEST(ConvDirectRows, MatchReferenceEveryIsaFloat) { check_row_kernels<float>(2e-5); }
 TEST(ConvDirectRows, MatchReferenceEveryIsaDouble) { check_row_kernels<double>(1e-12); }
 
@@ -120,6 +144,7 @@ const ConvGeom kGeoms[] = {
     geom(2, 6, 4, 7, 5, 3, 1, 0, 2),    // [k x 1] whose output (L) is shorter than the taps' reach (M)
     geom(2, 6, 12, 7, 5, 3, 1, 1, 2),   // [k x 1] with padding on both axes
     geom(2, 5, 37, 3, 7, 1, 3, 0, 1),   // the readout: kernel spans the whole width, one output per row
+    geom(2, 9, 7, 13, 3, 1, 1, 0, 1),   // a 1x1 head with 3 output channels
 };
 
 TEST(ConvDirect, MatchesIm2colFloat) {
@@ -132,6 +157,7 @@ TEST(ConvDirect, MatchesIm2colDouble) {
 TEST(ConvDirect, Heuristic) {
   EXPECT_TRUE(conv_direct_preferred(geom(8, 8, 201, 264, 8, 3, 3, 1, 1)));
   EXPECT_FALSE(conv_direct_preferred(geom(8, 8, 201, 264, 8, 1, 1, 0, 1)));  // 1x1: already a plain GEMM
+  EXPECT_TRUE(conv_direct_preferred(geom(8, 32, 201, 88, 3, 1, 1, 0, 1)));  // 1x1 with 3 outputs: GEMM's M too small
   EXPECT_TRUE(conv_direct_preferred(geom(8, 8, 201 * 88, 3, 24, 1, 3, 0, 1)));  // full-width readout
   EXPECT_FALSE(conv_direct_preferred(geom(8, 8, 201, 4, 24, 1, 3, 0, 1)));  // half the columns discarded
   EXPECT_FALSE(conv_direct_preferred(geom(2, 256, 20, 20, 256, 3, 3, 1, 1)));  // wide: GEMM territory

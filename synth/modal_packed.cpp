@@ -1,0 +1,252 @@
+// The packed modal bank (see modal_packed.h): building it from the renderers' group banks, and running
+// it on the CPU (the reference) or on a CUDA device (one launch per pass).
+#include "synth/modal_packed.h"
+
+#include <algorithm>
+#include <string>
+
+#include "autodiff/device.h"
+#include "autodiff/errors.h"
+#include "kernels/cpu/modal.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace pianograd::detail {
+
+namespace kc = kernels::cpu;
+
+template <class T>
+size_t PackedBank<T>::append(const GroupBank<T>& b, long base_) {
+  Window w;
+  w.base = base_;
+  w.len = b.W;
+  w.m0 = count();
+  w.r0 = rows();
+  const long M = static_cast<long>(b.omega.size());
+  // A row is stored from the first start of the modes it damps (nothing earlier is ever read).
+  w.row_first.assign(static_cast<size_t>(b.rows), b.W);
+  for (long i = 0; i < M; ++i) {
+    const std::int32_t r = b.env[static_cast<size_t>(i)];
+    if (r >= 0) {
+      long& f = w.row_first[static_cast<size_t>(r)];
+      f = std::min(f, std::clamp(static_cast<long>(b.start[static_cast<size_t>(i)]), 0L, b.W));
+    }
+  }
+  for (long r = 0; r < b.rows; ++r) {
+    const long s = w.row_first[static_cast<size_t>(r)];
+    gate_off.push_back(static_cast<std::int64_t>(gate.size()) - s);
+    const T* row = b.gate.data() + r * b.W;
+    gate.insert(gate.end(), row + s, row + b.W);
+  }
+  omega.insert(omega.end(), b.omega.begin(), b.omega.end());
+  sigma.insert(sigma.end(), b.sigma.begin(), b.sigma.end());
+  dgain.insert(dgain.end(), b.dgain.begin(), b.dgain.end());
+  amp.insert(amp.end(), b.amp.begin(), b.amp.end());
+  delta.insert(delta.end(), b.delta.begin(), b.delta.end());
+  start.insert(start.end(), b.start.begin(), b.start.end());
+  for (long i = 0; i < M; ++i) {
+    const std::int32_t r = b.env[static_cast<size_t>(i)];
+    env.push_back(r < 0 ? -1 : static_cast<std::int32_t>(w.r0 + r));
+    base.push_back(base_);
+    len.push_back(b.W);
+  }
+  w.m1 = count();
+  w.r1 = rows();
+  max_len = std::max(max_len, b.W);
+  n = std::max(n, base_ + b.W);
+  windows.push_back(std::move(w));
+  return windows.size() - 1;
+}
+
+namespace {
+// Window w as the CPU kernel's bank over its own arrays (env back to rows within the window).
+template <class T>
+struct WindowBank {
+  std::vector<std::int32_t> env;
+  std::vector<T> gate;  // dense rows x W
+  kc::ModalBank<T> bank;
+  long rows = 0;
+  WindowBank(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w) {
+    const size_t m0 = static_cast<size_t>(w.m0);
+    rows = w.r1 - w.r0;
+    for (long m = w.m0; m < w.m1; ++m) {
+      const std::int32_t r = pk.env[static_cast<size_t>(m)];
+      env.push_back(r < 0 ? -1 : static_cast<std::int32_t>(r - w.r0));
+    }
+    gate.assign(static_cast<size_t>(rows * w.len), T(0));
+    for (long r = 0; r < rows; ++r) {
+      const long s = w.row_first[static_cast<size_t>(r)];
+      const T* src = pk.gate.data() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
+      std::copy(src, src + (w.len - s), gate.begin() + r * w.len + s);
+    }
+    bank = {w.m1 - w.m0, pk.omega.data() + m0, pk.sigma.data() + m0, pk.dgain.data() + m0, pk.amp.data() + m0,
+            pk.delta.data() + m0, pk.start.data() + m0, env.data()};
+  }
+};
+
+kc::ModalOptions no_truncation(long checkpoint) {
+  kc::ModalOptions mo;
+  mo.rel_threshold = 0.0;  // the GPU scan's semantics: every mode runs to the end of its window
+  mo.checkpoint = checkpoint;
+  return mo;
+}
+}  // namespace
+
+template <class T>
+std::vector<T> PackedGrads<T>::window_gate(const PackedBank<T>& pk, size_t wi) const {
+  const auto& w = pk.windows[wi];
+  std::vector<T> out(static_cast<size_t>((w.r1 - w.r0) * w.len), T(0));
+  for (long r = 0; r < w.r1 - w.r0; ++r) {
+    const long s = w.row_first[static_cast<size_t>(r)];
+    const T* src = gate.data() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
+    std::copy(src, src + (w.len - s), out.begin() + r * w.len + s);
+  }
+  return out;
+}
+
+template <class T>
+void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint) {
+  std::fill(y, y + pk.n, T(0));
+  std::vector<T> buf;
+  for (const auto& w : pk.windows) {
+    WindowBank<T> wb(pk, w);
+    buf.assign(static_cast<size_t>(w.len), T(0));
+    kc::modal_forward(wb.bank, wb.gate.data(), wb.rows, w.len, buf.data(), no_truncation(checkpoint));
+    for (long t = 0; t < w.len; ++t) y[w.base + t] += buf[static_cast<size_t>(t)];
+  }
+}
+
+template <class T>
+PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long checkpoint) {
+  PackedGrads<T> g;
+  const size_t M = static_cast<size_t>(pk.count());
+  g.omega.assign(M, T(0));
+  g.sigma = g.dgain = g.amp = g.delta = g.omega;
+  g.gate.assign(pk.gate.size(), T(0));
+  for (const auto& w : pk.windows) {
+    WindowBank<T> wb(pk, w);
+    std::vector<T> lg(wb.gate.size());
+    const size_t m0 = static_cast<size_t>(w.m0);
+    kc::ModalGrads<T> mg{g.omega.data() + m0, g.sigma.data() + m0, g.dgain.data() + m0, g.amp.data() + m0,
+                         g.delta.data() + m0, lg.data()};
+    kc::modal_backward(wb.bank, wb.gate.data(), wb.rows, w.len, gy + w.base, mg, no_truncation(checkpoint));
+    for (long r = 0; r < wb.rows; ++r) {  // before s_r the gate gradient is 0 (no gate read there)
+      const long s = w.row_first[static_cast<size_t>(r)];
+      std::copy(lg.begin() + r * w.len + s, lg.begin() + (r + 1) * w.len,
+                g.gate.begin() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s);
+    }
+  }
+  return g;
+}
+
+template <class T>
+PackedDevice packed_upload(const PackedBank<T>& pk, Device device) {
+  require_device(device, "render (CUDA modal bank)");
+  auto up = [&](const auto& v) { return from_vector(v).to(device); };
+  return PackedDevice{device,       up(pk.omega), up(pk.sigma), up(pk.dgain), up(pk.amp),      up(pk.delta),
+                      up(pk.start), up(pk.base),  up(pk.len),   up(pk.env),   up(pk.gate_off), up(pk.gate)};
+}
+
+namespace {
+template <class T>
+kernels::cuda::ModalBankDev<T> dev_bank(const PackedBank<T>& pk, const PackedDevice& d) {
+  kernels::cuda::ModalBankDev<T> b;
+  b.count = pk.count();
+  b.omega = d.omega.device_data<T>();
+  b.sigma = d.sigma.device_data<T>();
+  b.dgain = d.dgain.device_data<T>();
+  b.amp = d.amp.device_data<T>();
+  b.delta = d.delta.device_data<T>();
+  b.start = d.start.device_data<std::int64_t>();
+  b.env = d.env.device_data<std::int32_t>();
+  b.base = d.base.device_data<std::int64_t>();
+  b.len = d.len.device_data<std::int64_t>();
+  b.gate_off = d.gate_off.device_data<std::int64_t>();
+  b.max_len = pk.max_len;
+  b.gate_size = static_cast<long>(pk.gate.size());
+  return b;
+}
+}  // namespace
+
+template <class T>
+Tensor packed_forward_cuda(const PackedBank<T>& pk, const PackedDevice& d) {
+  Tensor y = Tensor::empty({pk.n}, dtype_v<T>, d.device);
+  if (pk.count() == 0) return zeros({pk.n}, dtype_v<T>, d.device);
+  kernels::cuda::modal_forward(dev_bank(pk, d), d.gate.device_data<T>(), pk.rows(), pk.n, y.device_data<T>(),
+                               cuda::current_stream());
+  return y;
+}
+
+template <class T>
+PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice& d, const Tensor& gy_in) {
+  PackedGrads<T> g;
+  const long M = pk.count(), G = static_cast<long>(pk.gate.size());
+  if (M == 0) {
+    g.gate.assign(static_cast<size_t>(G), T(0));
+    return g;
+  }
+  const Tensor gy = gy_in.to(dtype_v<T>).to(d.device).contiguous();
+  const DType dt = dtype_v<T>;
+  Tensor go = Tensor::empty({M}, dt, d.device), gs = Tensor::empty({M}, dt, d.device),
+         gd = Tensor::empty({M}, dt, d.device), ga = Tensor::empty({M}, dt, d.device),
+         gl = Tensor::empty({M}, dt, d.device), gg = Tensor::empty({std::max(G, 1L)}, dt, d.device);
+  kernels::cuda::ModalGradsDev<T> gr{go.device_data<T>(), gs.device_data<T>(), gd.device_data<T>(),
+                                     ga.device_data<T>(), gl.device_data<T>(), G > 0 ? gg.device_data<T>() : nullptr};
+  kernels::cuda::modal_backward(dev_bank(pk, d), d.gate.device_data<T>(), pk.rows(), pk.n, gy.device_data<T>(), gr,
+                                cuda::current_stream());
+  g.omega = go.cpu().to_vector<T>();
+  g.sigma = gs.cpu().to_vector<T>();
+  g.dgain = gd.cpu().to_vector<T>();
+  g.amp = ga.cpu().to_vector<T>();
+  g.delta = gl.cpu().to_vector<T>();
+  g.gate = G > 0 ? gg.cpu().to_vector<T>() : std::vector<T>{};
+  return g;
+}
+
+namespace {
+thread_local bool g_packed_cpu = false;
+}
+PackedCpuScope::PackedCpuScope() : prev_(g_packed_cpu) { g_packed_cpu = true; }
+PackedCpuScope::~PackedCpuScope() { g_packed_cpu = prev_; }
+bool packed_cpu_forced() { return g_packed_cpu; }
+
+Device control_device(const char* op, const std::vector<std::pair<const Tensor*, const char*>>& controls) {
+  const std::pair<const Tensor*, const char*>* first = nullptr;
+  for (const auto& c : controls) {
+    if (!c.first->defined()) continue;
+    if (!first) {
+      first = &c;
+    } else if (c.first->device() != first->first->device()) {
+      throw DeviceError(std::string(op) + ": " + c.second + " is on " + c.first->device().str() + " but " +
+                        first->second + " is on " + first->first->device().str() +
+                        " (the controls choose where the modal bank runs: put them on one device)");
+    }
+  }
+  const Device d = first ? first->first->device() : kCPU;
+  require_device(d, op);
+  return d;
+}
+
+std::vector<Device> input_devices(const std::vector<Tensor>& inputs) {
+  std::vector<Device> d;
+  for (const Tensor& t : inputs) d.push_back(t.defined() ? t.device() : kCPU);
+  return d;
+}
+
+void grads_to_input_devices(std::vector<Tensor>& grads, const std::vector<Device>& devices) {
+  for (size_t i = 0; i < grads.size() && i < devices.size(); ++i)
+    if (grads[i].defined() && grads[i].device() != devices[i]) grads[i] = grads[i].to(devices[i]);
+}
+
+#define PG_PACKED_INST(T)                                                                         \
+  template struct PackedBank<T>;                                                                  \
+  template struct PackedGrads<T>;                                                                 \
+  template void packed_forward_cpu<T>(const PackedBank<T>&, T*, long);                            \
+  template PackedGrads<T> packed_backward_cpu<T>(const PackedBank<T>&, const T*, long);           \
+  template PackedDevice packed_upload<T>(const PackedBank<T>&, Device);                           \
+  template Tensor packed_forward_cuda<T>(const PackedBank<T>&, const PackedDevice&);              \
+  template PackedGrads<T> packed_backward_cuda<T>(const PackedBank<T>&, const PackedDevice&, const Tensor&);
+PG_PACKED_INST(float)
+PG_PACKED_INST(double)
+#undef PG_PACKED_INST
+
+}  // namespace pianograd::detail

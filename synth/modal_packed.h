@@ -1,0 +1,113 @@
+// Internal to the renderers: every group window of every batch item packed into ONE modal bank, the
+// layout of kernels::cuda::ModalBankDev's packed mode (kernels/cuda/cuda_kernels.h), so a whole batch
+// runs in one kernel launch per pass on the GPU.
+//
+// Mode m of window w writes y[base_w + t] for t in [start_m, len_w) (base_w = item x N + w0, len_w =
+// the window's length W): the windows of one item overlap and are summed, as the CPU renderers sum
+// each group's buffer into y. Gate row r of a window is stored from its modes' first start s_r on
+// (the kernels read a gate only at samples t > start), at gate[gate_off[r] + t], gate_off[r] = its
+// position - s_r: rows cost (W - s_r) samples, not W.
+//
+// Semantics: those of kernels::cpu::modal_forward / modal_backward per window with rel_threshold = 0
+// (no truncation), which is what the GPU scan computes. packed_forward_cpu / packed_backward_cpu run
+// the layout on the CPU that way: they prove the packing where no GPU exists (tests/synth/
+// test_modal_packed.cpp) and are the reference of the CUDA executor (packed_forward_cuda, ..._cuda).
+#pragma once
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "autodiff/tensor.h"
+#include "synth/event_renderer.h"
+#include "synth/modal_group.h"
+
+namespace pianograd::detail {
+
+template <class T>
+struct PackedBank {
+  long n = 0;  // output samples (batch x N)
+  std::vector<T> omega, sigma, dgain, amp, delta;
+  std::vector<std::int64_t> start, base, len;  // per mode
+  std::vector<std::int32_t> env;               // per mode: packed row, or -1
+  std::vector<std::int64_t> gate_off;          // per row
+  std::vector<T> gate;                         // the rows, back to back
+  long max_len = 0;                            // longest window
+  struct Window {
+    long base = 0, len = 0;       // output samples [base, base + len)
+    long m0 = 0, m1 = 0;          // its modes
+    long r0 = 0, r1 = 0;          // its rows
+    std::vector<long> row_first;  // per row: first stored sample s_r (window-relative)
+  };
+  std::vector<Window> windows;
+  long count() const { return static_cast<long>(omega.size()); }
+  long rows() const { return static_cast<long>(gate_off.size()); }
+  // Appends a group's bank (starts relative to its window, env = row within the group, dense gate
+  // rows x W) as the window [base, base + b.W) of the output; returns the window's index.
+  size_t append(const GroupBank<T>& b, long base);
+};
+
+// Gradients of the packed bank: per mode (count) and the gate (like PackedBank::gate).
+template <class T>
+struct PackedGrads {
+  std::vector<T> omega, sigma, dgain, amp, delta, gate;
+  // The gate gradient of window w as dense rows x W (zeros before each row's first stored sample),
+  // the layout of kernels::cpu::ModalGrads::gate for that window's GroupBank.
+  std::vector<T> window_gate(const PackedBank<T>& pk, size_t w) const;
+};
+
+// y[0, pk.n) = the packed bank's output (overwritten).
+template <class T>
+void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint);
+// Given gy[0, pk.n): every gradient of the packed bank.
+template <class T>
+PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long checkpoint);
+
+// The packed bank's arrays on a CUDA device, uploaded once per forward and kept for the backward.
+struct PackedDevice {
+  Device device;
+  Tensor omega, sigma, dgain, amp, delta, start, base, len, env, gate_off, gate;
+};
+// Uploads pk (DeviceError from require_device when `device` is unusable).
+template <class T>
+PackedDevice packed_upload(const PackedBank<T>& pk, Device device);
+// [pk.n] on the device: one launch of kernels::cuda::modal_forward.
+template <class T>
+Tensor packed_forward_cuda(const PackedBank<T>& pk, const PackedDevice& d);
+// gy: [pk.n] (any device; moved to d.device). One launch of kernels::cuda::modal_backward; the
+// gradients are copied back to the host, where the mode builder's chain rule runs.
+template <class T>
+PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice& d, const Tensor& gy);
+
+// One item of a batched events render (event_renderer.h's render_events_dry arguments).
+struct EventControls {
+  Tensor keys, onsets, offsets, velocities, pedal;
+};
+// The dry events render of B items of one length as ONE op -> [B, num_samples]: on CUDA one packed
+// bank and one launch per pass (render_batch's CUDA route). Same checks and devices rule as
+// render_events_dry (event_renderer.cpp).
+Tensor render_events_batch_dry(PianoParams& params, const std::vector<EventControls>& items, int64_t num_samples,
+                               const RenderOptions& ro);
+
+// Routing (event_renderer.cpp, roll_renderer.cpp): the modal bank runs where the control tensors live.
+// On this thread, a PackedCpuScope sends CPU renders through the packed layout and packed_*_cpu
+// instead of the per-group CPU path: the CUDA route's exact code with the CPU kernels, for the tests.
+class PackedCpuScope {
+ public:
+  PackedCpuScope();
+  ~PackedCpuScope();
+  PackedCpuScope(const PackedCpuScope&) = delete;
+  PackedCpuScope& operator=(const PackedCpuScope&) = delete;
+
+ private:
+  bool prev_;
+};
+bool packed_cpu_forced();
+// The device of `controls` (the first defined one); DeviceError naming `op` and the argument when a
+// defined control lies elsewhere, or (require_device) when that device is unusable here.
+Device control_device(const char* op, const std::vector<std::pair<const Tensor*, const char*>>& controls);
+// The devices of an op's inputs (kCPU for undefined ones), captured by VJPs instead of the tensors.
+std::vector<Device> input_devices(const std::vector<Tensor>& inputs);
+// Each defined gradient moved to its input's device (grads[i] belongs to input i).
+void grads_to_input_devices(std::vector<Tensor>& grads, const std::vector<Device>& devices);
+
+}  // namespace pianograd::detail

@@ -1,0 +1,230 @@
+// The packed modal bank (synth/modal_packed.h), the layout the CUDA route launches once per pass, proven
+// on the CPU: rendering through the packed layout (PackedCpuScope: the CUDA route's code with the CPU
+// kernels) equals the per-group CPU renderer run with rel_threshold = 0, forward and every gradient, for
+// rolls (one bank for the whole batch) and events, batch > 1. Plus the layout itself and the routing's
+// device errors in a build or on a machine without CUDA.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "autodiff/device.h"
+#include "autodiff/ops.h"
+#include "autodiff/tape.h"
+#include "synth/event_renderer.h"
+#include "synth/modal_packed.h"
+#include "synth/piano_roll.h"
+#include "synth/roll_renderer.h"
+
+namespace pianograd {
+namespace {
+
+constexpr double kFr = 31.25;
+
+// max |a - b| <= tol * (1 + max |b|)
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_TRUE(a.defined() && b.defined()) << what;
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double scale = 0, err = 0;
+  for (size_t i = 0; i < x.size(); ++i) scale = std::max(scale, std::fabs(y[i])), err = std::max(err, std::fabs(x[i] - y[i]));
+  EXPECT_LE(err, tol * (1 + scale)) << what << " (max error " << err << ", scale " << scale << ")";
+}
+
+RenderOptions small_options() {
+  RenderOptions ro;
+  ro.body = ro.room = false;
+  ro.max_partials = 6;
+  ro.group_size = 2;         // several windows per item, overlapping in the output
+  ro.rel_threshold = 0.0;    // the packed route's semantics
+  return ro;
+}
+
+// Runs f() (returns the rendered audio) and backpropagates a fixed random projection of it; returns
+// the audio and the gradient of every tensor in `wrt`, in order.
+template <class F>
+std::vector<Tensor> render_and_grads(F f, std::vector<Tensor> wrt, PianoParams& p) {
+  for (Tensor& t : wrt) t.zero_grad();
+  const std::vector<Tensor> params = p.parameters();  // switched to requires_grad before rendering
+  p.zero_grad();
+  const Tensor y = f();
+  std::mt19937 rng(5);
+  std::normal_distribution<double> nd;
+  std::vector<double> w(static_cast<size_t>(y.numel()));
+  for (double& v : w) v = nd(rng);
+  sum(mul(y, from_vector(w, y.shape()).to(y.dtype()))).backward();
+  std::vector<Tensor> out{y.detach().clone()};
+  for (const Tensor& t : wrt) out.push_back(t.grad());
+  for (const Tensor& t : params) out.push_back(t.grad());
+  return out;
+}
+
+void compare_runs(const std::vector<Tensor>& packed, const std::vector<Tensor>& cpu, double tol) {
+  ASSERT_EQ(packed.size(), cpu.size());
+  size_t defined = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    if (!cpu[i].defined()) {  // body/room IRs (not rendered here) get no gradient
+      EXPECT_FALSE(packed[i].defined()) << "output " << i;
+      continue;
+    }
+    ++defined;
+    expect_close(packed[i], cpu[i], tol, i == 0 ? "audio" : "gradient " + std::to_string(i));
+  }
+  EXPECT_GE(defined + 2, cpu.size());
+}
+
+struct Rolls {
+  Tensor onset, velocity, gate;
+};
+
+// A [B, F, 88] soft roll: a few strikes per item, soft gates with partial releases.
+Rolls random_rolls(long B, long F, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> key(10, 70), frame(0, static_cast<int>(F) - 8), len(2, 6);
+  std::uniform_real_distribution<double> u(0.3, 1.0);
+  const size_t n = static_cast<size_t>(B * F * kNumKeys);
+  std::vector<double> on(n, 0.0), vel(n, 0.5), gate(n, 0.0);
+  for (long b = 0; b < B; ++b)
+    for (int s = 0; s < 4; ++s) {
+      const long k = key(rng), f0 = frame(rng), l = len(rng);
+      on[static_cast<size_t>((b * F + f0) * kNumKeys + k)] = u(rng);
+      vel[static_cast<size_t>((b * F + f0) * kNumKeys + k)] = u(rng);
+      for (long f = f0; f < std::min(F, f0 + l); ++f) gate[static_cast<size_t>((b * F + f) * kNumKeys + k)] = u(rng);
+    }
+  const Shape s{B, F, kNumKeys};
+  return {from_vector(on, s).requires_grad_(), from_vector(vel, s).requires_grad_(), from_vector(gate, s).requires_grad_()};
+}
+
+TEST(ModalPacked, LayoutStoresRowsFromTheirFirstStart) {
+  detail::GroupBank<double> b;
+  b.rows = 2;
+  b.W = 10;
+  b.omega = {0.1, 0.2, 0.3};
+  b.sigma = b.dgain = b.amp = b.delta = {0.0, 0.0, 0.0};
+  b.start = {4, 2, 7};
+  b.env = {0, 1, 1};
+  b.gate.resize(20);
+  for (size_t i = 0; i < 20; ++i) b.gate[i] = static_cast<double>(i);
+  detail::PackedBank<double> pk;
+  pk.append(b, 100);
+  pk.append(b, 5);
+  EXPECT_EQ(pk.count(), 6);
+  EXPECT_EQ(pk.rows(), 4);
+  EXPECT_EQ(pk.n, 110);
+  EXPECT_EQ(pk.max_len, 10);
+  EXPECT_EQ(pk.gate.size(), 2u * (6 + 8));  // row 0 from sample 4, row 1 from sample 2
+  EXPECT_EQ(pk.env, (std::vector<std::int32_t>{0, 1, 1, 2, 3, 3}));
+  EXPECT_EQ(pk.base[4], 5);
+  for (long r = 0; r < 4; ++r)
+    for (long t = pk.windows[static_cast<size_t>(r / 2)].row_first[static_cast<size_t>(r % 2)]; t < 10; ++t)
+      EXPECT_EQ(pk.gate[static_cast<size_t>(pk.gate_off[static_cast<size_t>(r)] + t)], static_cast<double>((r % 2) * 10 + t));
+  detail::PackedGrads<double> g;
+  g.gate = pk.gate;
+  const std::vector<double> dense = g.window_gate(pk, 1);
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ(dense[i], (i < 4 || (i >= 10 && i < 12)) ? 0.0 : b.gate[i]) << i;
+}
+
+TEST(ModalPacked, RollBatchMatchesCpuRenderer) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    PianoParams p = PianoParams::concert_grand(16000.0, dt);
+    const RenderOptions ro = small_options();
+    Rolls r = random_rolls(3, 40, 11);
+    r = {r.onset.detach().to(dt).requires_grad_(), r.velocity.detach().to(dt).requires_grad_(),
+         r.gate.detach().to(dt).requires_grad_()};
+    const int64_t N = 16000;
+    auto run = [&] { return render_roll_dry(p, r.onset, r.velocity, r.gate, kFr, N, ro); };
+    const auto cpu = render_and_grads(run, {r.onset, r.velocity, r.gate}, p);
+    std::vector<Tensor> packed;
+    {
+      detail::PackedCpuScope scope;
+      packed = render_and_grads(run, {r.onset, r.velocity, r.gate}, p);
+    }
+    EXPECT_GT(cpu[0].to_vector<double>()[8000] * cpu[0].to_vector<double>()[8000], 0.0);
+    compare_runs(packed, cpu, dt == DType::f64 ? 1e-12 : 1e-5);
+  }
+}
+
+TEST(ModalPacked, EventsMatchCpuRendererWithPedal) {
+  PianoParams p = PianoParams::concert_grand(16000.0, DType::f64);
+  const RenderOptions ro = small_options();
+  const int64_t N = 12000;
+  Tensor keys = from_vector(std::vector<int64_t>{40, 52, 64, 71, 45});
+  Tensor on = from_vector(std::vector<double>{0.01, 0.05, 0.2, 0.21, 0.4}).requires_grad_();
+  Tensor off = from_vector(std::vector<double>{0.3, 0.5, 0.35, 0.6, 0.55}).requires_grad_();
+  Tensor vel = from_vector(std::vector<double>{80, 60, 100, 40, 90}).requires_grad_();
+  std::vector<double> ped(50);
+  for (size_t i = 0; i < ped.size(); ++i) ped[i] = i > 20 && i < 35 ? 0.8 : 0.0;
+  Tensor pedal = from_vector(ped).requires_grad_();  // per frame at 100 frames/s
+  auto run = [&] { return render_events_dry(p, keys, on, off, vel, pedal, N, ro); };
+  const auto cpu = render_and_grads(run, {on, off, vel, pedal}, p);
+  std::vector<Tensor> packed;
+  {
+    detail::PackedCpuScope scope;
+    packed = render_and_grads(run, {on, off, vel, pedal}, p);
+  }
+  compare_runs(packed, cpu, 1e-12);
+}
+
+TEST(ModalPacked, RenderBatchMatchesCpuRenderer) {
+  PianoParams p = PianoParams::concert_grand(16000.0, DType::f64);
+  RenderOptions ro = small_options();
+  ro.tail_seconds = 0.3;
+  std::vector<Performance> perfs(2);
+  perfs[0].notes = {{60, 0.0, 0.2, 90}, {64, 0.1, 0.4, 70}, {67, 0.15, 0.3, 50}};
+  perfs[1].notes = {{48, 0.05, 0.5, 100}};
+  perfs[1].pedal = {{0.0, 1.0}, {0.3, 0.0}};
+  auto run = [&] { return render_batch(p, perfs, ro); };
+  const auto cpu = render_and_grads(run, {}, p);
+  std::vector<Tensor> packed;
+  {
+    detail::PackedCpuScope scope;
+    packed = render_and_grads(run, {}, p);
+  }
+  compare_runs(packed, cpu, 1e-12);
+}
+
+// render_batch's CUDA route: B event items as one op over one packed bank (windows of every item).
+TEST(ModalPacked, EventsBatchOpMatchesPerItemRenders) {
+  PianoParams p = PianoParams::concert_grand(16000.0, DType::f64);
+  const RenderOptions ro = small_options();
+  const int64_t N = 9000;
+  std::vector<detail::EventControls> items;
+  std::vector<Tensor> leaves;
+  for (int b = 0; b < 3; ++b) {
+    const double o = 0.03 * b;
+    detail::EventControls c{from_vector(std::vector<int64_t>{40 + b, 55, 67 - b}),
+                            from_vector(std::vector<double>{0.01 + o, 0.1, 0.2 + o}).requires_grad_(),
+                            from_vector(std::vector<double>{0.3, 0.25 + o, 0.45}).requires_grad_(),
+                            from_vector(std::vector<double>{70.0 + 10 * b, 90, 50}).requires_grad_(), Tensor()};
+    if (b == 1) c.pedal = from_vector(std::vector<double>(static_cast<size_t>(N), 0.5)).requires_grad_();
+    for (const Tensor* t : {&c.onsets, &c.offsets, &c.velocities, &c.pedal})
+      if (t->defined()) leaves.push_back(*t);
+    items.push_back(c);
+  }
+  auto per_item = [&] {
+    std::vector<Tensor> ys;
+    for (const auto& c : items) ys.push_back(render_events_dry(p, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, ro));
+    return stack(ys, 0);
+  };
+  auto batch_op = [&] { return detail::render_events_batch_dry(p, items, N, ro); };
+  const auto ref = render_and_grads(per_item, leaves, p);
+  compare_runs(render_and_grads(batch_op, leaves, p), ref, 1e-12);  // per-group CPU path, batched
+  detail::PackedCpuScope scope;
+  compare_runs(render_and_grads(batch_op, leaves, p), ref, 1e-12);  // one packed bank
+}
+
+TEST(ModalPacked, CudaControlsWithoutDeviceThrowDeviceError) {
+  if (cuda::is_available()) GTEST_SKIP() << "a CUDA device is present (tests/cuda/test_cuda_render.cpp covers it)";
+  PianoParams p = PianoParams::concert_grand(16000.0, DType::f32);
+  RenderOptions ro = small_options();
+  ro.device = kCUDA;
+  std::vector<Performance> perfs(1);
+  perfs[0].notes = {{60, 0.0, 0.2, 90}};
+  EXPECT_THROW(render_batch(p, perfs, ro), DeviceError);
+  EXPECT_THROW(render(p, perfs[0], ro), DeviceError);
+}
+
+}  // namespace
+}  // namespace pianograd
