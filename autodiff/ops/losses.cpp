@@ -14,6 +14,7 @@
 #include "kernels/common/elementwise_math.h"
 #include "kernels/common/loss_math.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cpu/pointwise_loss.h"
 #include "kernels/cpu/reduce.h"
 
 namespace pianograd {
@@ -54,9 +55,9 @@ Tensor reduce_loss(const Tensor& elems, Reduction r, const char* name) {
 
 // Gradient of input k from its stored partials: gy broadcasts (0-d for mean/sum), mean divides by N.
 Tensor scale_partial(const Tensor& partial, const Tensor& gy, Reduction r) {
-  Tensor g = mul(partial, gy);
-  if (r == Reduction::mean && partial.numel() > 0) g = mul(g, 1.0 / static_cast<double>(partial.numel()));
-  return g;
+  // mean: gy / N folded first (gy is 0-d for mean), so the full-size partial is multiplied once.
+  if (r == Reduction::mean && partial.numel() > 0) return mul(partial, mul(gy, 1.0 / static_cast<double>(partial.numel())));
+  return mul(partial, gy);
 }
 
 void check_pair(const Tensor& a, const Tensor& b, const char* name, const char* an, const char* bn) {
@@ -68,11 +69,10 @@ void check_pair(const Tensor& a, const Tensor& b, const char* name, const char* 
                      " shape " + shape_str(b.shape()));
 }
 
-// f(a, b, w, &da, &db, &dw) -> loss element; w is 1 when no third operand is given. On CUDA the same
-// math runs from kernels/common/loss_math.h (`kind` names it).
-template <class F>
+// The losses of `kind` (kernels/common/loss_math.h) and their partials, on either backend; w is 1 when no
+// third operand is given.
 Tensor pointwise_loss(const char* name, kernels::PointwiseLoss kind, const Tensor& a, const Tensor& b,
-                      const Tensor& w, Reduction r, F f) {
+                      const Tensor& w, Reduction r) {
   const bool want = grad_enabled() && detail::any_requires_grad({a, b, w});
   const bool on_cuda = a.is_cuda() || b.is_cuda() || (w.defined() && w.is_cuda());
   if (on_cuda) [[unlikely]] {
@@ -80,7 +80,9 @@ Tensor pointwise_loss(const char* name, kernels::PointwiseLoss kind, const Tenso
     if (w.defined()) check_same_device(a, w, name);
   }
   const Shape& s = a.shape();
-  const Tensor wb = w.defined() ? broadcast_to_raw(w, s) : Tensor();
+  // One weight for all (a scalar pos_weight) is read with stride 0 on the CPU, not broadcast to a copy.
+  const bool w_scalar = w.defined() && w.numel() == 1 && !on_cuda;
+  const Tensor wb = w.defined() && !w_scalar ? broadcast_to_raw(w, s) : w;
   Tensor elems = Tensor::empty(s, a.dtype(), a.device());
   Tensor da, db, dw;
   // Partials only for the inputs that want a gradient (a target or pos_weight seldom does): no buffer,
@@ -102,22 +104,9 @@ Tensor pointwise_loss(const char* name, kernels::PointwiseLoss kind, const Tenso
   } else {
     dispatch_floating(a.dtype(), name, [&](auto tag) {
       using T = decltype(tag);
-      const T* pa = a.data<T>();
-      const T* pb = b.data<T>();
-      const T* pw = w.defined() ? wb.data<T>() : nullptr;
-      T* pe = elems.data<T>();
-      T* pda = da.defined() ? da.data<T>() : nullptr;
-      T* pdb = db.defined() ? db.data<T>() : nullptr;
-      T* pdw = dw.defined() ? dw.data<T>() : nullptr;
-      const int64_t n = a.numel();
-#pragma omp parallel for if (n > 32768)
-      for (int64_t i = 0; i < n; ++i) {
-        T ga = 0, gb = 0, gw = 0;
-        pe[i] = f(pa[i], pb[i], pw ? pw[i] : T(1), ga, gb, gw);
-        if (pda) pda[i] = ga;
-        if (pdb) pdb[i] = gb;
-        if (pdw) pdw[i] = gw;
-      }
+      auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+      kernels::cpu::pointwise_loss<T>(kind, a.data<T>(), b.data<T>(), ptr(wb), w_scalar ? 0L : 1L, elems.data<T>(),
+                                      ptr(da), ptr(db), ptr(dw), static_cast<long>(a.numel()));
       return 0;
     });
   }
@@ -137,25 +126,12 @@ Tensor pointwise_loss(const char* name, kernels::PointwiseLoss kind, const Tenso
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target, Reduction r) {
   check_pair(pred, target, "mse_loss", "pred", "target");
-  return pointwise_loss("mse_loss", kernels::PointwiseLoss::mse, pred, target, Tensor(), r,
-                        [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
-    const auto d = p - t;
-    dp = 2 * d;
-    dt = -2 * d;
-    return d * d;
-  });
+  return pointwise_loss("mse_loss", kernels::PointwiseLoss::mse, pred, target, Tensor(), r);
 }
 
 Tensor l1_loss(const Tensor& pred, const Tensor& target, Reduction r) {
   check_pair(pred, target, "l1_loss", "pred", "target");
-  return pointwise_loss("l1_loss", kernels::PointwiseLoss::l1, pred, target, Tensor(), r,
-                        [](auto p, auto t, auto, auto& dp, auto& dt, auto&) {
-    using T = decltype(p);
-    const T d = p - t;
-    dp = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));  // subgradient 0 at the kink, as torch
-    dt = -dp;
-    return std::fabs(d);
-  });
+  return pointwise_loss("l1_loss", kernels::PointwiseLoss::l1, pred, target, Tensor(), r);
 }
 
 Tensor bce_with_logits(const Tensor& logits, const Tensor& target, Reduction r, const Tensor& pos_weight) {
@@ -168,19 +144,9 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target, Reduction r, 
       throw ShapeError("bce_with_logits: pos_weight shape " + shape_str(pos_weight.shape()) +
                        " does not broadcast to logits shape " + shape_str(logits.shape()));
   }
-  // loss = (1 - t) x + lw * softplus(-x), lw = 1 + (pw - 1) t; with pw = 1 this is the stable
-  // max(x, 0) - x t + log1p(exp(-|x|)), since softplus(-x) = max(-x, 0) + log1p(exp(-|x|)).
-  return pointwise_loss("bce_with_logits", kernels::PointwiseLoss::bce_with_logits, logits, target, pos_weight,
-                        r,
-                        [](auto x, auto t, auto pw, auto& dx, auto& dt, auto& dpw) {
-                          using T = decltype(x);
-                          const T sp = kernels::softplus_scalar(-x);
-                          const T lw = T(1) + (pw - T(1)) * t;
-                          dx = (T(1) - t) - lw * kernels::sigmoid_scalar(-x);
-                          dt = -x + (pw - T(1)) * sp;
-                          dpw = t * sp;
-                          return (T(1) - t) * x + lw * sp;
-                        });
+  // loss = (1 - t) x + lw * softplus(-x), lw = 1 + (pw - 1) t (kernels/common/loss_math.h); with pw = 1
+  // this is the stable max(x, 0) - x t + log1p(exp(-|x|)).
+  return pointwise_loss("bce_with_logits", kernels::PointwiseLoss::bce_with_logits, logits, target, pos_weight, r);
 }
 
 }  // namespace pianograd

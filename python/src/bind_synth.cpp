@@ -137,6 +137,8 @@ pg::RenderOptions render_options_from(double sample_rate, const py::kwargs& kw) 
     else if (k == "group_size") o.group_size = v.cast<int>();
     else if (k == "tape_budget_bytes") o.tape_budget_bytes = v.cast<double>();
     else if (k == "tail_seconds") o.tail_seconds = v.cast<double>();
+    else if (k == "partial_floor") o.partial_floor = v.cast<double>();
+    else if (k == "device") o.device = pg::parse_device(py::str(v).cast<std::string>());
     else throw py::type_error("render: unexpected keyword argument '" + k + "'");
   }
   return o;
@@ -144,7 +146,9 @@ pg::RenderOptions render_options_from(double sample_rate, const py::kwargs& kw) 
 
 const char* const kRenderKw =
     "\n\nRender options (keywords): max_partials (0: per-key table), knock, body, room (bool), damper_tau (s),\n"
-    "pedal_frame_rate, rel_threshold, checkpoint, group_size, tape_budget_bytes, tail_seconds.";
+    "pedal_frame_rate, rel_threshold, partial_floor, checkpoint, group_size, tape_budget_bytes, tail_seconds,\n"
+    "device (\"cpu\" or \"cuda[:i]\": where render/render_batch build their controls and run the modal bank;\n"
+    "render_events/render_roll run on their control tensors' device).";
 
 }  // namespace
 

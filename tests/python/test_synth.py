@@ -116,6 +116,17 @@ def test_piano_render_preset_round_trip(tmp_path):
         piano.render(perf, bogus=1)
     with pytest.raises(ValueError, match="impulse responses"):
         piano.render(perf, sample_rate=44100)
+    # device= picks where render() builds its controls and runs the modal bank; "cpu" is the default.
+    y = piano.render(perf, tail_seconds=0.1, max_partials=8)
+    assert np.array_equal(piano.render(perf, tail_seconds=0.1, max_partials=8, device="cpu").numpy(), y.numpy())
+    with pytest.raises(ValueError, match="device"):
+        piano.render(perf, device="tpu")
+    if not pg.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            piano.render(perf, tail_seconds=0.1, max_partials=8, device="cuda")
+    # partial_floor = 0 keeps every partial: a different (not quieter-by-much) render.
+    y0 = piano.render(perf, tail_seconds=0.1, max_partials=8, partial_floor=0.0)
+    assert y0.shape == y.shape and np.allclose(y0.numpy(), y.numpy(), atol=1e-3)
 
 
 def test_gradient_reaches_velocities_through_render_events():
