@@ -55,6 +55,22 @@ void binary(py::module_& m, const char* name, const char* doc) {
   }, py::arg("a"), py::arg("b"), doc);
 }
 
+
+// An int (both axes) or an (h, w) pair, as torch's conv2d takes them.
+pg::Conv2dPair conv_pair(const py::object& v, const char* name) {
+  if (py::isinstance<py::int_>(v)) {
+    const int64_t k = v.cast<int64_t>();
+    return {k, k};
+  }
+  const auto t = v.cast<std::vector<int64_t>>();
+  if (t.size() != 2) throw py::value_error(std::string("conv2d: ") + name + " must be an int or an (h, w) pair");
+  return {t[0], t[1]};
+}
+pg::ConvActivation conv_activation(const std::string& a) {
+  if (a == "none") return pg::ConvActivation::none;
+  if (a == "relu") return pg::ConvActivation::relu;
+  throw py::value_error("conv2d: activation must be \"none\" or \"relu\", got \"" + a + "\"");
+}
 }  // namespace
 
 void bind_ops(py::module_& m) {
@@ -170,12 +186,24 @@ void bind_ops(py::module_& m) {
     return pg::conv1d(x, w, opt(b), stride, padding, dilation, groups);
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
   py::arg("dilation") = 1, py::arg("groups") = 1, "x [N,Cin,L] * weight [Cout,Cin/groups,K] (cross-correlation).");
-  m.def("conv2d", [](T x, T w, const std::optional<Tensor>& b, int64_t stride, int64_t padding, int64_t dilation,
-                     int64_t groups) {
+  m.def("conv2d", [](T x, T w, const std::optional<Tensor>& b, const py::object& stride, const py::object& padding,
+                     const py::object& dilation, int64_t groups, const std::string& activation) {
     MaybeRelease rel(x.numel() * w.numel());
-    return pg::conv2d(x, w, opt(b), stride, padding, dilation, groups);
+    return pg::conv2d(x, w, opt(b), conv_pair(stride, "stride"), conv_pair(padding, "padding"),
+                      conv_pair(dilation, "dilation"), groups, conv_activation(activation));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
-  py::arg("dilation") = 1, py::arg("groups") = 1, "x [N,Cin,H,W] * weight [Cout,Cin/groups,KH,KW].");
+  py::arg("dilation") = 1, py::arg("groups") = 1, py::arg("activation") = "none",
+  "x [N,Cin,H,W] * weight [Cout,Cin/groups,KH,KW]. stride / padding / dilation: an int or an (h, w) pair\n"
+  "(torch's tuples); activation=\"relu\" fuses the ReLU into the conv (one op, no separate pass).");
+  m.def("conv2d_concat", [](T x, T x2, T w, const std::optional<Tensor>& b, const py::object& stride,
+                            const py::object& padding, const py::object& dilation, const std::string& activation) {
+    MaybeRelease rel((x.numel() + x2.numel()) * w.numel());
+    return pg::conv2d_concat(x, x2, w, opt(b), conv_pair(stride, "stride"), conv_pair(padding, "padding"),
+                             conv_pair(dilation, "dilation"), conv_activation(activation));
+  }, py::arg("x"), py::arg("x2"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
+  py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("activation") = "none",
+  "conv2d(concat([x, x2], 1), ...) without the concatenated copy where the direct kernel applies\n"
+  "(activation=\"relu\", stride 1, padding along H only: a [k x 1] time conv over [features | context]).");
   m.def("conv_transpose1d", [](T x, T w, const std::optional<Tensor>& b, int64_t stride, int64_t padding,
                                int64_t output_padding, int64_t dilation, int64_t groups) {
     MaybeRelease rel(x.numel() * w.numel());

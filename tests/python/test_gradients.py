@@ -51,3 +51,33 @@ def test_gradient_through_numpy_backed_tensor():
     t = pg.tensor(a, requires_grad=True)  # shares a's memory
     (t * t * t).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), 3 * a ** 2)
+
+
+def test_conv2d_per_axis_arguments_fused_relu_and_concat():
+    rng = np.random.default_rng(3)
+    x = pg.from_numpy(rng.standard_normal((2, 3, 9, 7)))
+    x2 = pg.from_numpy(rng.standard_normal((2, 2, 9, 7)))
+    w = pg.from_numpy(rng.standard_normal((4, 5, 3, 1)))
+    b = pg.from_numpy(rng.standard_normal(4))
+    # An int is the same pair on both axes; a pair pads time only.
+    w33 = pg.from_numpy(rng.standard_normal((4, 3, 3, 3)))
+    assert np.array_equal(pg.conv2d(x, w33, padding=1).numpy(), pg.conv2d(x, w33, padding=(1, 1)).numpy())
+    both = pg.concat([x, x2], 1)
+    y = pg.conv2d(both, w, b, padding=(1, 0), activation="relu")
+    assert tuple(y.shape) == (2, 4, 9, 7)
+    assert np.array_equal(y.numpy(), pg.relu(pg.conv2d(both, w, b, padding=(1, 0))).numpy())
+    # conv2d_concat reads [x | x2] in place: same values and gradients as the concatenation.
+    xa, xb = x.detach(), x2.detach()
+    xa.requires_grad = xb.requires_grad = True
+    yc = pg.conv2d_concat(xa, xb, w, b, padding=(1, 0), activation="relu")
+    assert np.array_equal(yc.numpy(), y.numpy())
+    r = pg.from_numpy(rng.standard_normal((2, 4, 9, 7)))
+    pg.sum(yc * r).backward()
+    xa2, xb2 = x.detach(), x2.detach()
+    xa2.requires_grad = xb2.requires_grad = True
+    pg.sum(pg.conv2d(pg.concat([xa2, xb2], 1), w, b, padding=(1, 0), activation="relu") * r).backward()
+    assert np.allclose(xa.grad.numpy(), xa2.grad.numpy()) and np.allclose(xb.grad.numpy(), xb2.grad.numpy())
+    with pytest.raises(ValueError, match="activation"):
+        pg.conv2d(x, w33, activation="tanh")
+    with pytest.raises(ValueError, match="pair"):
+        pg.conv2d(x, w33, padding=(1, 1, 1))
