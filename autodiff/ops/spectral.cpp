@@ -8,6 +8,7 @@
 
 #include "autodiff/dispatch.h"
 #include "autodiff/op_registry.h"
+#include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"
 #include "kernels/cpu/stft.h"
 
@@ -42,16 +43,28 @@ int64_t batch_of(const Tensor& x) { return x.dim() == 2 ? x.shape()[0] : 1; }
 
 }  // namespace
 
-Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop) {
+Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop, int64_t max_bins) {
   check_floating(x, "stft_magnitude");
-  const kc::StftGeometry g = geometry(x, n_fft, hop, "stft_magnitude");
+  kc::StftGeometry g = geometry(x, n_fft, hop, "stft_magnitude");
+  if (max_bins < 0) throw ValueError("stft_magnitude: max_bins must be >= 0, got " + std::to_string(max_bins));
   const int64_t batch = batch_of(x);
   Shape out{g.frames(), g.bins()};
   if (x.dim() == 2) out.insert(out.begin(), batch);
-  if (x.is_cuda()) [[unlikely]] return detail::stft_magnitude_cuda(x, g, batch, out);
+  if (x.is_cuda()) [[unlikely]] {  // the whole spectrum, then the bins kept
+    Tensor full = detail::stft_magnitude_cuda(x, g, batch, out);
+    return max_bins > 0 && max_bins < g.bins() ? slice(full, -1, 0, max_bins) : full;
+  }
+  g.mag_bins = static_cast<long>(max_bins);
+  out.back() = g.out_bins();
   Tensor y = Tensor::empty(out, x.dtype());
   return dispatch_floating(x.dtype(), "stft_magnitude", [&](auto tag) {
     using T = decltype(tag);
+    // The spectra serve the backward only: not computed (nor their bins x frames buffer allocated) when
+    // no gradient is wanted, e.g. a transcriber's front end on audio.
+    if (!grad_enabled() || !x.requires_grad()) {
+      kc::stft_magnitude<T>(x.data<T>(), static_cast<long>(batch), g, y.data<T>(), nullptr);
+      return y;
+    }
     auto spec = std::make_shared<std::vector<std::complex<T>>>(static_cast<size_t>(batch * g.frames() * g.bins()));
     kc::stft_magnitude<T>(x.data<T>(), static_cast<long>(batch), g, y.data<T>(), spec->data());
     record(y, "stft_magnitude", {x}, [spec, g, batch, xs = x.shape()](const Tensor& gy) -> Grads {

@@ -9,8 +9,9 @@
 namespace pianograd {
 
 // x [T] or [B,T] -> |STFT| [frames, bins] or [B, frames, bins]; centred frames (reflect padding),
-// periodic Hann window; hop 0 means n_fft/4. n_fft even.
-Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop = 0);
+// periodic Hann window; hop 0 means n_fft/4. n_fft even. max_bins > 0 keeps only the first
+// min(max_bins, n_fft/2 + 1) bins (what a filterbank below Nyquist reads), without computing the rest.
+Tensor stft_magnitude(const Tensor& x, int64_t n_fft, int64_t hop = 0, int64_t max_bins = 0);
 
 struct SpectralLossOptions {
   std::vector<int64_t> fft_sizes{2048, 1024, 512, 256, 128, 64};

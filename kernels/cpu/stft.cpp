@@ -59,7 +59,7 @@ void stft_magnitude(const T* x, long batch, const StftGeometry& g, T* mag, std::
     if (stft_batched_supported(g.n_fft)) return stft_magnitude_batched(x, batch, g, mag, spec);
   }
   const std::vector<T>& w = cached_hann<T>(g.n_fft);
-  const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
+  const long frames = g.frames(), bins = g.bins(), ob = g.out_bins(), half = g.n_fft / 2;
   // Double plans mutate Eigen's caches: keep them single-threaded (they serve tests, not speed).
   const bool parallel = std::is_same_v<T, float> && batch * frames > 8;
 #pragma omp parallel if (parallel)
@@ -82,8 +82,8 @@ void stft_magnitude(const T* x, long batch, const StftGeometry& g, T* mag, std::
           frame[static_cast<size_t>(t)] = w[static_cast<size_t>(t)] * xb[reflect(start + t, g.length)];
       }
       plan.forward(frame.data(), X.data());
-      T* m = mag + bf * bins;
-      for (long k = 0; k < bins; ++k) m[k] = magnitude(X[static_cast<size_t>(k)]);
+      T* m = mag + bf * ob;
+      for (long k = 0; k < ob; ++k) m[k] = magnitude(X[static_cast<size_t>(k)]);
       if (spec) std::copy(X.begin(), X.end(), spec + bf * bins);
     }
   }
@@ -93,7 +93,7 @@ template <class T>
 void stft_magnitude_backward(const T* gmag, const std::complex<T>* spec, long batch, const StftGeometry& g, T* gx) {
   const RealFFT<T>& plan = cached_plan<T>(g.n_fft);
   const std::vector<T>& w = cached_hann<T>(g.n_fft);
-  const long frames = g.frames(), bins = g.bins(), half = g.n_fft / 2;
+  const long frames = g.frames(), bins = g.bins(), ob = g.out_bins(), half = g.n_fft / 2;
   thread_local std::vector<std::complex<T>> Y;
   thread_local std::vector<T> frame;
   Y.resize(static_cast<size_t>(bins));
@@ -102,12 +102,12 @@ void stft_magnitude_backward(const T* gmag, const std::complex<T>* spec, long ba
   for (long bf = 0; bf < batch * frames; ++bf) {
     const long b = bf / frames, f = bf % frames;
     const std::complex<T>* X = spec + bf * bins;
-    const T* gm = gmag + bf * bins;
+    const T* gm = gmag + bf * ob;
     // d|X|/dX as the complex gradient G = gm X/|X|; the adjoint of the half-spectrum real DFT is
     // sum_k Re(G_k e^{+2 pi i k t/n}) = irfft(Y) with Y_k = G_k/2 inside, Re G at DC and Nyquist.
     for (long k = 0; k < bins; ++k) {
       const T a = magnitude(X[k]);
-      std::complex<T> G = a > T(0) ? gm[k] * X[k] / a : std::complex<T>(0);
+      std::complex<T> G = a > T(0) && k < ob ? gm[k] * X[k] / a : std::complex<T>(0);
       if (k == 0 || k == bins - 1) G = std::complex<T>(G.real(), 0);
       else G *= T(0.5);
       Y[static_cast<size_t>(k)] = G;

@@ -217,18 +217,31 @@ struct BatchedStft {
   // Split step, |X|, and the per-frame outputs: L bins at a time leave the lane layout through a
   // transpose (one contiguous store per frame and output); bins past the last full block (at least
   // Nyquist) go one lane at a time.
+  // Magnitude rows hold the first ob bins (StftGeometry::out_bins); without spectra the bins past them are
+  // not evaluated at all.
   [[gnu::noinline]] static void finish(const StftBatchedPlan& plan, const float* zr, const float* zi, long bf0,
-                                       long count, float* mag, std::complex<float>* spec) {
+                                       long count, long ob, float* mag, std::complex<float>* spec) {
     const long m = plan.n / 2, bins = m + 1;
     const long blocked = m >= L ? m : 0;  // L divides m when m >= L
-    for (long k0 = 0; k0 < blocked; k0 += L) {
+    const long last = spec ? m : std::min(m, ob - 1);  // the highest bin needed
+    for (long k0 = 0; k0 < blocked && k0 <= last; k0 += L) {
       B mr[L], rr[L], ir[L];
       for (long j = 0; j < L; ++j) {
         const C x = split_bin(plan, zr, zi, k0 + j);
         rr[j] = x.r, ir[j] = x.i, mr[j] = magnitude(x.r, x.i);
       }
-      transpose(mr);
-      for (long l = 0; l < count; ++l) mr[l].store_unaligned(mag + (bf0 + l) * bins + k0);
+      if (k0 < ob) {
+        transpose(mr);
+        if (k0 + L <= ob) {
+          for (long l = 0; l < count; ++l) mr[l].store_unaligned(mag + (bf0 + l) * ob + k0);
+        } else {  // the block straddles the end of the rows
+          alignas(64) float tmp[L];
+          for (long l = 0; l < count; ++l) {
+            mr[l].store_aligned(tmp);
+            std::copy(tmp, tmp + (ob - k0), mag + (bf0 + l) * ob + k0);
+          }
+        }
+      }
       if (!spec) continue;
       transpose(rr);
       transpose(ir);
@@ -242,10 +255,11 @@ struct BatchedStft {
       }
     }
     alignas(64) float out_m[L], out_r[L], out_i[L];
-    for (long k = blocked; k <= m; ++k) {
+    for (long k = blocked; k <= last; ++k) {
       const C x = split_bin(plan, zr, zi, k);
       st(out_m, magnitude(x.r, x.i));
-      for (long l = 0; l < count; ++l) mag[(bf0 + l) * bins + k] = out_m[l];
+      if (k < ob)
+        for (long l = 0; l < count; ++l) mag[(bf0 + l) * ob + k] = out_m[l];
       if (spec) {
         st(out_r, x.r);
         st(out_i, x.i);
@@ -271,7 +285,7 @@ struct BatchedStft {
       window(src, plan, zr, zi);
       fft(plan, zr, zi, false);
     }
-    finish(plan, zr, zi, bf0, count, mag, spec);
+    finish(plan, zr, zi, bf0, count, g.out_bins(), mag, spec);
   }
 };
 

@@ -243,11 +243,12 @@ void bind_ops(py::module_& m) {
   "Softmax cross-entropy; logits [N,C,...], int64 target [N,...]; ignore_index entries are skipped.");
 
   // --- spectral (autodiff/ops/spectral.h) ---
-  m.def("stft_magnitude", [](T x, int64_t n_fft, int64_t hop) {
+  m.def("stft_magnitude", [](T x, int64_t n_fft, int64_t hop, int64_t max_bins) {
     MaybeRelease rel(x.numel() * 8);
-    return pg::stft_magnitude(x, n_fft, hop);
-  }, py::arg("x"), py::arg("n_fft"), py::arg("hop") = 0,
-  "|STFT| of x [T] or [B,T]: centred, reflect-padded, periodic Hann; hop 0 = n_fft/4.");
+    return pg::stft_magnitude(x, n_fft, hop, max_bins);
+  }, py::arg("x"), py::arg("n_fft"), py::arg("hop") = 0, py::arg("max_bins") = 0,
+  "|STFT| of x [T] or [B,T]: centred, reflect-padded, periodic Hann; hop 0 = n_fft/4; max_bins > 0 keeps\n"
+  "only the first max_bins bins (not computing the rest).");
   m.def("fft_convolve", [](T x, T h) {
     MaybeRelease rel(x.numel() * 8);
     return pg::fft_convolve(x, h);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "kernels/cpu/isa.h"
 #include "pianograd.h"
 
 namespace pianograd {
@@ -91,5 +92,32 @@ TEST(StftMagnitude, DeterministicAcrossThreads) {
   for (int rep = 0; rep < 3; ++rep) EXPECT_EQ(stft_magnitude(x, 512).to_vector<float>(), a);
   EXPECT_EQ(multi_resolution_stft_loss(x, x).item(), 0.0);
 }
+// max_bins: the first bins of the full magnitudes, exactly, on the batched path (power-of-two n_fft, every
+// SIMD ISA, bin counts inside and at the edge of a lane block) and the KissFFT path (scalar ISA, n = 1000);
+// the gradient through the kept bins is that of the sliced full STFT.
+TEST(StftMagnitude, MaxBinsKeepsTheFirstBinsExactly) {
+  manual_seed(9);
+  Tensor x = randn({3, 4000});
+  for (auto isa : {kernels::cpu::Isa::scalar, kernels::cpu::Isa::sse2, kernels::cpu::Isa::avx2}) {
+    if (!kernels::cpu::isa_supported(isa)) continue;
+    kernels::cpu::IsaScope scope(isa);
+    for (int64_t n : {int64_t{512}, int64_t{1000}})
+      for (int64_t k : {int64_t{1}, int64_t{37}, int64_t{64}, int64_t{200}, n / 2 + 1, n}) {
+        const Tensor full = stft_magnitude(x, n, 128);
+        const Tensor part = stft_magnitude(x, n, 128, k);
+        const int64_t kept = std::min(k, n / 2 + 1);
+        ASSERT_EQ(part.shape(), (Shape{3, full.size(1), kept}));
+        EXPECT_EQ(part.to_vector<float>(), slice(full, -1, 0, kept).to_vector<float>()) << n << " " << k;
+      }
+  }
+  Tensor xa = x.detach().requires_grad_(true), xb = x.detach().requires_grad_(true);
+  Tensor r = randn({3, 4000 / 128 + 1, 100});
+  sum(stft_magnitude(xa, 512, 128, 100) * r).backward();
+  sum(slice(stft_magnitude(xb, 512, 128), -1, 0, 100) * r).backward();
+  const auto ga = xa.grad().to_vector<float>(), gb = xb.grad().to_vector<float>();
+  for (size_t i = 0; i < ga.size(); ++i) EXPECT_NEAR(ga[i], gb[i], 1e-5f * (1 + std::fabs(gb[i]))) << i;
+  EXPECT_THROW(stft_magnitude(x, 512, 128, -1), ValueError);
+}
+
 }  // namespace
 }  // namespace pianograd
