@@ -3,14 +3,17 @@
 //
 // Register blocking (AVX2 has 16 vector registers):
 //   forward: 4 output channels x 3 vectors of positions = 12 accumulators, 3 input vectors and one
-//     broadcast weight; per tap 3 loads + 4 broadcasts feed 12 FMAs.
+//     broadcast weight; per tap 3 loads + 4 broadcasts feed 12 FMAs. Input channels go in blocks of 8
+//     (partial sums parked in y) so one tile's input windows and weights stay in L1; the weights are
+//     repacked per output-channel block in the order the tile reads them.
 //   weight:  4 output channels x 3 taps = 12 accumulators (fewer would leave the FMA pipes waiting on
 //     their 4-5 cycle latency), 4 output-gradient vectors and the input vector (17 > 16 registers: the
 //     compiler re-reads one gradient vector from L1, a cheap load); reduced horizontally once per chunk.
 // Positions are processed in chunks so the chunk of every input row (plus the taps' reach) stays in L2
-// while all output-channel blocks pass over it.
+// while all output-channel blocks pass over it (the weight kernel: longer chunks, see taps_weight).
 #pragma once
 #include <algorithm>
+#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -33,33 +36,45 @@ inline xsimd::batch<T, A> cd_ld(const T* p) {
   return xsimd::batch<T, A>::load_unaligned(p);
 }
 
-// y[c*ys + p] = sum_{ci,t} w[c*K + ci*ntaps + t] * x[ci*xs + p + off[t]] for c < NC, p in [p0, p1).
+// y[c*ys + p] = sum_{ci,t} wp[(ci*ntaps + t)*NC + c] * rows[ci][p + off[t]] for c < NC, p in [p0, p1).
+// wp is the block's weight repacked in the order the inner loop reads it (one pointer walking forward: the
+// NC broadcasts per tap come from one cache line), rows[ci] the input row pointers (no per-channel branch
+// between the two inputs). NT > 0 fixes ntaps at compile time, so the tap loop unrolls with its offsets
+// hoisted into registers (the transcriber's 3- and 5-tap time convs); NT = 0 loops over ntaps.
 // relu: the fused activation epilogue, max(y, 0) applied before the store (no extra pass over y).
-template <int NC, class A, class T>
-void fwd_block(const CdRows<T>& x, long C, const long* off, long ntaps, const T* w, long K, T* y, long ys, long p0,
-               long p1, const T* bias, bool relu) {
-  T b0[NC];
-  for (int c = 0; c < NC; ++c) b0[c] = bias ? bias[c] : T(0);
+template <int NC, int NT, class A, class T>
+void fwd_block(const T* const* rows, long C, const long* off_, long ntaps, const T* wp, T* y, long ys, long p0,
+               long p1, const T* bias, bool relu, bool acc_y) {
   using B = xsimd::batch<T, A>;
   constexpr long W = static_cast<long>(B::size);
+  const long nt = NT > 0 ? NT : ntaps;
+  long offs[NT > 0 ? NT : 1];
+  if constexpr (NT > 0)
+    for (int t = 0; t < NT; ++t) offs[t] = off_[t];
+  const long* off = NT > 0 ? offs : off_;
+  T b0[NC];
+  for (int c = 0; c < NC; ++c) b0[c] = bias ? bias[c] : T(0);
   long p = p0;
   for (; p + 3 * W <= p1; p += 3 * W) {
     B acc[NC][3];
 #pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c) acc[c][0] = acc[c][1] = acc[c][2] = B(b0[c]);
+    for (int c = 0; c < NC; ++c)
+      for (int v = 0; v < 3; ++v) acc[c][v] = acc_y ? cd_ld<A>(y + c * ys + p + v * W) : B(b0[c]);
+    const T* wc = wp;
     for (long ci = 0; ci < C; ++ci) {
-      const T* xr = x.row(ci) + p;
-      const T* wr = w + ci * ntaps;
-      for (long t = 0; t < ntaps; ++t) {
+      const T* xr = rows[ci] + p;
+#pragma GCC unroll 8
+      for (long t = 0; t < nt; ++t) {
         const T* xp = xr + off[t];
         const B x0 = cd_ld<A>(xp), x1 = cd_ld<A>(xp + W), x2 = cd_ld<A>(xp + 2 * W);
 #pragma GCC unroll 4
         for (int c = 0; c < NC; ++c) {
-          const B wv(wr[c * K + t]);
+          const B wv(wc[c]);
           acc[c][0] = xsimd::fma(wv, x0, acc[c][0]);
           acc[c][1] = xsimd::fma(wv, x1, acc[c][1]);
           acc[c][2] = xsimd::fma(wv, x2, acc[c][2]);
         }
+        wc += NC;
       }
     }
     if (relu) {
@@ -77,29 +92,50 @@ void fwd_block(const CdRows<T>& x, long C, const long* off, long ntaps, const T*
   for (; p + W <= p1; p += W) {
     B acc[NC];
 #pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c) acc[c] = B(b0[c]);
+    for (int c = 0; c < NC; ++c) acc[c] = acc_y ? cd_ld<A>(y + c * ys + p) : B(b0[c]);
+    const T* wc = wp;
     for (long ci = 0; ci < C; ++ci)
-      for (long t = 0; t < ntaps; ++t) {
-        const B xv = cd_ld<A>(x.row(ci) + p + off[t]);
+      for (long t = 0; t < nt; ++t, wc += NC) {
+        const B xv = cd_ld<A>(rows[ci] + p + off[t]);
 #pragma GCC unroll 4
-        for (int c = 0; c < NC; ++c) acc[c] = xsimd::fma(B(w[c * K + ci * ntaps + t]), xv, acc[c]);
+        for (int c = 0; c < NC; ++c) acc[c] = xsimd::fma(B(wc[c]), xv, acc[c]);
       }
 #pragma GCC unroll 4
     for (int c = 0; c < NC; ++c) (relu ? xsimd::max(acc[c], B(T(0))) : acc[c]).store_unaligned(y + c * ys + p);
   }
   for (; p < p1; ++p)
     for (int c = 0; c < NC; ++c) {
-      T s = b0[c];
+      T s = acc_y ? y[c * ys + p] : b0[c];
+      const T* wc = wp + c;
       for (long ci = 0; ci < C; ++ci)
-        for (long t = 0; t < ntaps; ++t) s += w[c * K + ci * ntaps + t] * x.row(ci)[p + off[t]];
+        for (long t = 0; t < nt; ++t, wc += NC) s += *wc * rows[ci][p + off[t]];
       y[c * ys + p] = relu ? std::max(s, T(0)) : s;
     }
 }
 
-// Positions per chunk: a multiple of the 3-vector tile.
+// Positions per chunk: a multiple of the 3-vector tile. (Measured: 24 to 2400 positions change the
+// transcriber's layers by < 10%; the taps' reach keeps the rows in L2 either way.)
 template <class A, class T>
 constexpr long cd_chunk() {
   return 3 * static_cast<long>(xsimd::batch<T, A>::size) * 40;
+}
+
+// Per-thread scratch of the row kernels (repacked weights, row pointers), reused across calls.
+template <class T>
+T* cd_scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+template <int NC, class A, class T>
+void fwd_ntaps(const T* const* rows, long C, const long* off, long ntaps, const T* wp, T* y, long ys, long p0,
+               long p1, const T* bias, bool relu, bool acc_y) {
+  switch (ntaps) {
+    case 3: return fwd_block<NC, 3, A>(rows, C, off, ntaps, wp, y, ys, p0, p1, bias, relu, acc_y);
+    case 5: return fwd_block<NC, 5, A>(rows, C, off, ntaps, wp, y, ys, p0, p1, bias, relu, acc_y);
+    default: return fwd_block<NC, 0, A>(rows, C, off, ntaps, wp, y, ys, p0, p1, bias, relu, acc_y);
+  }
 }
 
 template <class A, class T>
@@ -107,17 +143,42 @@ void taps_forward(const T* x0, long xs, long C, const long* off, long ntaps, con
                   long L, const T* bias, bool relu, const T* x2, long c1) {
   const CdRows<T> x{x0, x2, xs, x2 ? c1 : C};
   const long K = C * ntaps;
-  for (long p0 = 0; p0 < L; p0 += cd_chunk<A, T>()) {
-    const long p1 = std::min(L, p0 + cd_chunk<A, T>());
-    for (long co = 0; co < Cout; co += 4) {
-      const T* wc = w + co * K;
-      T* yc = y + co * ys;
-      const T* bc = bias ? bias + co : nullptr;
-      switch (std::min(4L, Cout - co)) {
-        case 4: fwd_block<4, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        case 3: fwd_block<3, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        case 2: fwd_block<2, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
-        default: fwd_block<1, A>(x, C, off, ntaps, wc, K, yc, ys, p0, p1, bc, relu); break;
+  // Repack w[co][ci][t] per block of NC = min(4, Cout - co) output channels into [ci][t][NC] (block co
+  // starts at co*K, as before): C*Cout*ntaps values, negligible next to the L*C*Cout*ntaps MACs.
+  T* wp = cd_scratch<T>(static_cast<size_t>(Cout * K));
+  for (long co = 0; co < Cout; co += 4) {
+    const long nc = std::min(4L, Cout - co);
+    for (long c = 0; c < nc; ++c)
+      for (long k = 0; k < K; ++k) wp[co * K + k * nc + c] = w[(co + c) * K + k];
+  }
+  thread_local std::vector<const T*> rowbuf;
+  rowbuf.resize(static_cast<size_t>(C));
+  for (long ci = 0; ci < C; ++ci) rowbuf[static_cast<size_t>(ci)] = x.row(ci);
+  const T* const* rows = rowbuf.data();
+  // Input channels in blocks of CB, the partial sums parked in y between blocks (the same additions in the
+  // same order: results unchanged). Why: one 3-vector tile over all C = 32 channels of a 5-tap conv streams
+  // 160 input windows plus 2.5 KB of weights through L1, which then evicts the weights the broadcasts
+  // wait on; with 8 channels per pass the 5-tap time convs went from 70 / 48 GFLOP/s (forward / input
+  // gradient) to ~85 on this Zen 3 core (CB 4: ~78, 16: ~79, all C: ~65-70).
+  constexpr long CB = 8;
+  const long chunk = cd_chunk<A, T>();
+  for (long p0 = 0; p0 < L; p0 += chunk) {
+    const long p1 = std::min(L, p0 + chunk);
+    for (long cb = 0; cb < C; cb += CB) {
+      const long nb = std::min(CB, C - cb);
+      const bool first = cb == 0, last = cb + nb == C;
+      for (long co = 0; co < Cout; co += 4) {
+        const long nc = std::min(4L, Cout - co);
+        const T* wc = wp + co * K + cb * ntaps * nc;
+        T* yc = y + co * ys;
+        const T* bc = bias ? bias + co : nullptr;
+        const T* const* rb = rows + cb;
+        switch (nc) {
+          case 4: fwd_ntaps<4, A>(rb, nb, off, ntaps, wc, yc, ys, p0, p1, bc, relu && last, !first); break;
+          case 3: fwd_ntaps<3, A>(rb, nb, off, ntaps, wc, yc, ys, p0, p1, bc, relu && last, !first); break;
+          case 2: fwd_ntaps<2, A>(rb, nb, off, ntaps, wc, yc, ys, p0, p1, bc, relu && last, !first); break;
+          default: fwd_ntaps<1, A>(rb, nb, off, ntaps, wc, yc, ys, p0, p1, bc, relu && last, !first); break;
+        }
       }
     }
   }
@@ -166,8 +227,15 @@ void taps_weight(const T* x0, long xs, long C, const long* off, long ntaps, cons
                  T* gw, const T* x2, long c1) {
   const CdRows<T> x{x0, x2, xs, x2 ? c1 : C};
   const long K = C * ntaps;
-  for (long p0 = 0; p0 < L; p0 += cd_chunk<A, T>()) {
-    const long p1 = std::min(L, p0 + cd_chunk<A, T>());
+  // Long chunks (the transcriber's 201 x 88 planes in 1-2 pieces): each wgt_block ends in NC x NT
+  // horizontal sums and scalar read-modify-writes, which at the forward's 960-position chunks cost ~7%
+  // (73 -> 78 GFLOP/s on the time convs); 12288 positions keep the block's 4 + 1 rows (240 KB) in L2.
+  // Not when the taps are far apart (the full-width readout: each tap its own row, 24 rows per chunk):
+  // there the short chunk keeps the taps' rows in L2 across output-channel blocks (37 vs 33 GFLOP/s).
+  const long long_chunk = 3 * static_cast<long>(xsimd::batch<T, A>::size) * 512;
+  const long chunk = off[ntaps - 1] < long_chunk ? long_chunk : cd_chunk<A, T>();
+  for (long p0 = 0; p0 < L; p0 += chunk) {
+    const long p1 = std::min(L, p0 + chunk);
     for (long co = 0; co < Cout; co += 4)
       for (long ci = 0; ci < C; ++ci) {
         const T* xr = x.row(ci);
