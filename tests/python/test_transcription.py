@@ -162,6 +162,9 @@ def test_cli_transcribe_and_eval(data, tmp_path, capsys):
     pg.read_midi(str(mid))  # a valid Standard MIDI File (possibly without notes for a 3-step model)
     assert main(["eval", "--model", s["model"], "--data", str(data), "--quiet"]) == 0
     assert "note_offset_velocity" in capsys.readouterr().out
+    # Without --quiet the progress bar runs (a regression: it once called a name missing from _core).
+    assert main(["eval", "--model", s["model"], "--data", str(data), "--out", str(tmp_path / "ev")]) == 0
+    assert "note_offset_velocity" in capsys.readouterr().out
     assert main(["transcribe", str(wav), str(mid), "--model", str(tmp_path / "missing.safetensors")]) == 1
     assert "no such file" in capsys.readouterr().err
 
@@ -187,7 +190,7 @@ def test_tune_decoding_stores_thresholds_that_eval_and_transcribe_use(data, tmp_
     s = train(tiny_cfg(data, tmp_path / "run", real=True, synthetic=False), quiet=True)
     assert decode_options(s["model"]) == {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5}
     best = tune_decoding(load_model(s["model"]), data, "valid", onset=(0.2, 0.5), frame=(0.3,), offset=(1.01,),
-                         save_to=s["model"])
+                         save_to=s["model"], progress=True)
     assert sidecar(s["model"]).is_file()
     assert best["onset_threshold"] in (0.2, 0.5) and best["frame_threshold"] == 0.3
     assert 0.0 <= best["note_f1"] <= 1.0 and best["score"] == pytest.approx(best["note_f1"] + best["note_offset_f1"])

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core as pg
+from .. import progress as show_progress  # the package's tqdm wrapper (not in _core)
 from ..data import excerpts, load_audio, load_manifest
 
 PathLike = Union[str, Path]
@@ -40,7 +41,7 @@ def transcribe_split(model: "pg.Transcriber", manifest: dict, split: str = "test
     if not items:
         raise ValueError(f"split {split!r} has no excerpts")
     if progress:
-        items = pg.progress(items, desc=f"transcribe {split}", unit="excerpt")
+        items = show_progress(items, desc=f"transcribe {split}", unit="excerpt")
     out = []
     for e in items:
         if e.wav is None:

@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core as pg
+from .. import progress as show_progress  # the package's tqdm wrapper (not in _core)
 from ..data import excerpts, load_audio, load_manifest
 
 PathLike = Union[str, Path]
@@ -50,7 +51,7 @@ def tune_decoding(model: "pg.Transcriber", data: PathLike, split: str = "valid",
         raise ValueError(f"split {split!r} has no excerpts")
     fr = float(model.frame_rate)
     cached = []
-    for e in (pg.progress(items, desc=f"predict {split}") if progress else items):
+    for e in (show_progress(items, desc=f"predict {split}") if progress else items):
         x, sr = load_audio(e.wav)
         r = model.predict_rolls(np.ascontiguousarray(x, dtype=np.float32), float(sr))
         cached.append((e.performance(), {k: pg.from_numpy(np.ascontiguousarray(v)) for k, v in r.items()}))
