@@ -71,7 +71,7 @@ struct Buf {
   float* data() const { return p; }
 };
 
-enum class Pass { fwd, bwd_input, bwd_weight };
+enum class Pass { fwd, bwd_input, bwd_weight, bwd_relu };
 
 void BM_conv_direct(benchmark::State& state, const Layer& ly, Pass pass) {
   const int prev = omp_get_max_threads();
@@ -82,6 +82,7 @@ void BM_conv_direct(benchmark::State& state, const Layer& ly, Pass pass) {
   // With two inputs, x holds the first c1 channels of each image and x2 the rest.
   const long xn = g.N * c1 * g.H * g.W, x2n = g.N * (g.C - c1) * g.H * g.W, wn = g.Cout * g.C * ntaps;
   const Buf x(xn, 1), x2(x2n, 2), w(wn, 3), b(g.Cout, 4), y(out_n, 5), gx(xn, 6), gx2(x2n, 7), gw(wn, 8);
+  const Buf gy(pass == Pass::bwd_relu ? out_n : 0, 9), gb(g.Cout, 10);
   const bool cat = ly.c1 > 0;
   const float* x2p = cat ? x2.data() : nullptr;
   float* gx2p = cat ? gx2.data() : nullptr;
@@ -90,23 +91,32 @@ void BM_conv_direct(benchmark::State& state, const Layer& ly, Pass pass) {
       case Pass::fwd: kc::conv_direct_forward<float>(x.data(), w.data(), b.data(), y.data(), g, ly.relu, x2p, ly.c1); break;
       case Pass::bwd_input: kc::conv_direct_backward_input<float>(y.data(), w.data(), gx.data(), g, gx2p, ly.c1); break;
       case Pass::bwd_weight: kc::conv_direct_backward_weight<float>(x.data(), y.data(), gw.data(), g, x2p, ly.c1); break;
+      // The fused-ReLU backward the training step runs (mask by y > 0, both gradients and the bias's);
+      // y is half negative (uniform in [-1, 1)), like a ReLU layer's pre-activations.
+      case Pass::bwd_relu:
+        kc::conv_direct_backward_relu<float>(x.data(), w.data(), y.data(), gy.data(), gx.data(), gw.data(), gb.data(),
+                                             g, x2p, gx2p, ly.c1);
+        break;
     }
     benchmark::ClobberMemory();
   }
   omp_set_num_threads(prev);
-  const double flops = 2.0 * static_cast<double>(g.N * g.Cout * g.C * ntaps * g.OH * g.OW);
+  // bwd_relu: both passes' MACs (the mask and bias sums not counted).
+  const double flops = (pass == Pass::bwd_relu ? 4.0 : 2.0) * static_cast<double>(g.N * g.Cout * g.C * ntaps * g.OH * g.OW);
   state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 const bool registered = [] {
   const std::pair<Pass, const char*> passes[] = {
-      {Pass::fwd, "fwd"}, {Pass::bwd_input, "bwd_input"}, {Pass::bwd_weight, "bwd_weight"}};
+      {Pass::fwd, "fwd"}, {Pass::bwd_input, "bwd_input"}, {Pass::bwd_weight, "bwd_weight"}, {Pass::bwd_relu, "bwd_relu"}};
   for (const Layer& ly : layers())
-    for (const auto& [p, pname] : passes)
+    for (const auto& [p, pname] : passes) {
+      if (p == Pass::bwd_relu && !ly.relu) continue;
       benchmark::RegisterBenchmark((std::string("BM_conv_direct/") + ly.name + "/" + pname).c_str(),
                                    [&ly, p = p](benchmark::State& s) { BM_conv_direct(s, ly, p); })
           ->Unit(benchmark::kMillisecond)
           ->MeasureProcessCPUTime();
+    }
   return true;
 }();
 

@@ -89,6 +89,31 @@ void fwd_block(const T* const* rows, long C, const long* off_, long ntaps, const
       acc[c][2].store_unaligned(y + c * ys + p + 2 * W);
     }
   }
+  // A 2-vector tile for the remainder (e.g. 88 = 3 x 24 + 16 positions per key row): 2*NC independent
+  // chains instead of the single-vector loop's NC, which leaves the FMA pipes waiting on latency.
+  for (; p + 2 * W <= p1; p += 2 * W) {
+    B acc[NC][2];
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c)
+      for (int v = 0; v < 2; ++v) acc[c][v] = acc_y ? cd_ld<A>(y + c * ys + p + v * W) : B(b0[c]);
+    const T* wc = wp;
+    for (long ci = 0; ci < C; ++ci) {
+      const T* xr = rows[ci] + p;
+      for (long t = 0; t < nt; ++t, wc += NC) {
+        const B x0 = cd_ld<A>(xr + off[t]), x1 = cd_ld<A>(xr + off[t] + W);
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) {
+          const B wv(wc[c]);
+          acc[c][0] = xsimd::fma(wv, x0, acc[c][0]);
+          acc[c][1] = xsimd::fma(wv, x1, acc[c][1]);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c)
+      for (int v = 0; v < 2; ++v)
+        (relu ? xsimd::max(acc[c][v], B(T(0))) : acc[c][v]).store_unaligned(y + c * ys + p + v * W);
+  }
   for (; p + W <= p1; p += W) {
     B acc[NC];
 #pragma GCC unroll 4
@@ -251,13 +276,45 @@ void taps_weight(const T* x0, long xs, long C, const long* off, long ntaps, cons
   }
 }
 
+// m = select(y > 0, gy, 0), returning the sum of m: two independent vector sums (the add latency), one
+// horizontal sum at the end.
+template <class A, class T>
+T relu_mask(const T* y, const T* gy, T* m, long n) {
+  using B = xsimd::batch<T, A>;
+  constexpr long W = static_cast<long>(B::size);
+  const B zero(T(0));
+  B s0 = zero, s1 = zero;
+  long i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const B a = xsimd::select(cd_ld<A>(y + i) > zero, cd_ld<A>(gy + i), zero);
+    const B b = xsimd::select(cd_ld<A>(y + i + W) > zero, cd_ld<A>(gy + i + W), zero);
+    a.store_unaligned(m + i);
+    b.store_unaligned(m + i + W);
+    s0 += a;
+    s1 += b;
+  }
+  for (; i + W <= n; i += W) {
+    const B a = xsimd::select(cd_ld<A>(y + i) > zero, cd_ld<A>(gy + i), zero);
+    a.store_unaligned(m + i);
+    s0 += a;
+  }
+  T s = xsimd::hadd(s0 + s1);
+  for (; i < n; ++i) {
+    const T v = y[i] > T(0) ? gy[i] : T(0);
+    m[i] = v;
+    s += v;
+  }
+  return s;
+}
+
 }  // namespace pianograd::kernels::cpu::simd
 
 #define PG_CONV_DIRECT_ISA_INST(ns, T)                                                                  \
   template void taps_forward<T>(const T*, long, long, const long*, long, const T*, long, T*, long, long, const T*, \
                                 bool, const T*, long);                                                  \
   template void taps_weight<T>(const T*, long, long, const long*, long, const T*, long, long, long, T*, const T*, \
-                               long);
+                               long);                                                                   \
+  template T relu_mask<T>(const T*, const T*, T*, long);
 
 #define PG_CONV_DIRECT_ISA_DEFINE(ns, Arch)                                                             \
   namespace pianograd::kernels::cpu::ns {                                                               \
@@ -270,6 +327,10 @@ void taps_weight(const T* x0, long xs, long C, const long* off, long ntaps, cons
   void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, \
                    long L, T* gw, const T* x2, long c1) {                                              \
     simd::taps_weight<Arch>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);                         \
+  }                                                                                                     \
+  template <class T>                                                                                    \
+  T relu_mask(const T* y, const T* gy, T* m, long n) {                                                  \
+    return simd::relu_mask<Arch>(y, gy, m, n);                                                          \
   }                                                                                                     \
   PG_CONV_DIRECT_ISA_INST(ns, float)                                                                    \
   PG_CONV_DIRECT_ISA_INST(ns, double)                                                                   \
