@@ -12,18 +12,12 @@
 
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/isa.h"
+#include "random_vec.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
 
-template <class T>
-std::vector<T> random_vec(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(n);
-  for (auto& e : v) e = static_cast<T>(u(rng));
-  return v;
-}
+using testing::random_vec;
 
 template <class T>
 void check_blocked(double tol) {

@@ -11,20 +11,14 @@
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/isa.h"
+#include "random_vec.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
 
 const Isa kIsas[] = {Isa::scalar, Isa::sse2, Isa::avx2, Isa::avx512};
 
-template <class T>
-std::vector<T> random_vec(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(n);
-  for (auto& e : v) e = static_cast<T>(u(rng));
-  return v;
-}
+using testing::random_vec;
 
 template <class T>
 void expect_close(const std::vector<T>& a, const std::vector<T>& b, double tol, const std::string& what) {

@@ -7,18 +7,12 @@
 #include <vector>
 
 #include "kernels/cpu/harmonic_stack.h"
+#include "random_vec.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
 
-template <class T>
-std::vector<T> random_vec(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(n);
-  for (auto& e : v) e = static_cast<T>(u(rng));
-  return v;
-}
+using testing::random_vec;
 
 template <class T>
 void check(long B, long R, long L, const std::vector<long>& shift) {
