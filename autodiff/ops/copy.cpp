@@ -40,6 +40,7 @@ void convert_from(const void* src, void* dst, DType to, int64_t n) {
 Tensor Tensor::to(DType to_dtype) const {
   check_defined("to");
   if (to_dtype == dtype()) return *this;
+  if (is_cuda()) [[unlikely]] return detail::cuda_cast(*this, to_dtype);  // a device kernel, recorded alike
   Tensor y = Tensor::empty(shape(), to_dtype, device());
   const int64_t n = numel();
   switch (dtype()) {

@@ -6,6 +6,7 @@
 #include "autodiff/device.h"
 #include "autodiff/dispatch.h"
 #include "autodiff/ops/shape_ops.h"
+#include "autodiff/tape.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
 
@@ -192,6 +193,83 @@ void cuda_copy_box(const Tensor& src, const Shape& src_start, const Tensor& dst,
     doff += dst_start[d] * ds[d];
   }
   cuda_strided_copy(src, so, ss, dst, doff, ds, box);
+}
+
+namespace {
+kcu::ElemType elem_type(DType d) {
+  switch (d) {
+    case DType::f32: return kcu::ElemType::f32;
+    case DType::f64: return kcu::ElemType::f64;
+    case DType::i32: return kcu::ElemType::i32;
+    case DType::i64: return kcu::ElemType::i64;
+  }
+  throw DTypeError("cuda: unknown dtype");
+}
+}  // namespace
+
+Tensor cuda_cast(const Tensor& x, DType to) {
+  Tensor y = Tensor::empty(x.shape(), to, x.device());
+  kcu::cast(x.device_ptr(), elem_type(x.dtype()), y.device_ptr(), elem_type(to), static_cast<long>(x.numel()),
+            cuda_launch_context(x));
+  if (is_floating(to) && is_floating(x.dtype())) {
+    record(y, "cast", {x}, [from = x.dtype()](const Tensor& gy) -> Grads { return {gy.to(from)}; });
+  }
+  return y;
+}
+
+std::pair<Tensor, Tensor> cuda_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  Tensor y = Tensor::empty(out_shape, a.dtype(), a.device());
+  Tensor mask = Tensor::empty(out_shape, a.dtype(), a.device());
+  void* stream = cuda_launch_context(a);
+  const Strides s[3] = {broadcast_strides(cond.shape(), out_shape), broadcast_strides(a.shape(), out_shape),
+                        broadcast_strides(b.shape(), out_shape)};
+  // Merge as make_geom does, over three operands.
+  Shape shape;
+  Strides m[3];
+  for (size_t d = 0; d < out_shape.size(); ++d) {
+    if (out_shape[d] == 1) continue;
+    bool merge = !shape.empty();
+    for (int k = 0; k < 3 && merge; ++k) merge = m[k].back() == s[k][d] * out_shape[d];
+    if (merge) {
+      shape.back() *= out_shape[d];
+      for (int k = 0; k < 3; ++k) m[k].back() = s[k][d];
+    } else {
+      shape.push_back(out_shape[d]);
+      for (int k = 0; k < 3; ++k) m[k].push_back(s[k][d]);
+    }
+  }
+  if (shape.size() > static_cast<size_t>(kcu::kMaxDims))
+    throw ShapeError("where: broadcast over " + std::to_string(shape.size()) +
+                     " non-mergeable dims exceeds the CUDA kernels' limit of " + std::to_string(kcu::kMaxDims) +
+                     " (output shape " + shape_str(out_shape) + ")");
+  kcu::WhereGeom g;
+  g.nd = static_cast<int>(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    g.shape[d] = static_cast<long>(shape[d]);
+    g.sc[d] = static_cast<long>(m[0][d]);
+    g.sa[d] = static_cast<long>(m[1][d]);
+    g.sb[d] = static_cast<long>(m[2][d]);
+  }
+  if (g.nd == 0) {  // a single element
+    g.nd = 1;
+    g.shape[0] = 1;
+  }
+  dispatch_floating(a.dtype(), "where", [&](auto tag) {
+    using T = decltype(tag);
+    kcu::where_broadcast<T>(cond.device_ptr(), elem_type(cond.dtype()), a.device_data<T>(), b.device_data<T>(),
+                            y.device_data<T>(), mask.device_data<T>(), g, stream);
+    return 0;
+  });
+  return {y, mask};
+}
+
+Tensor cuda_expand(const Tensor& x, const Shape& shape) {
+  Tensor y = Tensor::empty(shape, x.dtype(), x.device());
+  Strides ds(shape.size(), 1);
+  for (size_t d = shape.size(); d-- > 1;) ds[d - 1] = ds[d] * shape[d];
+  // The tensor's own offset is applied by device_ptr(), so the copy starts at element 0 of both.
+  cuda_strided_copy(x, 0, broadcast_strides(x.shape(), shape), y, 0, ds, shape);
+  return y;
 }
 
 }  // namespace pianograd::detail

@@ -2,6 +2,8 @@
 // axis sums on device tensors, over kernels/cuda. Every function expects CUDA inputs of a floating
 // dtype that the calling op has already validated.
 #pragma once
+#include <utility>
+
 #include "autodiff/broadcast.h"
 #include "autodiff/tensor.h"
 #include "kernels/common/elementwise_math.h"
@@ -30,5 +32,14 @@ void cuda_strided_copy(const Tensor& src, int64_t src_offset, const Strides& src
 // tensors of the same rank, dst[dst_start + i] = src[src_start + i].
 void cuda_copy_box(const Tensor& src, const Shape& src_start, const Tensor& dst, const Shape& dst_start,
                    const Shape& box);
+
+// x cast to `to` on its device (Tensor::to(DType) of a CUDA tensor), recorded for float -> float as
+// the CPU cast is (the gradient is cast back).
+Tensor cuda_cast(const Tensor& x, DType to);
+// where's forward on the device: y = cond ? a : b broadcast to out_shape, and the 0/1 mask (a's dtype).
+std::pair<Tensor, Tensor> cuda_where(const Tensor& cond, const Tensor& a, const Tensor& b, const Shape& out_shape);
+// x (any dtype) expanded to `shape` as a fresh tensor (expand's forward; one strided copy, stride 0
+// along broadcast dims), not recorded.
+Tensor cuda_expand(const Tensor& x, const Shape& shape);
 
 }  // namespace pianograd::detail

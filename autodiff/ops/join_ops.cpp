@@ -36,6 +36,11 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     if (out[i] < 0) throw fail();
     if (i >= lead && xs[i - lead] != 1 && xs[i - lead] != out[i]) throw fail();
   }
+  if (x.is_cuda()) [[unlikely]] {  // one strided-copy launch (any dtype); the VJP's sum_to routes to CUDA
+    Tensor yc = detail::cuda_expand(x, out);
+    record(yc, "expand", {x}, [xs](const Tensor& gy) -> Grads { return {sum_to(gy, xs)}; });
+    return yc;
+  }
   Tensor y = Tensor::empty(out, x.dtype());
   const size_t esz = dtype_size(x.dtype());
   const char* src = static_cast<const char*>(x.raw_data());

@@ -133,14 +133,17 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) {
   check_floating(x, "logsumexp");
-  check_cpu(x, "logsumexp");
   const AxisGeom g = axis_geom(x.shape(), axis, "logsumexp");
   if (g.n == 0)
     throw ValueError("logsumexp: reducing an axis of size 0 in shape " + shape_str(x.shape()));
-  Tensor y = Tensor::empty(axis_reduced_shape(x.shape(), g, keepdim), x.dtype());
+  Tensor y = Tensor::empty(axis_reduced_shape(x.shape(), g, keepdim), x.dtype(), x.device());
   dispatch_floating(x.dtype(), "logsumexp", [&](auto tag) {
     using T = decltype(tag);
-    kc::logsumexp<T>(x.data<T>(), y.data<T>(), g.outer, g.n, g.inner);
+    if (x.is_cuda()) [[unlikely]]  // the same max-shifted form in one kernel (kernels/cuda/logsumexp.cu)
+      kernels::cuda::logsumexp<T>(x.device_data<T>(), y.device_data<T>(), g.outer, g.n, g.inner,
+                                  cuda_launch_context(x));
+    else
+      kc::logsumexp<T>(x.data<T>(), y.data<T>(), g.outer, g.n, g.inner);
     return 0;
   });
   const Shape keep = axis_reduced_shape(x.shape(), g, true);

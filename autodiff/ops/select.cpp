@@ -66,6 +66,17 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_floating(b, "where");
   check_same_dtype(a, b, "where");
   const Shape out = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  if (cond.is_cuda() || a.is_cuda() || b.is_cuda()) [[unlikely]] {
+    check_same_device(cond, a, "where");
+    check_same_device(a, b, "where");
+    auto [yc, mc] = detail::cuda_where(cond, a, b, out);
+    // The CPU VJP below, on device tensors (mul, sub, sum_to all route to CUDA).
+    record(yc, "where", {a, b}, [mask = mc, sa = a.shape(), sb = b.shape()](const Tensor& gy) -> Grads {
+      Tensor ga = mul(gy, mask);
+      return {sum_to(ga, sa), sum_to(sub(gy, ga), sb)};
+    });
+    return yc;
+  }
   Tensor y = Tensor::empty(out, a.dtype());
   // The condition as a 0/1 mask in the value dtype, broadcast to `out`: reused by the VJP.
   Tensor mask = Tensor::empty(out, a.dtype());

@@ -215,6 +215,26 @@ void pointwise_loss(PointwiseLoss kind, const T* a, const T* b, const T* w, T* e
 template <class T>
 void sgd_update(T* p, const T* g, T* buf, long n, const cpu::SgdStep& s, void* stream = nullptr);
 
+// ---- dtype casts, where, logsumexp (kernels/cuda/cast.cu, where.cu, logsumexp.cu) ----
+// The element types of a tensor (autodiff DType without the autodiff header).
+enum class ElemType : int { f32, f64, i32, i64 };
+// dst[i] = static_cast<to>(src[i]) for i < n (Tensor::to(DType) on the device).
+void cast(const void* src, ElemType from, void* dst, ElemType to, long n, void* stream = nullptr);
+// Three-operand broadcast geometry (merged dims as BroadcastGeom): strides of cond, a and b.
+struct WhereGeom {
+  int nd = 0;
+  long shape[kMaxDims] = {};
+  long sc[kMaxDims] = {};
+  long sa[kMaxDims] = {};
+  long sb[kMaxDims] = {};
+};
+// y[i] = cond[off_c(i)] != 0 ? a[off_a(i)] : b[off_b(i)], mask[i] = that test as 1/0 (cond of any ElemType).
+template <class T>
+void where_broadcast(const void* cond, ElemType cond_type, const T* a, const T* b, T* y, T* mask,
+                     const WhereGeom& g, void* stream = nullptr);
+// cpu::logsumexp semantics along n of [outer, n, inner] (max-shifted; a non-finite max is the result).
+template <class T> void logsumexp(const T* x, T* y, long outer, long n, long inner, void* stream = nullptr);
+
 // ---- FFT convolution via cuFFT (kernels/cuda/fft_convolve.cu; cpu::fft_convolve_window) ----
 // For each row r < batch: c_r = x_r * h_r, the full linear convolution (length x_len + h_len - 1) of
 // x_r = x[r * x_len ..] (read time-reversed when x_reverse) with h_r = h (h_per_row: h[r * h_len ..]);

@@ -155,4 +155,17 @@ void fft_convolve(const T*, const T*, T*, const FftConvGeom&, void*) { unavailab
 template void fft_convolve<float>(const float*, const float*, float*, const FftConvGeom&, void*);
 template void fft_convolve<double>(const double*, const double*, double*, const FftConvGeom&, void*);
 
+// Casts, where, logsumexp (kernels/cuda/cast.cu, where.cu, logsumexp.cu).
+void cast(const void*, ElemType, void*, ElemType, long, void*) { unavailable(); }
+template <class T>
+void where_broadcast(const void*, ElemType, const T*, const T*, T*, T*, const WhereGeom&, void*) { unavailable(); }
+template <class T>
+void logsumexp(const T*, T*, long, long, long, void*) { unavailable(); }
+#define PG_CUDA_REST_STUB_INST(T)                                                                   \
+  template void where_broadcast<T>(const void*, ElemType, const T*, const T*, T*, T*, const WhereGeom&, void*); \
+  template void logsumexp<T>(const T*, T*, long, long, long, void*);
+PG_CUDA_REST_STUB_INST(float)
+PG_CUDA_REST_STUB_INST(double)
+#undef PG_CUDA_REST_STUB_INST
+
 }  // namespace pianograd::kernels::cuda

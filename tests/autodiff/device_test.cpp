@@ -104,9 +104,12 @@ TEST(Device, ErrorsNameTheOpAndBothDevices) {
   }
   EXPECT_THROW((void)fake.raw_data(), pg::DeviceError);
   // Ops without a CUDA kernel say so.
+  float ha[24] = {}, hb[60] = {};  // a partially broadcast batched matmul is not routed (logsumexp now is)
+  const pg::Tensor fa = pg::Tensor::from_blob(ha, {2, 1, 3, 4}, pg::DType::f32, [](void*) {}, pg::kCUDA);
+  const pg::Tensor fb = pg::Tensor::from_blob(hb, {1, 3, 4, 5}, pg::DType::f32, [](void*) {}, pg::kCUDA);
   try {
-    (void)pg::logsumexp(fake, 0);
-    ADD_FAILURE() << "logsumexp on cuda did not throw";
+    (void)pg::matmul(fa, fb);
+    ADD_FAILURE() << "partially broadcast matmul on cuda did not throw";
   } catch (const pg::DeviceError& e) {
     EXPECT_NE(std::string(e.what()).find("has no CUDA kernel yet"), std::string::npos) << e.what();
   }

@@ -103,7 +103,7 @@ def test_cross_device_and_missing_kernel_errors():
     with pytest.raises(RuntimeError, match=r"add.*cpu.*cuda:0"):
         pg.add(c, g)
     with pytest.raises(RuntimeError, match="has no CUDA kernel yet"):
-        pg.logsumexp(g.reshape([1, 3]), 0)
+        pg.matmul(pg.ones([2, 1, 3, 4]).cuda(), pg.ones([1, 3, 4, 5]).cuda())  # partial batch broadcast
 
 
 @needs_gpu
