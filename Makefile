@@ -4,7 +4,7 @@ JOBS    ?= $(shell nproc)
 PY      := .venv/bin/python
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: demo test build bootstrap bench clean
+.PHONY: demo test build bootstrap bench gpu-check clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -34,6 +34,10 @@ demo: build
 
 bench: build
 	$(BUILD)/bench/pianograd_bench --benchmark_min_time=0.2
+
+# On a machine with an NVIDIA GPU: the CUDA build, every `gpu` test and the GPU benchmarks (issue 6).
+gpu-check: bootstrap
+	scripts/gpu_check.sh out/gpu_check
 
 clean:
 	rm -rf $(BUILD)
