@@ -18,14 +18,8 @@
 #include "autodiff/optim/sgd.h"
 #include "models/transcriber.h"
 #include "models/transcription_loss.h"
+#include "cuda_test.h"
 
-namespace pg = pianograd;
-using pg::DType;
-using pg::Shape;
-using pg::Tensor;
-
-#define PG_REQUIRE_GPU() \
-  if (!pg::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
 
 namespace {
 

@@ -11,14 +11,8 @@
 
 #include "autodiff/device.h"
 #include "autodiff/ops.h"
+#include "cuda_test.h"
 
-namespace pg = pianograd;
-using pg::DType;
-using pg::Shape;
-using pg::Tensor;
-
-#define PG_REQUIRE_GPU() \
-  if (!pg::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
 
 namespace {
 
