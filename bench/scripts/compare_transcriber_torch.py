@@ -13,6 +13,7 @@ head, BCE-with-logits + masked velocity MSE). Skips cleanly when torch is not in
 """
 import argparse
 import math
+import statistics
 import sys
 import time
 
@@ -32,17 +33,17 @@ def make_batch(batch, n, frames, seed=0):
 
 
 def time_interleaved(steps, repeats):
-    """Best-of-`repeats` time of each step function, alternating them so that both see the same machine
+    """All `repeats` times of each step function, alternating them so that both see the same machine
     load (the numbers are taken on a shared machine)."""
     for step in steps:
         step()  # warm-up (allocations, lazy init)
-    best = [math.inf] * len(steps)
+    times = [[] for _ in steps]
     for _ in range(repeats):
         for i, step in enumerate(steps):
             t0 = time.perf_counter()
             step()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
+            times[i].append(time.perf_counter() - t0)
+    return times
 
 
 def ours(cfg_json, audio, targets, threads):
@@ -173,10 +174,14 @@ def main():
     step_torch, torch_params = torch_step(cfg, fb, audio, targets, args.threads)
     t_ours, t_torch = time_interleaved([step_ours, step_torch], args.repeats)
     print(f"transcriber train step ({args.config} config), batch {args.batch} x {args.seconds:g} s, "
-          f"{args.threads} thread(s), best of "
-          f"{args.repeats}; params ours {m.parameter_count()} / torch {torch_params}")
-    print(f"{'pianograd':>12} {'torch':>12} {'torch/ours':>12}")
-    print(f"{t_ours * 1e3:10.1f}ms {t_torch * 1e3:10.1f}ms {t_torch / t_ours:12.2f}")
+          f"{args.threads} thread(s), {args.repeats} steps each; params ours {m.parameter_count()} / torch "
+          f"{torch_params}")
+    # Best of N is each library's speed with the least interference; the median says how steady it is
+    # (torch's step time varies much more than ours from one step to the next).
+    print(f"{'':8} {'pianograd':>12} {'torch':>12} {'torch/ours':>12}")
+    for name, pick in (("best", min), ("median", statistics.median)):
+        a, b = pick(t_ours), pick(t_torch)
+        print(f"{name:8} {a * 1e3:10.1f}ms {b * 1e3:10.1f}ms {b / a:12.2f}")
     return 0
 
 
