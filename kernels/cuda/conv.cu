@@ -18,6 +18,7 @@
 #include "kernels/cuda/cublas_handle.cuh"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device_scratch.cuh"
 #include "kernels/cuda/device.h"
 
 namespace pianograd::kernels::cuda {
@@ -133,20 +134,6 @@ __global__ void __launch_bounds__(kBlock) bias_grad_kernel(const T* __restrict__
   if (threadIdx.x == 0) gb[c] = s;
 }
 
-// Stream-ordered scratch from the caching allocator, returned at scope exit (reuse is ordered
-// after the work already queued on the stream).
-template <class T>
-struct Scratch {
-  T* p = nullptr;
-  int dev;
-  Scratch(size_t n, void* stream) : dev(current_device()) {
-    p = static_cast<T*>(cached_alloc(sizeof(T) * std::max<size_t>(n, 1), dev, stream));
-  }
-  ~Scratch() { cached_free(p, dev); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 }  // namespace
 
 template <class T>
@@ -155,8 +142,8 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   const cudaStream_t s = as_stream(stream);
   const Sizes z(g);
   const long nb = chunk_images(g);
-  Scratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
-  Scratch<T> out(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
+  DeviceScratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
+  DeviceScratch<T> out(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
   for (long j0 = 0; j0 < g.N; j0 += nb) {
     const long b = std::min(nb, g.N - j0), cols_n = b * z.ohw;
     im2col_kernel<T><<<grid_for(g.col_rows() * cols_n, kBlock), kBlock, 0, s>>>(x + j0 * z.in_img, cols.p, g, b);
@@ -176,8 +163,8 @@ void conv_backward_input(const T* gy, const T* w, T* gx, const ConvGeom& g, void
   const cudaStream_t s = as_stream(stream);
   const Sizes z(g);
   const long nb = chunk_images(g);
-  Scratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
-  Scratch<T> gyp(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
+  DeviceScratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
+  DeviceScratch<T> gyp(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
   for (long j0 = 0; j0 < g.N; j0 += nb) {
     const long b = std::min(nb, g.N - j0), cols_n = b * z.ohw;
     permute_kernel<T><<<grid_for(g.Cout * cols_n, kBlock), kBlock, 0, s>>>(gy + j0 * z.out_img, gyp.p, nullptr, b,
@@ -206,8 +193,8 @@ void conv_backward_weight(const T* x, const T* gy, T* gw, const ConvGeom& g, voi
     return;
   }
   const long nb = chunk_images(g);
-  Scratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
-  Scratch<T> gyp(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
+  DeviceScratch<T> cols(static_cast<size_t>(g.col_rows() * nb * z.ohw), stream);
+  DeviceScratch<T> gyp(static_cast<size_t>(g.Cout * nb * z.ohw), stream);
   for (long j0 = 0; j0 < g.N; j0 += nb) {
     const long b = std::min(nb, g.N - j0), cols_n = b * z.ohw;
     im2col_kernel<T><<<grid_for(g.col_rows() * cols_n, kBlock), kBlock, 0, s>>>(x + j0 * z.in_img, cols.p, g, b);

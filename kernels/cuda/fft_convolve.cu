@@ -18,6 +18,7 @@
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device_scratch.cuh"
 #include "kernels/cuda/cufft_plan.cuh"
 #include "kernels/cuda/device.h"
 
@@ -25,16 +26,6 @@ namespace pianograd::kernels::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-
-// Device scratch from the caching allocator, returned on scope exit (stream-ordered reuse).
-struct Scratch {
-  void* p = nullptr;
-  int dev;
-  Scratch(size_t bytes, void* stream) : dev(current_device()) { p = cached_alloc(bytes ? bytes : 1, dev, stream); }
-  ~Scratch() { cached_free(p, dev); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
 
 // out[r][t] = src[r][reverse ? len-1-t : t] for t < len, 0 for len <= t < n.
 template <class T>
@@ -100,10 +91,12 @@ void fft_convolve(const T* x, const T* h, T* y, const FftConvGeom& g, void* stre
   const long hrows = g.h_per_row ? g.batch : 1;
   if (g.batch > 0x7fffffffL || n > 0x7fffffffL) throw std::invalid_argument("cuda fft_convolve: too large");
   const cudaStream_t s = as_stream(stream);
-  Scratch xa(sizeof(T) * g.batch * n, stream), ha(sizeof(T) * hrows * n, stream);
-  Scratch xf(sizeof(T) * 2 * g.batch * bins, stream), hf(sizeof(T) * 2 * hrows * bins, stream);
-  T* xr = static_cast<T*>(xa.p);
-  T* hr = static_cast<T*>(ha.p);
+  DeviceScratch<T> xa(static_cast<size_t>(g.batch * n), stream), ha(static_cast<size_t>(hrows * n), stream);
+  // Half spectra as interleaved (re, im) pairs.
+  DeviceScratch<T> xf(static_cast<size_t>(2 * g.batch * bins), stream);
+  DeviceScratch<T> hf(static_cast<size_t>(2 * hrows * bins), stream);
+  T* xr = xa.p;
+  T* hr = ha.p;
   pack_kernel<T><<<grid_for(g.batch * n, kBlock), kBlock, 0, s>>>(x, g.x_len, g.x_reverse, n, g.batch, xr);
   check_launch("fft_convolve pack x");
   pack_kernel<T><<<grid_for(hrows * n, kBlock), kBlock, 0, s>>>(h, g.h_len, false, n, hrows, hr);
@@ -111,7 +104,7 @@ void fft_convolve(const T* x, const T* h, T* y, const FftConvGeom& g, void* stre
   exec_r2c(fft_plan_for(n, g.batch, r2c_type<T>()).get(s), xr, xf.p);
   exec_r2c(fft_plan_for(n, hrows, r2c_type<T>()).get(s), hr, hf.p);
   product_kernel<T><<<grid_for(g.batch * bins, kBlock), kBlock, 0, s>>>(
-      static_cast<T*>(xf.p), static_cast<const T*>(hf.p), bins, g.batch, g.h_per_row, T(1) / static_cast<T>(n));
+      xf.p, hf.p, bins, g.batch, g.h_per_row, T(1) / static_cast<T>(n));
   check_launch("fft_convolve product");
   exec_c2r(fft_plan_for(n, g.batch, c2r_type<T>()).get(s), xf.p, xr);
   const long total = g.sum_rows ? g.count : g.batch * g.count;

@@ -21,6 +21,7 @@
 #include "kernels/common/stft_math.h"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device_scratch.cuh"
 #include "kernels/cuda/cufft_plan.cuh"
 #include "kernels/cuda/device.h"
 
@@ -28,7 +29,6 @@ namespace pianograd::kernels::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-
 
 template <class T>
 __global__ void frame_kernel(const T* __restrict__ x, T* __restrict__ frames, long batch, long nf,
@@ -96,18 +96,6 @@ __global__ void __launch_bounds__(kBlock)
 template <class T>
 __global__ void finish_kernel(const double* acc, T* y) { *y = static_cast<T>(*acc); }
 
-template <class T>
-struct Scratch {
-  T* p = nullptr;
-  int dev;
-  Scratch(size_t n, void* stream) : dev(current_device()) {
-    p = static_cast<T*>(cached_alloc(sizeof(T) * (n ? n : 1), dev, stream));
-  }
-  ~Scratch() { cached_free(p, dev); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
 long checked_transforms(long batch, const cpu::StftGeometry& g) {
   const long count = batch * g.frames();
   if (count > 0x7fffffffL || g.n_fft > 0x7fffffffL) throw std::invalid_argument("cuda stft: too many frames");
@@ -122,8 +110,8 @@ void stft_magnitude(const T* x, long batch, const cpu::StftGeometry& g, T* mag, 
   if (count <= 0) return;
   const cudaStream_t s = as_stream(stream);
   const long bins = g.bins();
-  Scratch<T> frames(static_cast<size_t>(count * g.n_fft), stream);
-  Scratch<T> own(spec ? 0 : static_cast<size_t>(2 * count * bins), stream);
+  DeviceScratch<T> frames(static_cast<size_t>(count * g.n_fft), stream);
+  DeviceScratch<T> own(spec ? 0 : static_cast<size_t>(2 * count * bins), stream);
   T* sp = spec ? spec : own.p;
   frame_kernel<T><<<grid_for(count * g.n_fft, kBlock), kBlock, 0, s>>>(x, frames.p, batch, g.frames(), g);
   check_launch("stft frame_kernel");
@@ -139,8 +127,8 @@ void stft_magnitude_backward(const T* gmag, const T* spec, long batch, const cpu
   if (count <= 0) return;
   const cudaStream_t s = as_stream(stream);
   const long bins = g.bins();
-  Scratch<T> coeff(static_cast<size_t>(2 * count * bins), stream);
-  Scratch<T> frames(static_cast<size_t>(count * g.n_fft), stream);
+  DeviceScratch<T> coeff(static_cast<size_t>(2 * count * bins), stream);
+  DeviceScratch<T> frames(static_cast<size_t>(count * g.n_fft), stream);
   adjoint_coeff_kernel<T><<<grid_for(count * bins, kBlock), kBlock, 0, s>>>(gmag, spec, gscale, coeff.p, count * bins,
                                                                             bins);
   check_launch("stft adjoint_coeff_kernel");
