@@ -1,6 +1,7 @@
 // Internal to the renderers: one group of strikes gathered into a windowed modal bank, so the kernel
 // runs over [w0, w1) only. Shared by the event and roll renderers, which differ in how they fill the
-// damper-gate rows (b.gate, rows x W, zero-initialised here).
+// damper-gate rows (b.gate, rows x W, zero-initialised here unless the caller's gates are compact:
+// modal_packed.h's GateSource writes them where the bank runs).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -32,7 +33,7 @@ struct GroupBank {
 template <class T>
 GroupBank<T> gather_group(const ModeSet<T>& modes, const std::vector<long>& mode_begin,
                           const std::vector<long>& mode_end, const std::vector<long>& rows, long w0, long w1,
-                          T threshold, long checkpoint) {
+                          T threshold, long checkpoint, bool gate_rows = true) {
   GroupBank<T> b;
   b.rows = static_cast<long>(rows.size());
   b.W = w1 - w0;
@@ -54,7 +55,7 @@ GroupBank<T> gather_group(const ModeSet<T>& modes, const std::vector<long>& mode
   }
   b.mo.rel_threshold = amax > 0 ? static_cast<double>(threshold) / static_cast<double>(amax) : 0.0;
   b.mo.checkpoint = checkpoint;
-  b.gate.assign(static_cast<size_t>(b.rows * b.W), T(0));
+  if (gate_rows) b.gate.assign(static_cast<size_t>(b.rows * b.W), T(0));
   return b;
 }
 

@@ -33,7 +33,12 @@ size_t PackedBank<T>::append(const GroupBank<T>& b, long base_) {
   }
   for (long r = 0; r < b.rows; ++r) {
     const long s = w.row_first[static_cast<size_t>(r)];
-    gate_off.push_back(static_cast<std::int64_t>(gate.size()) - s);
+    gate_off.push_back(static_cast<std::int64_t>(gate_size) - s);
+    row_first.push_back(s);
+    row_len.push_back(b.W);
+    row_base.push_back(base_);
+    gate_size += b.W - s;
+    if (gates) continue;
     const T* row = b.gate.data() + r * b.W;
     gate.insert(gate.end(), row + s, row + b.W);
   }
@@ -65,7 +70,8 @@ struct WindowBank {
   std::vector<T> gate;  // dense rows x W
   kc::ModalBank<T> bank;
   long rows = 0;
-  WindowBank(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w) {
+  // gate_all: the packed gate (pk.gate, or a compact source's rows written on the host).
+  WindowBank(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w, const T* gate_all) {
     const size_t m0 = static_cast<size_t>(w.m0);
     rows = w.r1 - w.r0;
     for (long m = w.m0; m < w.m1; ++m) {
@@ -75,13 +81,22 @@ struct WindowBank {
     gate.assign(static_cast<size_t>(rows * w.len), T(0));
     for (long r = 0; r < rows; ++r) {
       const long s = w.row_first[static_cast<size_t>(r)];
-      const T* src = pk.gate.data() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
+      const T* src = gate_all + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
       std::copy(src, src + (w.len - s), gate.begin() + r * w.len + s);
     }
     bank = {w.m1 - w.m0, pk.omega.data() + m0, pk.sigma.data() + m0, pk.dgain.data() + m0, pk.amp.data() + m0,
             pk.delta.data() + m0, pk.start.data() + m0, env.data()};
   }
 };
+
+// The packed gate on the host: pk.gate, or the compact source's rows written into `store`.
+template <class T>
+const T* host_gate(const PackedBank<T>& pk, std::vector<T>& store) {
+  if (!pk.gates) return pk.gate.data();
+  store.assign(static_cast<size_t>(pk.gate_size), T(0));
+  pk.gates->fill_cpu(pk, store.data());
+  return store.data();
+}
 
 kc::ModalOptions no_truncation(long checkpoint) {
   kc::ModalOptions mo;
@@ -106,9 +121,10 @@ std::vector<T> PackedGrads<T>::window_gate(const PackedBank<T>& pk, size_t wi) c
 template <class T>
 void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint) {
   std::fill(y, y + pk.n, T(0));
-  std::vector<T> buf;
+  std::vector<T> buf, store;
+  const T* gate_all = host_gate(pk, store);
   for (const auto& w : pk.windows) {
-    WindowBank<T> wb(pk, w);
+    WindowBank<T> wb(pk, w, gate_all);
     buf.assign(static_cast<size_t>(w.len), T(0));
     kc::modal_forward(wb.bank, wb.gate.data(), wb.rows, w.len, buf.data(), no_truncation(checkpoint));
     for (long t = 0; t < w.len; ++t) y[w.base + t] += buf[static_cast<size_t>(t)];
@@ -121,9 +137,11 @@ PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long ch
   const size_t M = static_cast<size_t>(pk.count());
   g.omega.assign(M, T(0));
   g.sigma = g.dgain = g.amp = g.delta = g.omega;
-  g.gate.assign(pk.gate.size(), T(0));
+  g.gate.assign(static_cast<size_t>(pk.gate_size), T(0));
+  std::vector<T> store;
+  const T* gate_all = host_gate(pk, store);
   for (const auto& w : pk.windows) {
-    WindowBank<T> wb(pk, w);
+    WindowBank<T> wb(pk, w, gate_all);
     std::vector<T> lg(wb.gate.size());
     const size_t m0 = static_cast<size_t>(w.m0);
     kc::ModalGrads<T> mg{g.omega.data() + m0, g.sigma.data() + m0, g.dgain.data() + m0, g.amp.data() + m0,
@@ -135,6 +153,10 @@ PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long ch
                 g.gate.begin() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s);
     }
   }
+  if (pk.gates) {
+    g.gate_reduced = pk.gates->reduce_cpu(pk, g.gate.data());
+    g.gate.clear();
+  }
   return g;
 }
 
@@ -142,8 +164,15 @@ template <class T>
 PackedDevice packed_upload(const PackedBank<T>& pk, Device device) {
   require_device(device, "render (CUDA modal bank)");
   auto up = [&](const auto& v) { return from_vector(v).to(device); };
+  Tensor gate;
+  if (pk.gates) {  // written on the device: only the source's per-row numbers cross the bus
+    gate = Tensor::empty({std::max(pk.gate_size, 1L)}, dtype_v<T>, device);
+    if (pk.gate_size > 0) pk.gates->fill_cuda(pk, device, gate.device_data<T>());
+  } else {
+    gate = up(pk.gate);
+  }
   return PackedDevice{device,       up(pk.omega), up(pk.sigma), up(pk.dgain), up(pk.amp),      up(pk.delta),
-                      up(pk.start), up(pk.base),  up(pk.len),   up(pk.env),   up(pk.gate_off), up(pk.gate)};
+                      up(pk.start), up(pk.base),  up(pk.len),   up(pk.env),   up(pk.gate_off), gate};
 }
 
 namespace {
@@ -162,7 +191,7 @@ kernels::cuda::ModalBankDev<T> dev_bank(const PackedBank<T>& pk, const PackedDev
   b.len = d.len.device_data<std::int64_t>();
   b.gate_off = d.gate_off.device_data<std::int64_t>();
   b.max_len = pk.max_len;
-  b.gate_size = static_cast<long>(pk.gate.size());
+  b.gate_size = pk.gate_size;
   return b;
 }
 }  // namespace
@@ -179,9 +208,14 @@ Tensor packed_forward_cuda(const PackedBank<T>& pk, const PackedDevice& d) {
 template <class T>
 PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice& d, const Tensor& gy_in) {
   PackedGrads<T> g;
-  const long M = pk.count(), G = static_cast<long>(pk.gate.size());
+  const long M = pk.count(), G = pk.gate_size;
   if (M == 0) {
-    g.gate.assign(static_cast<size_t>(G), T(0));
+    if (pk.gates) {
+      const std::vector<T> zero(static_cast<size_t>(G), T(0));
+      g.gate_reduced = pk.gates->reduce_cpu(pk, zero.data());
+    } else {
+      g.gate.assign(static_cast<size_t>(G), T(0));
+    }
     return g;
   }
   const Tensor gy = gy_in.to(dtype_v<T>).to(d.device).contiguous();
@@ -198,7 +232,11 @@ PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice&
   g.dgain = gd.cpu().to_vector<T>();
   g.amp = ga.cpu().to_vector<T>();
   g.delta = gl.cpu().to_vector<T>();
-  g.gate = G > 0 ? gg.cpu().to_vector<T>() : std::vector<T>{};
+  if (pk.gates) {  // reduced on the device: only the source's gradients come back
+    g.gate_reduced = pk.gates->reduce_cuda(pk, d.device, G > 0 ? gg.device_data<T>() : nullptr);
+  } else {
+    g.gate = G > 0 ? gg.cpu().to_vector<T>() : std::vector<T>{};
+  }
   return g;
 }
 

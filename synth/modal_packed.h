@@ -8,12 +8,20 @@
 // (the kernels read a gate only at samples t > start), at gate[gate_off[r] + t], gate_off[r] = its
 // position - s_r: rows cost (W - s_r) samples, not W.
 //
+// Compact gates (PackedBank::gates set): the host stores no gate samples at all. A GateSource, built by
+// the renderer from a few numbers per row (a note's release time, a key's gate-roll column), writes the
+// rows where the bank runs (on a CUDA device: one kernel into device memory) and reduces the gate's
+// gradient there to what the renderer's inputs need, so neither the rows (batch x notes x samples) nor
+// their gradient cross the bus or occupy the host. The CPU executor runs the same source on the host
+// (fill_cpu / reduce_cpu over the same __host__ __device__ math), which is how the CPU tests prove it.
+//
 // Semantics: those of kernels::cpu::modal_forward / modal_backward per window with rel_threshold = 0
 // (no truncation), which is what the GPU scan computes. packed_forward_cpu / packed_backward_cpu run
 // the layout on the CPU that way: they prove the packing where no GPU exists (tests/synth/
 // test_modal_packed.cpp) and are the reference of the CUDA executor (packed_forward_cuda, ..._cuda).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -24,13 +32,37 @@
 namespace pianograd::detail {
 
 template <class T>
+struct PackedBank;
+
+// Writes and differentiates a packed bank's gate rows (see "Compact gates" above). Row r's stored
+// samples are t in [row_first[r], row_len[r]) (window-relative) at gate[gate_off[r] + t]; the window
+// starts at packed output sample row_base[r] (= item x N + w0, N the renderer's samples per item).
+template <class T>
+class GateSource {
+ public:
+  virtual ~GateSource() = default;
+  // Every stored sample of every row into gate (host memory, pk.gate_size elements).
+  virtual void fill_cpu(const PackedBank<T>& pk, T* gate) const = 0;
+  // The same into device memory on `device` (current stream); may keep device copies of its own data
+  // for reduce_cuda.
+  virtual void fill_cuda(const PackedBank<T>& pk, Device device, T* gate) = 0;
+  // gg: the gate's gradient, packed like the gate (host memory / device memory on `device`) -> the
+  // source's reduced gradients (a layout the source defines and its renderer reads), on the host.
+  virtual std::vector<double> reduce_cpu(const PackedBank<T>& pk, const T* gg) const = 0;
+  virtual std::vector<double> reduce_cuda(const PackedBank<T>& pk, Device device, const T* gg) = 0;
+};
+
+template <class T>
 struct PackedBank {
   long n = 0;  // output samples (batch x N)
   std::vector<T> omega, sigma, dgain, amp, delta;
   std::vector<std::int64_t> start, base, len;  // per mode
   std::vector<std::int32_t> env;               // per mode: packed row, or -1
   std::vector<std::int64_t> gate_off;          // per row
-  std::vector<T> gate;                         // the rows, back to back
+  std::vector<std::int64_t> row_first, row_len, row_base;  // per row: see GateSource
+  std::vector<T> gate;                         // the rows, back to back (empty when `gates` is set)
+  long gate_size = 0;                          // elements of the packed gate
+  std::shared_ptr<GateSource<T>> gates;        // set: compact gates (b.gate of appended banks unused)
   long max_len = 0;                            // longest window
   struct Window {
     long base = 0, len = 0;       // output samples [base, base + len)
@@ -42,14 +74,17 @@ struct PackedBank {
   long count() const { return static_cast<long>(omega.size()); }
   long rows() const { return static_cast<long>(gate_off.size()); }
   // Appends a group's bank (starts relative to its window, env = row within the group, dense gate
-  // rows x W) as the window [base, base + b.W) of the output; returns the window's index.
+  // rows x W unless `gates` is set, when b.gate is not read) as the window [base, base + b.W) of the
+  // output; returns the window's index.
   size_t append(const GroupBank<T>& b, long base);
 };
 
-// Gradients of the packed bank: per mode (count) and the gate (like PackedBank::gate).
+// Gradients of the packed bank: per mode (count) and the gate (like PackedBank::gate), or with compact
+// gates the source's reduced gradients instead (gate then empty).
 template <class T>
 struct PackedGrads {
   std::vector<T> omega, sigma, dgain, amp, delta, gate;
+  std::vector<double> gate_reduced;
   // The gate gradient of window w as dense rows x W (zeros before each row's first stored sample),
   // the layout of kernels::cpu::ModalGrads::gate for that window's GroupBank.
   std::vector<T> window_gate(const PackedBank<T>& pk, size_t w) const;
