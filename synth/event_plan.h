@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/common/event_gate_math.h"
 #include "kernels/cpu/modal.h"
 #include "synth/event_renderer.h"
 #include "synth/modal_group.h"
@@ -43,13 +44,14 @@ struct EventPlan {
   double pedal_at(long n) const { return pedal.empty() ? 0.0 : pedal[static_cast<size_t>(n)]; }
   // The release sigmoid, saturated to exactly 0 / 1 beyond 30 tau (where it is within 1e-13 of them):
   // the modal kernel runs blocks of constant gate on constant poles, without an exp per sample.
+  // (kernels/common/event_gate_math.h: the compact gate source evaluates the same function.)
   double sig_raw(long n, size_t j) const {
-    const double x = (static_cast<double>(n) / mopt.sample_rate - offsets[j]) / ropt.damper_tau;
-    return x < -30.0 ? 0.0 : (x > 30.0 ? 1.0 : 1.0 / (1.0 + std::exp(-x)));
+    return kernels::event_sigmoid_raw(n, mopt.sample_rate, offsets[j], ropt.damper_tau);
   }
   // Per note, the unsaturated stretch [sig_lo, sig_hi) (within [0, N)) tabulated once: the forward's gate
   // rows, the lifetimes and the backward all read it (60 tau x sr doubles per note, 30 KB at 16 kHz).
-  // A stretch longer than kMaxSigTab (a damper_tau of seconds) is not tabulated but evaluated per sample.
+  // A stretch longer than kMaxSigTab (a damper_tau of seconds) is not tabulated but evaluated per sample;
+  // so is every stretch when tabulate_sigmoids(false) (the packed route: the gate source writes the rows).
   static constexpr long kMaxSigTab = 1L << 17;
   std::vector<long> sig_lo, sig_hi;
   std::vector<std::vector<double>> sig_tab;
@@ -58,13 +60,10 @@ struct EventPlan {
     if (n >= sig_hi[j]) return 1.0;
     return sig_tab[j].empty() ? sig_raw(n, j) : sig_tab[j][static_cast<size_t>(n - sig_lo[j])];
   }
-  double gate(long n, size_t j) const {
-    const double S = sig(n, j);
-    return S == 0.0 ? 0.0 : (1.0 - pedal_at(n)) * S;
-  }
+  double gate(long n, size_t j) const { return kernels::event_gate_value(sig(n, j), pedal_at(n)); }
   // Fills sig_lo/hi/tab: the window from the closed form, settled against sig_raw (monotone in n), so
-  // sig() is bit-identical to sig_raw() at every sample.
-  void tabulate_sigmoids() {
+  // sig() is bit-identical to sig_raw() at every sample. table = false: only the bounds.
+  void tabulate_sigmoids(bool table = true) {
     const size_t J = offsets.size();
     sig_lo.assign(J, 0);
     sig_hi.assign(J, 0);
@@ -81,7 +80,7 @@ struct EventPlan {
       while (h > l && sig_raw(h - 1, j) == 1.0) --h;
       sig_lo[j] = l;
       sig_hi[j] = h;
-      if (h - l > kMaxSigTab) continue;
+      if (!table || h - l > kMaxSigTab) continue;
       sig_tab[j].resize(static_cast<size_t>(h - l));
       for (long n = l; n < h; ++n) sig_tab[j][static_cast<size_t>(n - l)] = sig_raw(n, j);
     }
@@ -97,7 +96,7 @@ struct EventPlan {
       std::fill(out + (hi - n0), out + (n1 - n0), U(1));
     } else {
       const double* pd = pedal.data();
-      for (long n = hi; n < n1; ++n) out[n - n0] = static_cast<U>(1.0 - pd[n]);
+      for (long n = hi; n < n1; ++n) out[n - n0] = static_cast<U>(kernels::event_gate_value(1.0, pd[n]));
     }
   }
 };

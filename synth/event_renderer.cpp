@@ -9,6 +9,7 @@
 // any of its modes is still above the truncation threshold. That end is bounded from the gate itself
 // (log |z[n]| <= log amp - sigma (n - start) - g sum d), with a factor 2 of margin for float rounding.
 #include "synth/event_renderer.h"
+#include "synth/event_gates.h"
 #include "synth/event_plan.h"
 #include "synth/modal_group.h"
 #include "synth/modal_packed.h"
@@ -24,6 +25,7 @@
 #include "autodiff/op_registry.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
+#include "kernels/common/event_gate_math.h"
 #include "kernels/cpu/modal.h"
 #include "synth/mode_builder.h"
 
@@ -112,7 +114,7 @@ void note_lifetimes(EventPlan<T>& P) {
 template <class T>
 std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor& keys, const Tensor& onsets,
                                         const Tensor& offsets, const Tensor& velocities, const Tensor& pedal,
-                                        int64_t num_samples, const RenderOptions& ro) {
+                                        int64_t num_samples, const RenderOptions& ro, bool tabulate = true) {
   auto P = std::make_shared<EventPlan<T>>();
   P->ropt = ro;
   P->N = num_samples;
@@ -141,7 +143,7 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   }
   P->threshold = kc::modal_threshold(P->modes.bank(), ro.rel_threshold);
   set_pedal(*P, pedal);
-  P->tabulate_sigmoids();
+  P->tabulate_sigmoids(tabulate);
   note_lifetimes(*P);
   std::vector<long> order;
   for (size_t j = 0; j < J; ++j)
@@ -162,11 +164,13 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   return P;
 }
 
-// One group's sub-bank (starts relative to w0, env = row within the group) and its gates.
+// One group's sub-bank (starts relative to w0, env = row within the group) and, with gate_rows, its dense
+// gate rows (rows x W; without, a compact EventGateSource writes them where the bank runs).
 template <class T>
-GroupBank<T> group_bank(const EventPlan<T>& P, const typename EventPlan<T>::Group& g) {
+GroupBank<T> group_bank(const EventPlan<T>& P, const typename EventPlan<T>::Group& g, bool gate_rows = true) {
   GroupBank<T> b = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.notes, g.w0, g.w1, P.threshold,
-                                          P.ropt.checkpoint);
+                                          P.ropt.checkpoint, gate_rows);
+  if (!gate_rows) return b;
   for (long r = 0; r < b.rows; ++r) {  // rows are zeroed by gather_group
     const size_t j = static_cast<size_t>(g.notes[static_cast<size_t>(r)]);
     const long s = P.modes.start[static_cast<size_t>(P.mode_begin[j])];
@@ -188,6 +192,7 @@ void plan_forward(EventPlan<T>& P, T* y, bool keep_tapes) {
     const auto& g = P.groups[gi];
     auto bp = std::make_shared<GroupBank<T>>(group_bank(P, g));
     const GroupBank<T>& b = *bp;
+    g_stats.host_gate_samples += static_cast<int64_t>(b.gate.size());
     buf.assign(static_cast<size_t>(b.W), T(0));
     const double bytes = static_cast<double>(b.omega.size()) * static_cast<double>((b.W + b.mo.checkpoint) / b.mo.checkpoint) * 2.0 * sizeof(T) +
                          static_cast<double>(b.gate.size()) * sizeof(T);
@@ -206,30 +211,38 @@ struct EventGrads {
   std::vector<double> onset, offset, velocity, pedal;  // pedal: per sample, or per frame when so given
 };
 
-template <class T>
 // With pg (the packed route), the modal gradients come from the packed bank's windows win0, win0 + 1, ...
-// (this plan's groups, their modes in note order) instead of a kernel call per group.
+// (this plan's groups, their modes in note order) instead of a kernel call per group, and the gates'
+// from pg->gate_reduced (the EventGateSource's layout, event_gates.h: dL/doff per packed row, this item's
+// per-sample pedal gradient from ped_off on, -1: none).
+template <class T>
 EventGrads plan_backward(const EventPlan<T>& P, const T* gy, const detail::PackedGrads<T>* pg = nullptr,
-                         const detail::PackedBank<T>* pk = nullptr, size_t win0 = 0) {
+                         const detail::PackedBank<T>* pk = nullptr, size_t win0 = 0, long ped_off = -1) {
   const long M = P.modes.size();
   std::vector<T> go(static_cast<size_t>(M), T(0)), gs = go, gd = go, ga = go, gdl = go;
   EventGrads out;
   const size_t J = P.strikes.size();
   out.offset.assign(J, 0.0);
-  std::vector<double> gp(P.pedal.empty() ? 0 : static_cast<size_t>(P.N), 0.0);
+  // On the packed route the item's pedal lives in the gate source (ped_off >= 0: it has one).
+  const bool has_pedal = pg ? ped_off >= 0 : !P.pedal.empty();
+  std::vector<double> gp(has_pedal ? static_cast<size_t>(P.N) : 0, 0.0);
   const double inv_tau = 1.0 / P.ropt.damper_tau;
   for (size_t gi = 0; gi < P.groups.size(); ++gi) {
     const auto& g = P.groups[gi];
     const long rows = static_cast<long>(g.notes.size()), W = g.w1 - g.w0;
     std::vector<T> lg;
     if (pg) {
-      lg = pg->window_gate(*pk, win0 + gi);
-      size_t i = static_cast<size_t>(pk->windows[win0 + gi].m0);
+      const auto& w = pk->windows[win0 + gi];
+      size_t i = static_cast<size_t>(w.m0);
       for (long j : g.notes)
         for (long m = P.mode_begin[static_cast<size_t>(j)]; m < P.mode_end[static_cast<size_t>(j)]; ++m, ++i) {
           const size_t u = static_cast<size_t>(m);
           go[u] = pg->omega[i], gs[u] = pg->sigma[i], gd[u] = pg->dgain[i], ga[u] = pg->amp[i], gdl[u] = pg->delta[i];
         }
+      // The source reduced the gate chain rule below row by row, in the same order (bit-identical).
+      for (long r = 0; r < rows; ++r)
+        out.offset[static_cast<size_t>(g.notes[static_cast<size_t>(r)])] += pg->gate_reduced[static_cast<size_t>(w.r0 + r)];
+      continue;
     } else {
       std::shared_ptr<const GroupBank<T>> kept = gi < P.banks.size() ? P.banks[gi] : nullptr;
       if (!kept) kept = std::make_shared<const GroupBank<T>>(group_bank(P, g));
@@ -264,12 +277,13 @@ EventGrads plan_backward(const EventPlan<T>& P, const T* gy, const detail::Packe
         const double gg = static_cast<double>(row[n - g.w0]);
         if (gg == 0.0) continue;
         const double S = P.sig(n, j);
-        acc -= gg * (1.0 - P.pedal_at(n)) * S * (1.0 - S) * inv_tau;
-        if (!gp.empty()) gp[static_cast<size_t>(n)] -= gg * S;
+        acc -= kernels::event_gate_offset_term(gg, S, P.pedal_at(n), inv_tau);
+        if (!gp.empty()) gp[static_cast<size_t>(n)] -= kernels::event_gate_pedal_term(gg, S);
       }
       out.offset[j] += acc;
     }
   }
+  if (pg && has_pedal) std::copy_n(pg->gate_reduced.begin() + ped_off, P.N, gp.begin());
   std::vector<StrikeGrad> sg(J);
   backprop_modes<T>(P.pv, P.strikes, P.modes, P.mopt, go.data(), gs.data(), gd.data(), ga.data(), gdl.data(),
                     out.params, sg);
@@ -319,6 +333,7 @@ template <class T>
 struct EventOp {
   std::vector<std::shared_ptr<EventPlan<T>>> plans;
   std::unique_ptr<detail::PackedBank<T>> packed;
+  std::shared_ptr<detail::EventGateSource<T>> gates;  // packed->gates
   std::shared_ptr<detail::PackedDevice> dev;
   std::vector<size_t> win0;
 };
@@ -351,17 +366,31 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
       for (const Tensor& t : inputs) recording = recording || (t.defined() && t.requires_grad());
     }
     auto op = std::make_shared<EventOp<T>>();
-    if (packed) op->packed = std::make_unique<detail::PackedBank<T>>();
     g_stats = {};
+    if (packed) {  // compact gates: a few numbers per row on the host, the rows written where the bank runs
+      op->packed = std::make_unique<detail::PackedBank<T>>();
+      op->gates = std::make_shared<detail::EventGateSource<T>>(N, po.sample_rate, po.damper_tau);
+      op->packed->gates = op->gates;
+    }
     for (long b = 0; b < B; ++b) {
       const auto& c = items[static_cast<size_t>(b)];
-      auto plan = make_plan<T>(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, po);
+      auto plan = make_plan<T>(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, po, !packed);
       g_stats.notes += static_cast<int64_t>(plan->strikes.size());
       g_stats.modes += plan->modes.size();
       g_stats.trimmed += plan->modes.trimmed;
       if (packed) {
         op->win0.push_back(op->packed->windows.size());
-        for (const auto& g : plan->groups) op->packed->append(group_bank(*plan, g), b * N + g.w0);
+        op->gates->add_item(std::move(plan->pedal));  // the source holds it now (plan_backward: ped_off)
+        for (const auto& g : plan->groups) {
+          const GroupBank<T> bank = group_bank(*plan, g, false);
+          g_stats.host_gate_samples += static_cast<int64_t>(bank.gate.size());  // 0: no rows on the host
+          op->packed->append(bank, b * N + g.w0);
+          for (long j : g.notes) {  // the row group_bank would have written: gate_row(j, s, life_end)
+            const size_t u = static_cast<size_t>(j);
+            op->gates->add_row(plan->offsets[u], plan->sig_lo[u], plan->sig_hi[u],
+                               plan->modes.start[static_cast<size_t>(plan->mode_begin[u])], plan->life_end[u]);
+          }
+        }
       } else {
         plan_forward(*plan, y.data<T>() + b * N, recording);
       }
@@ -391,7 +420,8 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
       PianoParamValues gp;
       for (size_t b = 0; b < op->plans.size(); ++b) {
         const EventPlan<T>& P = *op->plans[b];
-        EventGrads g = op->packed ? plan_backward(P, static_cast<const T*>(nullptr), &pg, op->packed.get(), op->win0[b])
+        EventGrads g = op->packed ? plan_backward(P, static_cast<const T*>(nullptr), &pg, op->packed.get(), op->win0[b],
+                                                  op->gates->pedal_offset(static_cast<long>(b)))
                                   : plan_backward(P, gy.data<T>() + static_cast<long>(b) * N);
         const long J = static_cast<long>(P.strikes.size());
         out.insert(out.end(), {to_tensor<T>(g.onset, {J}), to_tensor<T>(g.offset, {J}), to_tensor<T>(g.velocity, {J}),

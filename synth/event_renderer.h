@@ -48,10 +48,12 @@ struct RenderOptions {
 // gradient comes back on its input's device. On CUDA every group of every batch item is packed into one
 // bank (synth/modal_packed.h) and run by the parallel-scan kernels (kernels/cuda/modal_scan*.cu) in one
 // launch per pass, WITHOUT truncation (rel_threshold is taken as 0: the result is the CPU render with
-// rel_threshold = 0, to rounding). Mode building, the gate rows and the mode builder's chain rule
-// (backprop_modes) stay on the host, as does the per-item plan: a host cost per call that grows with the
-// notes and samples (the packed gate rows are uploaded once per forward). Body/room convolution needs
-// fft_convolve on the dry signal's device.
+// rel_threshold = 0, to rounding). The damper gates are compact there: the host passes a few numbers per
+// note (synth/event_gates.h, synth/roll_gates.h), a kernel writes the gate rows on the device and another
+// reduces their gradient there to per-note offset gradients, the per-sample pedal gradient or the gate
+// roll's gradient. Mode building, the per-item plan and the mode builder's chain rule (backprop_modes)
+// stay on the host: a few ms per call for a batch of 64 x 4 s (host_seconds in the stats below). Body/room
+// convolution needs fft_convolve on the dry signal's device.
 
 // keys i64/i32 [N] (MIDI 21..108); onsets, offsets, velocities [N] in the params' dtype (seconds,
 // seconds, MIDI velocity 1..127); pedal: undefined (up), [num_samples] per sample, or [F] frames at
@@ -70,7 +72,8 @@ Tensor render_events_dry(PianoParams& params, const Tensor& keys, const Tensor& 
 // bank, string partials dropped by partial_floor.
 struct EventRenderStats {
   int64_t notes = 0, modes = 0, trimmed = 0;
-  double host_seconds = 0;  // packed/CUDA route: host time of plans, modes, gate rows, packing (CPU: whole forward)
+  double host_seconds = 0;  // packed/CUDA route: host time of plans, modes, packing (CPU: whole forward)
+  int64_t host_gate_samples = 0;  // damper-gate samples written on the host (0 on the packed/CUDA route)
 };
 EventRenderStats last_event_render_stats();
 

@@ -163,33 +163,45 @@ PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long ch
 template <class T>
 PackedDevice packed_upload(const PackedBank<T>& pk, Device device) {
   require_device(device, "render (CUDA modal bank)");
+  const long M = pk.count();
+  if (pk.max_len < 1 && M > 0) throw ValueError("render (CUDA modal bank): packed bank without windows");
+  std::vector<T> reals;
+  reals.reserve(static_cast<size_t>(5 * M));
+  for (const auto* v : {&pk.omega, &pk.sigma, &pk.dgain, &pk.amp, &pk.delta}) reals.insert(reals.end(), v->begin(), v->end());
+  std::vector<std::int64_t> ints;
+  ints.reserve(static_cast<size_t>(3 * M + pk.rows()));
+  for (const auto* v : {&pk.start, &pk.base, &pk.len, &pk.gate_off}) ints.insert(ints.end(), v->begin(), v->end());
   auto up = [&](const auto& v) { return from_vector(v).to(device); };
   Tensor gate;
   if (pk.gates) {  // written on the device: only the source's per-row numbers cross the bus
     gate = Tensor::empty({std::max(pk.gate_size, 1L)}, dtype_v<T>, device);
     if (pk.gate_size > 0) pk.gates->fill_cuda(pk, device, gate.device_data<T>());
   } else {
-    gate = up(pk.gate);
+    gate = pk.gate.empty() ? Tensor::empty({1}, dtype_v<T>, device) : up(pk.gate);
   }
-  return PackedDevice{device,       up(pk.omega), up(pk.sigma), up(pk.dgain), up(pk.amp),      up(pk.delta),
-                      up(pk.start), up(pk.base),  up(pk.len),   up(pk.env),   up(pk.gate_off), gate};
+  return PackedDevice{device, reals.empty() ? Tensor::empty({1}, dtype_v<T>, device) : up(reals),
+                      ints.empty() ? Tensor::empty({1}, DType::i64, device) : up(ints),
+                      pk.env.empty() ? Tensor::empty({1}, DType::i32, device) : up(pk.env), gate};
 }
 
 namespace {
 template <class T>
 kernels::cuda::ModalBankDev<T> dev_bank(const PackedBank<T>& pk, const PackedDevice& d) {
   kernels::cuda::ModalBankDev<T> b;
-  b.count = pk.count();
-  b.omega = d.omega.device_data<T>();
-  b.sigma = d.sigma.device_data<T>();
-  b.dgain = d.dgain.device_data<T>();
-  b.amp = d.amp.device_data<T>();
-  b.delta = d.delta.device_data<T>();
-  b.start = d.start.device_data<std::int64_t>();
+  const long M = pk.count();
+  b.count = M;
+  const T* r = d.reals.device_data<T>();
+  b.omega = r;
+  b.sigma = r + M;
+  b.dgain = r + 2 * M;
+  b.amp = r + 3 * M;
+  b.delta = r + 4 * M;
+  const std::int64_t* i = d.ints.device_data<std::int64_t>();
+  b.start = i;
+  b.base = i + M;
+  b.len = i + 2 * M;
+  b.gate_off = i + 3 * M;
   b.env = d.env.device_data<std::int32_t>();
-  b.base = d.base.device_data<std::int64_t>();
-  b.len = d.len.device_data<std::int64_t>();
-  b.gate_off = d.gate_off.device_data<std::int64_t>();
   b.max_len = pk.max_len;
   b.gate_size = pk.gate_size;
   return b;
@@ -220,18 +232,18 @@ PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice&
   }
   const Tensor gy = gy_in.to(dtype_v<T>).to(d.device).contiguous();
   const DType dt = dtype_v<T>;
-  Tensor go = Tensor::empty({M}, dt, d.device), gs = Tensor::empty({M}, dt, d.device),
-         gd = Tensor::empty({M}, dt, d.device), ga = Tensor::empty({M}, dt, d.device),
-         gl = Tensor::empty({M}, dt, d.device), gg = Tensor::empty({std::max(G, 1L)}, dt, d.device);
-  kernels::cuda::ModalGradsDev<T> gr{go.device_data<T>(), gs.device_data<T>(), gd.device_data<T>(),
-                                     ga.device_data<T>(), gl.device_data<T>(), G > 0 ? gg.device_data<T>() : nullptr};
+  Tensor gm = Tensor::empty({5 * M}, dt, d.device), gg = Tensor::empty({std::max(G, 1L)}, dt, d.device);
+  T* p = gm.device_data<T>();
+  kernels::cuda::ModalGradsDev<T> gr{p, p + M, p + 2 * M, p + 3 * M, p + 4 * M, G > 0 ? gg.device_data<T>() : nullptr};
   kernels::cuda::modal_backward(dev_bank(pk, d), d.gate.device_data<T>(), pk.rows(), pk.n, gy.device_data<T>(), gr,
                                 cuda::current_stream());
-  g.omega = go.cpu().to_vector<T>();
-  g.sigma = gs.cpu().to_vector<T>();
-  g.dgain = gd.cpu().to_vector<T>();
-  g.amp = ga.cpu().to_vector<T>();
-  g.delta = gl.cpu().to_vector<T>();
+  const std::vector<T> h = gm.cpu().to_vector<T>();  // one download for the five per-mode gradients
+  auto part = [&](long k) { return std::vector<T>(h.begin() + k * M, h.begin() + (k + 1) * M); };
+  g.omega = part(0);
+  g.sigma = part(1);
+  g.dgain = part(2);
+  g.amp = part(3);
+  g.delta = part(4);
   if (pk.gates) {  // reduced on the device: only the source's gradients come back
     g.gate_reduced = pk.gates->reduce_cuda(pk, d.device, G > 0 ? gg.device_data<T>() : nullptr);
   } else {

@@ -97,10 +97,14 @@ void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint);
 template <class T>
 PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long checkpoint);
 
-// The packed bank's arrays on a CUDA device, uploaded once per forward and kept for the backward.
+// The packed bank's arrays on a CUDA device, uploaded once per forward and kept for the backward: one
+// copy per element type (each host-to-device copy from pageable memory is a synchronisation).
 struct PackedDevice {
   Device device;
-  Tensor omega, sigma, dgain, amp, delta, start, base, len, env, gate_off, gate;
+  Tensor reals;  // [5 x count]: omega, sigma, dgain, amp, delta
+  Tensor ints;   // int64 [3 x count + rows]: start, base, len, gate_off
+  Tensor env;    // int32 [count]
+  Tensor gate;   // [max(gate_size, 1)]
 };
 // Uploads pk (DeviceError from require_device when `device` is unusable).
 template <class T>
@@ -108,8 +112,9 @@ PackedDevice packed_upload(const PackedBank<T>& pk, Device device);
 // [pk.n] on the device: one launch of kernels::cuda::modal_forward.
 template <class T>
 Tensor packed_forward_cuda(const PackedBank<T>& pk, const PackedDevice& d);
-// gy: [pk.n] (any device; moved to d.device). One launch of kernels::cuda::modal_backward; the
-// gradients are copied back to the host, where the mode builder's chain rule runs.
+// gy: [pk.n] (any device; moved to d.device). One launch of kernels::cuda::modal_backward; the per-mode
+// gradients come back to the host in one copy (the mode builder's chain rule runs there), the gate's
+// gradient too, or with compact gates only the source's reduction of it.
 template <class T>
 PackedGrads<T> packed_backward_cuda(const PackedBank<T>& pk, const PackedDevice& d, const Tensor& gy);
 

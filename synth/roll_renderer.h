@@ -45,10 +45,11 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
                        double onset_threshold = kRollOnsetThreshold);
 
 // What the last render_roll_dry forward on this thread did (summed over the batch): strikes built,
-// modes in the bank, and gate samples evaluated. Lets tests check that silent entries cost nothing.
+// modes in the bank, and gate samples evaluated on the host (0 on the packed/CUDA route, whose gates are
+// compact). Lets tests check that silent entries cost nothing.
 struct RollRenderStats {
   int64_t strikes = 0, modes = 0, gate_samples = 0;
-  double host_seconds = 0;  // packed/CUDA route: host wall time of plans, modes, gate rows, packing (else 0)
+  double host_seconds = 0;  // packed/CUDA route: host wall time of plans, modes, packing (else 0)
 };
 RollRenderStats last_roll_render_stats();
 

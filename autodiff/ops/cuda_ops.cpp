@@ -121,7 +121,7 @@ Tensor cuda_sum_to(const Tensor& grad, const Shape& shape) {
 
 Tensor cuda_copy(const Tensor& x) {
   Tensor c = Tensor::empty(x.shape(), x.dtype(), x.device());
-  kcu::copy_sync(c.device_ptr(), x.device_ptr(), x.nbytes(), kcu::CopyKind::device_to_device, cuda_launch_context(x));
+  kcu::copy_device_async(c.device_ptr(), x.device_ptr(), x.nbytes(), cuda_launch_context(x));
   return c;
 }
 

@@ -78,6 +78,9 @@ void copy_sync(void* dst, const void* src, std::size_t bytes, CopyKind kind, voi
   check(cudaMemcpyAsync(dst, src, bytes, k, as_stream(stream)), "cudaMemcpyAsync");
   check(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize after copy");
 }
+void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) {
+  if (bytes) check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_stream(stream)), "cudaMemcpyAsync");
+}
 void memset_zero_async(void* p, std::size_t bytes, void* stream) {
   if (bytes) check(cudaMemsetAsync(p, 0, bytes, as_stream(stream)), "cudaMemsetAsync");
 }

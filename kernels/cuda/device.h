@@ -37,6 +37,9 @@ void stream_synchronize(void* stream);
 // Copies ordered on `stream` that return when the data has arrived (host memory is pageable).
 enum class CopyKind { host_to_device, device_to_host, device_to_device };
 void copy_sync(void* dst, const void* src, std::size_t bytes, CopyKind kind, void* stream);
+// A copy between two buffers of ONE device, ordered on `stream` and not waited for: later work on the
+// stream sees the data, the host does not wait (a clone in the middle of a graph is not a sync point).
+void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream);
 void memset_zero_async(void* p, std::size_t bytes, void* stream);
 
 // The caching allocator (kernels/cuda/caching_allocator.h) of each device. cached_alloc makes `device`

@@ -14,6 +14,8 @@
 // One block per mode; the per-mode gradients close with modal_param_grads after a block reduction.
 // The gate gradient of modes sharing an envelope row is summed with atomicAdd (order varies by run).
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -191,6 +193,11 @@ void modal_backward(const ModalBankDev<T>& bank, const T* gate, long rows, long 
       if (p) check(cudaMemsetAsync(p, 0, sizeof(T) * static_cast<size_t>(bank.count), s), "modal_backward: clear");
     return;
   }
+  // The checkpoint scratch is sized by the longest window: a short max_len would let modes write into
+  // each other's slots, so a packed bank without it is refused rather than trusted.
+  if (packed && (bank.max_len < 1 || bank.max_len > n))
+    throw std::invalid_argument("modal_backward: packed bank needs 1 <= max_len <= n, got max_len " +
+                                std::to_string(bank.max_len) + ", n " + std::to_string(n));
   const long span = packed ? bank.max_len : n;  // the longest window a mode scans
   const long tiles = std::max(1L, (span + kTile - 1) / kTile);
   const int dev = current_device();

@@ -2,6 +2,9 @@
 // strided slice of the row and CUB's BlockReduce combines the 256 partials (a tree, so a float row
 // sum carries O(log n) rounding growth instead of the sequential O(n)). Strided reductions
 // (inner > 1): one thread per output walking k, adjacent threads reading adjacent addresses.
+// Few outputs over a long axis (a full sum, a bias gradient [N*T, 88] -> [88]) would leave most of the
+// device idle that way, so the axis is then split into chunks reduced in parallel into a scratch
+// buffer of partials, and a second launch folds the partials (two passes, as CUB's DeviceReduce).
 #include <cub/block/block_reduce.cuh>
 
 #include <cmath>
@@ -10,6 +13,7 @@
 #include "kernels/common/reduce_math.h"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/device_scratch.cuh"
 
 namespace pianograd::kernels::cuda {
 namespace {
@@ -59,7 +63,20 @@ __global__ void max_rows_kernel(const T* __restrict__ x, T* __restrict__ y, long
   if (threadIdx.x == 0) y[blockIdx.x] = n == 0 ? ::cuda::std::numeric_limits<T>::quiet_NaN() : r;
 }
 
-// One thread per output (o, i); mode 0 = sum, 1 = max, 2 = min.
+// mode 0 = sum, 1 = max, 2 = min over x[0, n) read with stride `inc` (n >= 1).
+template <class T>
+__device__ T fold_range(const T* p, long n, long inc, int mode) {
+  if (mode == 0) {
+    T s = T(0);
+    for (long k = 0; k < n; ++k) s += p[k * inc];
+    return s;
+  }
+  T m = p[0];
+  for (long k = 1; k < n; ++k) m = nan_extremum(m, p[k * inc], mode == 2);
+  return m;
+}
+
+// One thread per output (o, i); mode 0 = sum, 1 = max, 2 = min (NaN over an empty axis).
 template <class T>
 __global__ void strided_reduce_kernel(const T* __restrict__ x, T* __restrict__ y, long outer, long n,
                                       long inner, int mode) {
@@ -67,17 +84,60 @@ __global__ void strided_reduce_kernel(const T* __restrict__ x, T* __restrict__ y
   for (long j = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; j < total;
        j += static_cast<long>(gridDim.x) * blockDim.x) {
     const long o = j / inner, i = j - o * inner;
-    const T* p = x + o * n * inner + i;
-    if (mode == 0) {
-      T s = T(0);
-      for (long k = 0; k < n; ++k) s += p[k * inner];
-      y[j] = s;
-    } else {
-      T m = n == 0 ? ::cuda::std::numeric_limits<T>::quiet_NaN() : p[0];
-      for (long k = 1; k < n; ++k) m = nan_extremum(m, p[k * inner], mode == 2);
-      y[j] = m;
-    }
+    y[j] = (mode != 0 && n == 0) ? ::cuda::std::numeric_limits<T>::quiet_NaN()
+                                 : fold_range(x + o * n * inner + i, n, inner, mode);
   }
+}
+
+// Pass 1 of a split row reduction: block (o, c) folds chunk c (len samples) of row o into
+// part[o * chunks + c]; every chunk is non-empty (the launcher picks chunks = ceil(n / len)).
+template <class T>
+__global__ void rows_partial_kernel(const T* __restrict__ x, T* __restrict__ part, long n, long chunks, long len,
+                                    int mode) {
+  __shared__ typename cub::BlockReduce<T, kBlock>::TempStorage tmp;
+  const long o = blockIdx.x / chunks, c = blockIdx.x - o * chunks;
+  const long k0 = c * len, k1 = k0 + len < n ? k0 + len : n;
+  const T* row = x + o * n;
+  T acc = mode == 0 ? T(0) : extremum_identity<T>(mode == 2);
+  for (long k = k0 + threadIdx.x; k < k1; k += kBlock) acc = mode == 0 ? acc + row[k] : nan_extremum(acc, row[k], mode == 2);
+  const T r = mode == 0 ? cub::BlockReduce<T, kBlock>(tmp).Sum(acc)
+                        : (mode == 2 ? cub::BlockReduce<T, kBlock>(tmp).Reduce(acc, NanMinOp{})
+                                     : cub::BlockReduce<T, kBlock>(tmp).Reduce(acc, NanMaxOp{}));
+  if (threadIdx.x == 0) part[blockIdx.x] = r;
+}
+
+// Pass 1 of a split strided reduction: chunk c = blockIdx.y of the k axis for output j into
+// part[c * total + j].
+template <class T>
+__global__ void strided_partial_kernel(const T* __restrict__ x, T* __restrict__ part, long outer, long n, long inner,
+                                       long len, int mode) {
+  const long total = outer * inner, c = blockIdx.y;
+  const long k0 = c * len, cnt = (k0 + len < n ? k0 + len : n) - k0;
+  for (long j = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; j < total;
+       j += static_cast<long>(gridDim.x) * blockDim.x) {
+    const long o = j / inner, i = j - o * inner;
+    part[c * total + j] = fold_range(x + (o * n + k0) * inner + i, cnt, inner, mode);
+  }
+}
+
+// The split of a reduced axis of n elements feeding `outputs` independent outputs over `lanes` threads
+// each: chunks of len >= kMinChunk elements, enough of them for ~kWantThreads threads in flight.
+struct Split {
+  long chunks = 1, len = 0;
+};
+Split split_for(long outputs, long lanes, long n) {
+  constexpr long kWantThreads = 1L << 17, kMinChunk = 2048, kMaxChunks = 1024;
+  Split sp;
+  sp.len = n;
+  const long have = outputs * lanes;
+  if (have >= kWantThreads || n < 2 * kMinChunk) return sp;
+  long want = (kWantThreads + have - 1) / have;
+  want = want < n / kMinChunk ? want : n / kMinChunk;
+  want = want < kMaxChunks ? want : kMaxChunks;
+  if (want < 2) return sp;
+  sp.len = (n + want - 1) / want;
+  sp.chunks = (n + sp.len - 1) / sp.len;  // every chunk non-empty
+  return sp;
 }
 
 template <class T>
@@ -175,31 +235,69 @@ __global__ void layer_norm_param_grad_kernel(const T* __restrict__ x, const T* _
   }
 }
 
+// The same over the rows [r0, r0 + len) of chunk c = blockIdx.y into pw/pb[c * n + i] (pass 1 of a split).
+template <class T>
+__global__ void layer_norm_param_partial_kernel(const T* __restrict__ x, const T* __restrict__ mean,
+                                                const T* __restrict__ rstd, const T* __restrict__ gy,
+                                                T* __restrict__ pw, T* __restrict__ pb, long rows, long n, long len) {
+  const long r0 = blockIdx.y * len, r1 = r0 + len < rows ? r0 + len : rows;
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<long>(gridDim.x) * blockDim.x) {
+    T sw = T(0), sb = T(0);
+    for (long r = r0; r < r1; ++r) {
+      const T g = gy[r * n + i];
+      sw += g * (x[r * n + i] - mean[r]) * rstd[r];
+      sb += g;
+    }
+    pw[blockIdx.y * n + i] = sw;
+    pb[blockIdx.y * n + i] = sb;
+  }
+}
+
 // CUDA grids hold up to 2^31 - 1 blocks in x: one per row is always enough for our tensors.
 unsigned row_grid(long rows) { return static_cast<unsigned>(rows); }
+
+// outer x n (inner 1) or outer x n x inner -> outer x inner, split when the outputs are too few.
+template <class T>
+void reduce_launch(const T* x, T* y, long outer, long n, long inner, int mode, cudaStream_t s, void* stream) {
+  if (inner == 1) {
+    const Split sp = split_for(outer, kBlock, n);
+    auto rows = [&](const T* in, long cols) {
+      if (mode == 0)
+        sum_rows_kernel<T><<<row_grid(outer), kBlock, 0, s>>>(in, y, cols);
+      else
+        max_rows_kernel<T><<<row_grid(outer), kBlock, 0, s>>>(in, y, cols, mode == 2);
+    };
+    if (sp.chunks == 1) return rows(x, n);
+    DeviceScratch<T> part(static_cast<size_t>(outer * sp.chunks), stream);
+    rows_partial_kernel<T><<<row_grid(outer * sp.chunks), kBlock, 0, s>>>(x, part.p, n, sp.chunks, sp.len, mode);
+    return rows(part.p, sp.chunks);
+  }
+  const long total = outer * inner;
+  const Split sp = split_for(total, 1, n);
+  if (sp.chunks == 1) {
+    strided_reduce_kernel<T><<<grid_for(total, kBlock), kBlock, 0, s>>>(x, y, outer, n, inner, mode);
+    return;
+  }
+  DeviceScratch<T> part(static_cast<size_t>(total * sp.chunks), stream);
+  const dim3 grid(grid_for(total, kBlock), static_cast<unsigned>(sp.chunks));
+  strided_partial_kernel<T><<<grid, kBlock, 0, s>>>(x, part.p, outer, n, inner, sp.len, mode);
+  strided_reduce_kernel<T><<<grid_for(total, kBlock), kBlock, 0, s>>>(part.p, y, 1, sp.chunks, total, mode);
+}
 
 }  // namespace
 
 template <class T>
 void reduce_sum(const T* x, T* y, long outer, long n, long inner, void* stream) {
   if (outer * inner <= 0) return;
-  const cudaStream_t s = as_stream(stream);
-  if (inner == 1)
-    sum_rows_kernel<T><<<row_grid(outer), kBlock, 0, s>>>(x, y, n);
-  else
-    strided_reduce_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, s>>>(x, y, outer, n, inner, 0);
+  reduce_launch(x, y, outer, n, inner, 0, as_stream(stream), stream);
   check_launch("reduce_sum");
 }
 
 template <class T>
 void reduce_max(const T* x, T* y, long outer, long n, long inner, bool is_min, void* stream) {
   if (outer * inner <= 0) return;
-  const cudaStream_t s = as_stream(stream);
-  if (inner == 1)
-    max_rows_kernel<T><<<row_grid(outer), kBlock, 0, s>>>(x, y, n, is_min);
-  else
-    strided_reduce_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, s>>>(x, y, outer, n, inner,
-                                                                                is_min ? 2 : 1);
+  reduce_launch(x, y, outer, n, inner, is_min ? 2 : 1, as_stream(stream), stream);
   check_launch("reduce_max");
 }
 
@@ -235,7 +333,18 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* w, c
     check_launch("layer_norm_backward");
   }
   if (gw || gb) {
-    layer_norm_param_grad_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s>>>(x, mean, rstd, gy, gw, gb, rows, n);
+    const Split sp = split_for(n, 1, rows);
+    if (sp.chunks == 1) {
+      layer_norm_param_grad_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s>>>(x, mean, rstd, gy, gw, gb, rows, n);
+    } else {  // few columns over many rows: chunks of rows, then the partials folded per column
+      DeviceScratch<T> part(static_cast<size_t>(2 * n * sp.chunks), stream);
+      T* pw = part.p;
+      T* pb = part.p + n * sp.chunks;
+      const dim3 grid(grid_for(n, kBlock), static_cast<unsigned>(sp.chunks));
+      layer_norm_param_partial_kernel<T><<<grid, kBlock, 0, s>>>(x, mean, rstd, gy, pw, pb, rows, n, sp.len);
+      if (gw) strided_reduce_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s>>>(pw, gw, 1, sp.chunks, n, 0);
+      if (gb) strided_reduce_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s>>>(pb, gb, 1, sp.chunks, n, 0);
+    }
     check_launch("layer_norm_param_grad");
   }
 }

@@ -29,6 +29,7 @@ void* stream_create() { unavailable(); }
 void stream_destroy(void*) noexcept {}
 void stream_synchronize(void*) { unavailable(); }
 void copy_sync(void*, const void*, std::size_t, CopyKind, void*) { unavailable(); }
+void copy_device_async(void*, const void*, std::size_t, void*) { unavailable(); }
 void memset_zero_async(void*, std::size_t, void*) { unavailable(); }
 void* cached_alloc(std::size_t, int, void*) { unavailable(); }
 void cached_free(void*, int) noexcept {}

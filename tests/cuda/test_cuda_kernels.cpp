@@ -18,6 +18,7 @@
 #include "kernels/cpu/reduce.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
+#include "kernels/random_vec.h"
 
 namespace pk = pianograd::kernels;
 namespace gpu = pianograd::kernels::cuda;
@@ -28,14 +29,7 @@ using gpu::DeviceBuffer;
 
 namespace {
 
-template <class T>
-std::vector<T> random_vec(long n, uint64_t seed, double lo, double hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<T> v(static_cast<size_t>(n));
-  for (auto& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
+using pianograd::kernels::cpu::testing::random_vec;
 
 // |got - want| <= tol * max(1, |want|), NaN matching NaN.
 template <class T>

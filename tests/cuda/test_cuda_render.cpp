@@ -17,6 +17,7 @@
 #include "synth/event_renderer.h"
 #include "synth/modal_packed.h"
 #include "synth/roll_renderer.h"
+#include "synth/render_compare.h"
 
 namespace pg = pianograd;
 using pg::DType;
@@ -26,14 +27,7 @@ namespace {
 
 constexpr double kFr = 31.25;
 
-void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_TRUE(a.defined() && b.defined()) << what;
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
-  double scale = 0, err = 0;
-  for (size_t i = 0; i < x.size(); ++i) scale = std::max(scale, std::fabs(y[i])), err = std::max(err, std::fabs(x[i] - y[i]));
-  EXPECT_LE(err, tol * (1 + scale)) << what << " (max error " << err << ", scale " << scale << ")";
-}
+using pianograd::testing::expect_close;
 
 pg::RenderOptions options() {
   pg::RenderOptions ro;

@@ -8,19 +8,13 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/optim.h"
+#include "random_vec.h"
 
 namespace pk = pianograd::kernels::cpu;
 
 namespace {
 
-template <class T>
-std::vector<T> random_vec(long n, uint64_t seed, double lo, double hi) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> d(lo, hi);
-  std::vector<T> v(static_cast<size_t>(n));
-  for (auto& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
+using pianograd::kernels::cpu::testing::random_vec;
 
 pk::AdamStep adam_step_at(int t, bool decoupled, double wd) {
   pk::AdamStep s;

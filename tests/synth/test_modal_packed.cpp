@@ -17,21 +17,14 @@
 #include "synth/modal_packed.h"
 #include "synth/piano_roll.h"
 #include "synth/roll_renderer.h"
+#include "render_compare.h"
 
 namespace pianograd {
 namespace {
 
 constexpr double kFr = 31.25;
-
-// max |a - b| <= tol * (1 + max |b|)
-void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_TRUE(a.defined() && b.defined()) << what;
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
-  double scale = 0, err = 0;
-  for (size_t i = 0; i < x.size(); ++i) scale = std::max(scale, std::fabs(y[i])), err = std::max(err, std::fabs(x[i] - y[i]));
-  EXPECT_LE(err, tol * (1 + scale)) << what << " (max error " << err << ", scale " << scale << ")";
-}
+using testing::expect_close;
+using testing::render_and_grads;
 
 RenderOptions small_options() {
   RenderOptions ro;
@@ -42,36 +35,10 @@ RenderOptions small_options() {
   return ro;
 }
 
-// Runs f() (returns the rendered audio) and backpropagates a fixed random projection of it; returns
-// the audio and the gradient of every tensor in `wrt`, in order.
-template <class F>
-std::vector<Tensor> render_and_grads(F f, std::vector<Tensor> wrt, PianoParams& p) {
-  for (Tensor& t : wrt) t.zero_grad();
-  const std::vector<Tensor> params = p.parameters();  // switched to requires_grad before rendering
-  p.zero_grad();
-  const Tensor y = f();
-  std::mt19937 rng(5);
-  std::normal_distribution<double> nd;
-  std::vector<double> w(static_cast<size_t>(y.numel()));
-  for (double& v : w) v = nd(rng);
-  sum(mul(y, from_vector(w, y.shape()).to(y.dtype()))).backward();
-  std::vector<Tensor> out{y.detach().clone()};
-  for (const Tensor& t : wrt) out.push_back(t.grad());
-  for (const Tensor& t : params) out.push_back(t.grad());
-  return out;
-}
-
 void compare_runs(const std::vector<Tensor>& packed, const std::vector<Tensor>& cpu, double tol) {
-  ASSERT_EQ(packed.size(), cpu.size());
+  testing::compare_runs(packed, cpu, tol);
   size_t defined = 0;
-  for (size_t i = 0; i < cpu.size(); ++i) {
-    if (!cpu[i].defined()) {  // body/room IRs (not rendered here) get no gradient
-      EXPECT_FALSE(packed[i].defined()) << "output " << i;
-      continue;
-    }
-    ++defined;
-    expect_close(packed[i], cpu[i], tol, i == 0 ? "audio" : "gradient " + std::to_string(i));
-  }
+  for (const Tensor& t : cpu) defined += t.defined() ? 1 : 0;
   EXPECT_GE(defined + 2, cpu.size());
 }
 
