@@ -51,7 +51,7 @@ long EventGateSource<T>::pedal_offset(long item) const {
   if (item < 0 || item >= items())
     throw IndexError("event gates: item " + std::to_string(item) + " out of range [0, " + std::to_string(items()) + ")");
   const std::int64_t o = pedal_off_[static_cast<size_t>(item)];
-  return o < 0 ? -1 : rows() + static_cast<long>(o);
+  return o < 0 || !pedal_grad_ ? -1 : rows() + static_cast<long>(o);
 }
 
 // The bank must be the one these rows were added for (same rows, every row in a known item).
@@ -110,7 +110,7 @@ std::vector<double> EventGateSource<T>::reduce_cpu(const PackedBank<T>& pk, cons
       const long n = w0 + t;
       const double S = ke::event_sigmoid(n, lo_[u], hi_[u], sr_, off_[u], tau_);
       acc -= ke::event_gate_offset_term(g, S, ped ? ped[n] : 0.0, inv_tau);
-      if (ped) gped[po + n] -= ke::event_gate_pedal_term(g, S);
+      if (ped && pedal_grad_) gped[po + n] -= ke::event_gate_pedal_term(g, S);
     }
     out[u] = acc;
   }
@@ -186,7 +186,8 @@ std::vector<double> EventGateSource<T>::reduce_cuda(const PackedBank<T>& pk, Dev
   Tensor out = zeros({std::max(reduced_size(), 1L)}, DType::f64, device);
 
   double* o = out.device_data<double>();
-  kernels::cuda::event_gate_reduce<T>(device_rows(), gg, o, pedal_items_ == 0 ? nullptr : o + rows(), cuda::current_stream());
+  kernels::cuda::event_gate_reduce<T>(device_rows(), gg, o, pedal_items_ == 0 || !pedal_grad_ ? nullptr : o + rows(),
+                                      cuda::current_stream());
   std::vector<double> v = out.cpu().to_vector<double>();
   v.resize(static_cast<size_t>(reduced_size()));
   return v;

@@ -7,7 +7,9 @@
 // Reduced gradients (reduce_cpu / reduce_cuda), doubles:
 //   [0, rows)                           dL/doffset of each packed row's note
 //   [rows + k N, rows + (k + 1) N)      dL/dpedal(n) per sample of the k-th item that has a pedal
-// (pedal_offset(item) gives the start; -1 for items without a pedal).
+// (pedal_offset(item) gives the start; -1 for items without a pedal, or for all items when the pedal
+// gradient is off: set_pedal_grad(false) when no pedal requires grad saves its reduction and, on CUDA,
+// downloading N doubles per pedalled item).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -34,6 +36,7 @@ class EventGateSource final : public GateSource<T> {
   // n is 0 outside [from, end), else event_gate_value(event_sigmoid(n, lo, hi, ...), pedal(n)).
   void add_row(double off, long lo, long hi, long from, long end);
 
+  void set_pedal_grad(bool on) { pedal_grad_ = on; }
   long items() const { return static_cast<long>(pedal_off_.size()); }
   long rows() const { return static_cast<long>(off_.size()); }
   // Where item b's per-sample pedal gradient starts in the reduced gradients (-1: the item has no pedal).
@@ -47,7 +50,7 @@ class EventGateSource final : public GateSource<T> {
  private:
   void check(const PackedBank<T>& pk, const char* what) const;
   kernels::cuda::EventGateRowsDev device_rows() const;  // the uploaded arrays
-  long reduced_size() const { return rows() + pedal_items_ * N_; }
+  long reduced_size() const { return rows() + (pedal_grad_ ? pedal_items_ * N_ : 0); }
   const double* item_pedal(long item) const;  // null: pedal up
 
   long N_;
@@ -57,6 +60,7 @@ class EventGateSource final : public GateSource<T> {
   std::vector<std::int64_t> pedal_off_;       // per item: k N for the k-th item with a pedal (-1: none)
   std::vector<std::vector<double>> pedals_;   // per item (empty: none)
   long pedal_items_ = 0;
+  bool pedal_grad_ = true;
   // Device copies made by fill_cuda, kept for reduce_cuda.
   struct Dev {
     Device device;

@@ -371,6 +371,9 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
       op->packed = std::make_unique<detail::PackedBank<T>>();
       op->gates = std::make_shared<detail::EventGateSource<T>>(N, po.sample_rate, po.damper_tau);
       op->packed->gates = op->gates;
+      bool pedal_grad = false;  // a pedal curve built from a Performance is a constant: no gradient to reduce
+      for (const auto& c : items) pedal_grad = pedal_grad || (c.pedal.defined() && c.pedal.requires_grad());
+      op->gates->set_pedal_grad(pedal_grad && grad_enabled());
     }
     for (long b = 0; b < B; ++b) {
       const auto& c = items[static_cast<size_t>(b)];
@@ -425,7 +428,8 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
                                   : plan_backward(P, gy.data<T>() + static_cast<long>(b) * N);
         const long J = static_cast<long>(P.strikes.size());
         out.insert(out.end(), {to_tensor<T>(g.onset, {J}), to_tensor<T>(g.offset, {J}), to_tensor<T>(g.velocity, {J}),
-                               shapes[4 * b + 3].empty() ? Tensor() : to_tensor<T>(g.pedal, shapes[4 * b + 3])});
+                               shapes[4 * b + 3].empty() || g.pedal.empty() ? Tensor()
+                                                             : to_tensor<T>(g.pedal, shapes[4 * b + 3])});
         if (b == 0) gp = std::move(g.params);  // one item: its gradients as they are
         for (size_t i = 0; b > 0 && i < gp.size(); ++i)
           for (size_t k = 0; k < gp[i].size(); ++k) gp[i][k] += g.params[i][k];

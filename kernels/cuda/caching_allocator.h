@@ -15,6 +15,11 @@
 //    one); on free, a block merges with free neighbours of its segment, so splits do not fragment forever.
 //  * Blocks are reused only on the stream they were allocated for: work queued on that stream is
 //    ordered after the previous user's, so no event synchronisation is needed (no record_stream).
+//    The flip side: a tensor allocated on stream A and still being read by work queued on stream B
+//    (a cuda::StreamScope switched in between) may be handed out again on A when it is freed. Code that
+//    uses a tensor on another stream than its allocation's synchronises that stream (or the device)
+//    before dropping the tensor's last reference, as with PyTorch tensors used across streams without
+//    record_stream.
 //  * When the raw allocator fails (returns null), the cache frees every whole free segment and retries
 //    once; then it throws.
 #pragma once

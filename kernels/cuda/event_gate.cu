@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(kThreads)
         if (g == 0.0) continue;
         const double S = event_sigmoid(n, lo, hi, d.sample_rate, off, d.tau);
         acc -= event_gate_offset_term(g, S, po < 0 ? 0.0 : d.pedal[po + n], inv_tau);
-        if (po >= 0) atomicAdd(d_pedal + po + n, -event_gate_pedal_term(g, S));
+        if (po >= 0 && d_pedal) atomicAdd(d_pedal + po + n, -event_gate_pedal_term(g, S));
       }
       const double sum = Reduce(tmp).Sum(acc);
       if (threadIdx.x == 0 && sum != 0.0) atomicAdd(d_off + r, sum);

@@ -29,7 +29,7 @@ template <class T>
 void event_gate_fill(const EventGateRowsDev& rows, T* gate, void* stream);
 
 // Given the packed gate gradient gg: adds dL/doff of row r to d_off[r] and dL/dpedal(n) to
-// d_pedal[ped[r] + n] (both double, zeroed by the caller; d_pedal may be null when no row has a pedal).
+// d_pedal[ped[r] + n] (both double, zeroed by the caller; d_pedal null: the pedal gradient is not wanted).
 template <class T>
 void event_gate_reduce(const EventGateRowsDev& rows, const T* gg, double* d_off, double* d_pedal, void* stream);
 

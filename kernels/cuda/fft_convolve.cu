@@ -101,12 +101,12 @@ void fft_convolve(const T* x, const T* h, T* y, const FftConvGeom& g, void* stre
   check_launch("fft_convolve pack x");
   pack_kernel<T><<<grid_for(hrows * n, kBlock), kBlock, 0, s>>>(h, g.h_len, false, n, hrows, hr);
   check_launch("fft_convolve pack h");
-  exec_r2c(fft_plan_for(n, g.batch, r2c_type<T>()).get(s), xr, xf.p);
-  exec_r2c(fft_plan_for(n, hrows, r2c_type<T>()).get(s), hr, hf.p);
+  exec_r2c(fft_plan_for(n, g.batch, r2c_type<T>()).bind(s).handle, xr, xf.p);
+  exec_r2c(fft_plan_for(n, hrows, r2c_type<T>()).bind(s).handle, hr, hf.p);
   product_kernel<T><<<grid_for(g.batch * bins, kBlock), kBlock, 0, s>>>(
       xf.p, hf.p, bins, g.batch, g.h_per_row, T(1) / static_cast<T>(n));
   check_launch("fft_convolve product");
-  exec_c2r(fft_plan_for(n, g.batch, c2r_type<T>()).get(s), xf.p, xr);
+  exec_c2r(fft_plan_for(n, g.batch, c2r_type<T>()).bind(s).handle, xf.p, xr);
   const long total = g.sum_rows ? g.count : g.batch * g.count;
   extract_kernel<T><<<grid_for(total, kBlock), kBlock, 0, s>>>(xr, n, g.batch, g.start, g.count, g.y_reverse,
                                                                g.sum_rows, y);

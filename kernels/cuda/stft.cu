@@ -115,7 +115,7 @@ void stft_magnitude(const T* x, long batch, const cpu::StftGeometry& g, T* mag, 
   T* sp = spec ? spec : own.p;
   frame_kernel<T><<<grid_for(count * g.n_fft, kBlock), kBlock, 0, s>>>(x, frames.p, batch, g.frames(), g);
   check_launch("stft frame_kernel");
-  exec_r2c(fft_plan_for(g.n_fft, count, r2c_type<T>()).get(s), frames.p, sp);
+  exec_r2c(fft_plan_for(g.n_fft, count, r2c_type<T>()).bind(s).handle, frames.p, sp);
   magnitude_kernel<T><<<grid_for(count * bins, kBlock), kBlock, 0, s>>>(sp, mag, count * bins);
   check_launch("stft magnitude_kernel");
 }
@@ -133,7 +133,7 @@ void stft_magnitude_backward(const T* gmag, const T* spec, long batch, const cpu
                                                                             bins);
   check_launch("stft adjoint_coeff_kernel");
   // C2R overwrites its input: coeff is scratch.
-  exec_c2r(fft_plan_for(g.n_fft, count, c2r_type<T>()).get(s), coeff.p, frames.p);
+  exec_c2r(fft_plan_for(g.n_fft, count, c2r_type<T>()).bind(s).handle, coeff.p, frames.p);
   overlap_add_kernel<T><<<grid_for(count * g.n_fft, kBlock), kBlock, 0, s>>>(frames.p, gx, batch, g.frames(), g);
   check_launch("stft overlap_add_kernel");
 }

@@ -218,8 +218,49 @@ TYPED_TEST(EventGates, LongDamperTauIsNotTabulated) {
   expect_reduce_matches_dense_chain_rule(B, 6);
 }
 
+// set_pedal_grad(false): the offsets' gradients are unchanged, no pedal gradient is reduced or laid out.
+TEST(EventGates, PedalGradientOffKeepsOffsetsAndDropsPedals) {
+  const long N = 4000;
+  Batch<double> B(edge_items(N, 16000.0), N, 16000.0, 0.004, 3);
+  std::mt19937 rng(9);
+  std::normal_distribution<double> nd;
+  std::vector<double> gg(static_cast<size_t>(B.compact.gate_size));
+  for (double& v : gg) v = nd(rng);
+  const std::vector<double> with = B.src->reduce_cpu(B.compact, gg.data());
+  ASSERT_GT(with.size(), B.rows.size());  // edge_items has pedalled items
+  B.src->set_pedal_grad(false);
+  const std::vector<double> without = B.src->reduce_cpu(B.compact, gg.data());
+  ASSERT_EQ(without.size(), B.rows.size());
+  for (size_t r = 0; r < B.rows.size(); ++r) EXPECT_EQ(without[r], with[r]) << "row " << r;
+  for (long b = 0; b < B.src->items(); ++b) EXPECT_EQ(B.src->pedal_offset(b), -1) << "item " << b;
+}
+
+// A pedal that does not require grad (a Performance's sustain curve) gets no gradient on the packed
+// route, and the other gradients still match the CPU renderer.
+TEST(EventGates, PackedRouteSkipsAConstantPedal) {
+  PianoParams p = PianoParams::concert_grand(16000.0, DType::f64);
+  RenderOptions ro;
+  ro.body = ro.room = false;
+  ro.max_partials = 4;
+  ro.rel_threshold = 0.0;
+  const int64_t N = 6000;
+  std::vector<double> ped(static_cast<size_t>(N));
+  for (size_t n = 0; n < ped.size(); ++n) ped[n] = n > 2000 && n < 4000 ? 0.8 : 0.0;
+  auto leaf = [](std::vector<double> v) { return from_vector(v).requires_grad_(); };
+  std::vector<detail::EventControls> items{{from_vector(std::vector<int64_t>{50, 62}), leaf({0.01, 0.1}),
+                                            leaf({0.15, 0.2}), leaf({80, 60}), from_vector(ped)}};
+  const std::vector<Tensor> wrt{items[0].onsets, items[0].offsets, items[0].velocities};
+  auto run = [&](bool packed) {
+    std::unique_ptr<detail::PackedCpuScope> scope;
+    if (packed) scope = std::make_unique<detail::PackedCpuScope>();
+    return testing::render_and_grads([&] { return detail::render_events_batch_dry(p, items, N, ro); }, wrt, p);
+  };
+  testing::compare_runs(run(true), run(false), 1e-12);
+  EXPECT_FALSE(items[0].pedal.grad().defined());
+}
+
 TEST(EventGates, MismatchedBankIsRefused) {
-  const long N = 2000;
+  const long N = 4000;  // edge_items places notes up to sample 3500
   Batch<double> B(edge_items(N, 16000.0), N, 16000.0, 0.004, 1);
   std::vector<double> g(static_cast<size_t>(B.compact.gate_size));
   B.src->add_row(0.1, 0, 10, 0, N);  // one row more than the bank has
