@@ -126,8 +126,41 @@ Tensor upload_vec(const V& v, Device device) {  // at least one element: no zero
 }  // namespace
 
 template <class T>
-kernels::cuda::EventGateRowsDev EventGateSource<T>::device_rows() const {
-  kernels::cuda::EventGateRowsDev d;
+typename EventGateSource<T>::KernelRows EventGateSource<T>::kernel_rows(const PackedBank<T>& pk, bool with_pedal) const {
+  check(pk, "kernel rows");
+  const long R = rows();
+  KernelRows k;
+  k.pstart.resize(static_cast<size_t>(R + 1));
+  k.nshift.resize(static_cast<size_t>(R));
+  k.ped.resize(static_cast<size_t>(R));
+  for (long r = 0; r < R; ++r) {
+    const size_t u = static_cast<size_t>(r);
+    k.pstart[u] = pk.gate_off[u] + pk.row_first[u];
+    k.nshift[u] = pk.row_base[u] % N_ - pk.gate_off[u];
+    k.ped[u] = pedal_off_[static_cast<size_t>(pk.row_base[u] / N_)];
+  }
+  k.pstart[static_cast<size_t>(R)] = pk.gate_size;
+  if (with_pedal) {
+    k.pedal.assign(static_cast<size_t>(pedal_items_ * N_), 0.0);
+    for (long b = 0; b < items(); ++b)
+      if (const double* p = item_pedal(b)) std::copy(p, p + N_, k.pedal.begin() + pedal_off_[static_cast<size_t>(b)]);
+  }
+  kernels::EventGateRows& v = k.rows;
+  v.rows = R;
+  v.size = pk.gate_size;
+  v.lo = lo_.data();
+  v.hi = hi_.data();
+  v.from = from_.data();
+  v.end = end_.data();
+  v.off = off_.data();
+  v.sample_rate = sr_;
+  v.tau = tau_;
+  return k;
+}
+
+template <class T>
+kernels::EventGateRows EventGateSource<T>::device_rows() const {
+  kernels::EventGateRows d;
   d.rows = rows();
   d.size = dev_.gate_size;
   d.pstart = dev_.pstart.template device_data<std::int64_t>();
@@ -146,26 +179,17 @@ kernels::cuda::EventGateRowsDev EventGateSource<T>::device_rows() const {
 
 template <class T>
 void EventGateSource<T>::fill_cuda(const PackedBank<T>& pk, Device device, T* gate) {
-  check(pk, "fill");
-  const long R = rows();
-  std::vector<std::int64_t> pstart(static_cast<size_t>(R + 1)), nshift(static_cast<size_t>(R)), ped(static_cast<size_t>(R));
-  for (long r = 0; r < R; ++r) {
-    const size_t u = static_cast<size_t>(r);
-    pstart[u] = pk.gate_off[u] + pk.row_first[u];
-    nshift[u] = pk.row_base[u] % N_ - pk.gate_off[u];
-    ped[u] = pedal_off_[static_cast<size_t>(pk.row_base[u] / N_)];
-  }
-  pstart[static_cast<size_t>(R)] = pk.gate_size;
+  const KernelRows k = kernel_rows(pk, false);
   dev_ = Dev{device,
              pk.gate_size,
-             upload_vec(pstart, device),
-             upload_vec(nshift, device),
+             upload_vec(k.pstart, device),
+             upload_vec(k.nshift, device),
              upload_vec(lo_, device),
              upload_vec(hi_, device),
              upload_vec(from_, device),
              upload_vec(end_, device),
              upload_vec(off_, device),
-             upload_vec(ped, device),
+             upload_vec(k.ped, device),
              Tensor::empty({std::max(pedal_items_ * N_, 1L)}, DType::f64, device)};
   uploaded_ = true;
   for (long b = 0; b < items(); ++b)  // each item's pedal into its slice, straight from the item's vector

@@ -15,11 +15,9 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
+#include "kernels/common/event_gate_kernel.h"
 #include "synth/modal_packed.h"
 
-namespace pianograd::kernels::cuda {
-struct EventGateRowsDev;
-}
 
 namespace pianograd::detail {
 
@@ -42,6 +40,25 @@ class EventGateSource final : public GateSource<T> {
   // Where item b's per-sample pedal gradient starts in the reduced gradients (-1: the item has no pedal).
   long pedal_offset(long item) const;
 
+  // The row arrays the kernels read (kernels/common/event_gate_kernel.h), on the host: what fill_cuda
+  // uploads, and what the CPU tests run the kernels' per-position logic over. view() points into this
+  // object (and at the source's own per-row arrays); pedal holds every pedalled item's samples back to
+  // back only when asked for (fill_cuda copies them to the device item by item instead).
+  struct KernelRows {
+    std::vector<std::int64_t> pstart, nshift, ped;
+    std::vector<double> pedal;
+    kernels::EventGateRows rows;
+    kernels::EventGateRows view() const {
+      kernels::EventGateRows v = rows;
+      v.pstart = pstart.data();
+      v.nshift = nshift.data();
+      v.ped = ped.data();
+      v.pedal = pedal.data();
+      return v;
+    }
+  };
+  KernelRows kernel_rows(const PackedBank<T>& pk, bool with_pedal) const;
+
   void fill_cpu(const PackedBank<T>& pk, T* gate) const override;
   void fill_cuda(const PackedBank<T>& pk, Device device, T* gate) override;
   std::vector<double> reduce_cpu(const PackedBank<T>& pk, const T* gg) const override;
@@ -49,7 +66,7 @@ class EventGateSource final : public GateSource<T> {
 
  private:
   void check(const PackedBank<T>& pk, const char* what) const;
-  kernels::cuda::EventGateRowsDev device_rows() const;  // the uploaded arrays
+  kernels::EventGateRows device_rows() const;  // the uploaded arrays
   long reduced_size() const { return rows() + (pedal_grad_ ? pedal_items_ * N_ : 0); }
   const double* item_pedal(long item) const;  // null: pedal up
 

@@ -14,7 +14,7 @@
 // with a pedal have one. Sums therefore differ from the CPU reference by association only.
 #include <cub/block/block_reduce.cuh>
 
-#include "kernels/common/event_gate_math.h"
+#include "kernels/common/event_gate_kernel.h"
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/event_gate.h"
 
@@ -22,36 +22,13 @@ namespace pianograd::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kChunk = 4096;  // packed samples per block and step of the reduce (16 per thread)
-
-// The row holding packed position i < d.size: the last r with pstart[r] <= i (an empty row shares its
-// start with its successor, so it is never the answer for a position it does not hold).
-__device__ long find_row(const EventGateRowsDev& d, long i) {
-  long lo = 0, hi = d.rows;  // pstart[lo] <= i < pstart[hi]
-  while (hi - lo > 1) {
-    const long mid = lo + (hi - lo) / 2;
-    if (d.pstart[mid] <= i) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
-}
+constexpr long kChunk = kEventGateChunk;
 
 template <class T>
 __global__ void __launch_bounds__(kThreads) event_gate_fill_kernel(EventGateRowsDev d, T* __restrict__ gate) {
   const long stride = static_cast<long>(gridDim.x) * blockDim.x;
   for (long i = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x; i < d.size; i += stride) {
-    const long r = find_row(d, i);
-    const long n = i + d.nshift[r];
-    double v = 0.0;
-    if (n >= d.from[r] && n < d.end[r]) {
-      const double S = event_sigmoid(n, d.lo[r], d.hi[r], d.sample_rate, d.off[r], d.tau);
-      const long po = d.ped[r];
-      v = event_gate_value(S, po < 0 ? 0.0 : d.pedal[po + n]);
-    }
-    gate[i] = static_cast<T>(v);
+    gate[i] = static_cast<T>(event_gate_fill_at(d, event_gate_find_row(d, i), i));
   }
 }
 
@@ -66,25 +43,21 @@ __global__ void __launch_bounds__(kThreads)
   for (long c0 = static_cast<long>(blockIdx.x) * kChunk; c0 < d.size; c0 += static_cast<long>(gridDim.x) * kChunk) {
     const long c1 = c0 + kChunk < d.size ? c0 + kChunk : d.size;
     if (threadIdx.x == 0) {
-      span[0] = find_row(d, c0);
-      span[1] = find_row(d, c1 - 1);
+      span[0] = event_gate_find_row(d, c0);
+      span[1] = event_gate_find_row(d, c1 - 1);
     }
     __syncthreads();
     const long r0 = span[0], r1 = span[1];
     for (long r = r0; r <= r1; ++r) {  // block-uniform: every thread takes part in each Reduce
-      const long a = d.pstart[r] > c0 ? d.pstart[r] : c0, b = d.pstart[r + 1] < c1 ? d.pstart[r + 1] : c1;
-      const long shift = d.nshift[r], lo = d.lo[r], hi = d.hi[r], end = d.end[r], po = d.ped[r];
-      const long from = d.from[r] > lo ? d.from[r] : lo;  // before lo S = 0: no derivative
-      const double off = d.off[r];
+      long a, b;
+      event_gate_row_in_chunk(d, r, c0, c1, a, b);
       double acc = 0.0;
       for (long i = a + threadIdx.x; i < b; i += kThreads) {
-        const long n = i + shift;
-        if (n < from || n >= end) continue;
-        const double g = static_cast<double>(gg[i]);
-        if (g == 0.0) continue;
-        const double S = event_sigmoid(n, lo, hi, d.sample_rate, off, d.tau);
-        acc -= event_gate_offset_term(g, S, po < 0 ? 0.0 : d.pedal[po + n], inv_tau);
-        if (po >= 0 && d_pedal) atomicAdd(d_pedal + po + n, -event_gate_pedal_term(g, S));
+        double off_term, ped_term;
+        long pi;
+        if (!event_gate_reduce_at(d, r, i, static_cast<double>(gg[i]), inv_tau, off_term, ped_term, pi)) continue;
+        acc -= off_term;
+        if (pi >= 0 && d_pedal) atomicAdd(d_pedal + pi, -ped_term);
       }
       const double sum = Reduce(tmp).Sum(acc);
       if (threadIdx.x == 0 && sum != 0.0) atomicAdd(d_off + r, sum);

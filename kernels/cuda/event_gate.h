@@ -4,25 +4,12 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/common/event_gate_kernel.h"
+
 namespace pianograd::kernels::cuda {
 
-// The packed rows, every array on the device. Row r's stored samples are the packed positions
-// [pstart[r], pstart[r + 1]) (pstart has rows + 1 entries, non-decreasing, pstart[rows] = the packed
-// gate's size); packed position i is item sample n = i + nshift[r].
-struct EventGateRowsDev {
-  long rows = 0;
-  long size = 0;                       // packed gate samples (= pstart[rows])
-  const std::int64_t* pstart = nullptr;
-  const std::int64_t* nshift = nullptr;
-  const std::int64_t* lo = nullptr;    // the sigmoid is 0 before lo, 1 from hi on
-  const std::int64_t* hi = nullptr;
-  const std::int64_t* from = nullptr;  // the row is 0 outside [from, end)
-  const std::int64_t* end = nullptr;
-  const double* off = nullptr;         // the note's offset (s)
-  const std::int64_t* ped = nullptr;   // per row: its item's pedal at pedal[ped[r] + n], -1: pedal up
-  const double* pedal = nullptr;
-  double sample_rate = 0, tau = 0;
-};
+// The packed rows, every array on the device (kernels/common/event_gate_kernel.h).
+using EventGateRowsDev = kernels::EventGateRows;
 
 // gate[i] for every packed position i in [0, size): one grid-stride launch on `stream`.
 template <class T>

@@ -18,6 +18,7 @@
 
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
+#include "kernels/common/event_gate_kernel.h"
 #include "synth/event_gates.h"
 #include "synth/event_plan.h"
 #include "synth/event_renderer.h"
@@ -193,6 +194,64 @@ void expect_reduce_matches_dense_chain_rule(const Batch<T>& B, unsigned seed) {
   EXPECT_EQ(static_cast<long>(red.size()), static_cast<long>(B.rows.size()) + pedal_items * B.N);
 }
 
+// The kernels' per-position logic (kernels/common/event_gate_kernel.h) run on the host over the very row
+// arrays fill_cuda uploads (kernel_rows): the fill position by position, and the reduce chunk by chunk
+// as its blocks do (rows met by a chunk, one partial sum per row and chunk, pedal terms per sample). This
+// is what proves the device's indexing (row search, packed -> item sample shift, chunk/row overlap, pedal
+// offsets) where no GPU runs it.
+template <class T>
+void expect_kernel_emulation_matches(const Batch<T>& B, unsigned seed) {
+  const auto k = B.src->kernel_rows(B.compact, true);
+  const kernels::EventGateRows v = k.view();
+  ASSERT_EQ(v.size, B.compact.gate_size);
+  std::vector<T> want(static_cast<size_t>(v.size), T(-7));
+  B.src->fill_cpu(B.compact, want.data());
+  for (long i = 0; i < v.size; ++i) {
+    const long r = kernels::event_gate_find_row(v, i);
+    ASSERT_TRUE(k.pstart[static_cast<size_t>(r)] <= i && i < k.pstart[static_cast<size_t>(r) + 1]) << "position " << i;
+    ASSERT_EQ(static_cast<T>(kernels::event_gate_fill_at(v, r, i)), want[static_cast<size_t>(i)]) << "position " << i;
+  }
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd;
+  std::vector<T> gg(static_cast<size_t>(v.size));
+  for (T& x : gg) x = static_cast<T>(nd(rng));
+  const std::vector<double> ref = B.src->reduce_cpu(B.compact, gg.data());
+  std::vector<double> off(static_cast<size_t>(v.rows), 0.0), ped(k.pedal.size(), 0.0);
+  const double inv_tau = 1.0 / v.tau;
+  long multi_row_chunks = 0;
+  for (long c0 = 0; c0 < v.size; c0 += kernels::kEventGateChunk) {
+    const long c1 = std::min(v.size, c0 + kernels::kEventGateChunk);
+    const long r0 = kernels::event_gate_find_row(v, c0), r1 = kernels::event_gate_find_row(v, c1 - 1);
+    multi_row_chunks += r1 > r0;
+    for (long r = r0; r <= r1; ++r) {
+      long a, b;
+      kernels::event_gate_row_in_chunk(v, r, c0, c1, a, b);
+      double acc = 0.0;
+      for (long i = a; i < b; ++i) {
+        double ot, pt;
+        long pi;
+        if (!kernels::event_gate_reduce_at(v, r, i, static_cast<double>(gg[static_cast<size_t>(i)]), inv_tau, ot, pt, pi))
+          continue;
+        acc -= ot;
+        if (pi >= 0) ped[static_cast<size_t>(pi)] -= pt;
+      }
+      off[static_cast<size_t>(r)] += acc;
+    }
+  }
+  EXPECT_GT(multi_row_chunks, 0);
+  double scale = 0;
+  for (long r = 0; r < v.rows; ++r) scale = std::max(scale, std::fabs(ref[static_cast<size_t>(r)]));
+  for (long r = 0; r < v.rows; ++r)
+    EXPECT_NEAR(off[static_cast<size_t>(r)], ref[static_cast<size_t>(r)], 1e-12 * (1 + scale)) << "row " << r;
+  for (long b = 0; b < B.src->items(); ++b) {
+    const long po = B.src->pedal_offset(b);
+    if (po < 0) continue;
+    const long base = po - v.rows;  // the same item slice in the kernels' pedal layout
+    for (long n = 0; n < B.N; ++n)
+      ASSERT_EQ(ped[static_cast<size_t>(base + n)], ref[static_cast<size_t>(po + n)]) << "item " << b << " sample " << n;
+  }
+}
+
 template <class T>
 class EventGates : public ::testing::Test {};
 using Dtypes = ::testing::Types<float, double>;
@@ -203,6 +262,7 @@ TYPED_TEST(EventGates, FillAndReduceMatchDenseRows) {
   const Batch<TypeParam> B(edge_items(N, 16000.0), N, 16000.0, 0.004, 3);
   expect_fill_matches_dense(B);
   expect_reduce_matches_dense_chain_rule(B, 4);
+  expect_kernel_emulation_matches(B, 7);
 }
 
 // damper_tau = 0.3 s: the sigmoid's unsaturated stretch covers all of a 9 s item (> kMaxSigTab samples),
@@ -216,6 +276,7 @@ TYPED_TEST(EventGates, LongDamperTauIsNotTabulated) {
   ASSERT_TRUE(B.plans[0]->sig_tab[0].empty());
   expect_fill_matches_dense(B);
   expect_reduce_matches_dense_chain_rule(B, 6);
+  expect_kernel_emulation_matches(B, 8);
 }
 
 // set_pedal_grad(false): the offsets' gradients are unchanged, no pedal gradient is reduced or laid out.
