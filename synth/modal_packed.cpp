@@ -161,16 +161,44 @@ PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long ch
 }
 
 template <class T>
+PackedArrays<T> packed_arrays(const PackedBank<T>& pk) {
+  const long M = pk.count();
+  PackedArrays<T> a;
+  a.reals.reserve(static_cast<size_t>(5 * M));
+  for (const auto* v : {&pk.omega, &pk.sigma, &pk.dgain, &pk.amp, &pk.delta}) a.reals.insert(a.reals.end(), v->begin(), v->end());
+  a.ints.reserve(static_cast<size_t>(3 * M + pk.rows()));
+  for (const auto* v : {&pk.start, &pk.base, &pk.len, &pk.gate_off}) a.ints.insert(a.ints.end(), v->begin(), v->end());
+  return a;
+}
+
+template <class T>
+kernels::cuda::ModalBankDev<T> packed_view(const PackedBank<T>& pk, const T* reals, const std::int64_t* ints,
+                                           const std::int32_t* env) {
+  kernels::cuda::ModalBankDev<T> b;
+  const long M = pk.count();
+  b.count = M;
+  b.omega = reals;
+  b.sigma = reals + M;
+  b.dgain = reals + 2 * M;
+  b.amp = reals + 3 * M;
+  b.delta = reals + 4 * M;
+  b.start = ints;
+  b.base = ints + M;
+  b.len = ints + 2 * M;
+  b.gate_off = ints + 3 * M;
+  b.env = env;
+  b.max_len = pk.max_len;
+  b.gate_size = pk.gate_size;
+  return b;
+}
+
+template <class T>
 PackedDevice packed_upload(const PackedBank<T>& pk, Device device) {
   require_device(device, "render (CUDA modal bank)");
-  const long M = pk.count();
-  if (pk.max_len < 1 && M > 0) throw ValueError("render (CUDA modal bank): packed bank without windows");
-  std::vector<T> reals;
-  reals.reserve(static_cast<size_t>(5 * M));
-  for (const auto* v : {&pk.omega, &pk.sigma, &pk.dgain, &pk.amp, &pk.delta}) reals.insert(reals.end(), v->begin(), v->end());
-  std::vector<std::int64_t> ints;
-  ints.reserve(static_cast<size_t>(3 * M + pk.rows()));
-  for (const auto* v : {&pk.start, &pk.base, &pk.len, &pk.gate_off}) ints.insert(ints.end(), v->begin(), v->end());
+  if (pk.max_len < 1 && pk.count() > 0) throw ValueError("render (CUDA modal bank): packed bank without windows");
+  const PackedArrays<T> a = packed_arrays(pk);
+  const std::vector<T>& reals = a.reals;
+  const std::vector<std::int64_t>& ints = a.ints;
   auto up = [&](const auto& v) { return from_vector(v).to(device); };
   Tensor gate;
   if (pk.gates) {  // written on the device: only the source's per-row numbers cross the bus
@@ -187,24 +215,8 @@ PackedDevice packed_upload(const PackedBank<T>& pk, Device device) {
 namespace {
 template <class T>
 kernels::cuda::ModalBankDev<T> dev_bank(const PackedBank<T>& pk, const PackedDevice& d) {
-  kernels::cuda::ModalBankDev<T> b;
-  const long M = pk.count();
-  b.count = M;
-  const T* r = d.reals.device_data<T>();
-  b.omega = r;
-  b.sigma = r + M;
-  b.dgain = r + 2 * M;
-  b.amp = r + 3 * M;
-  b.delta = r + 4 * M;
-  const std::int64_t* i = d.ints.device_data<std::int64_t>();
-  b.start = i;
-  b.base = i + M;
-  b.len = i + 2 * M;
-  b.gate_off = i + 3 * M;
-  b.env = d.env.device_data<std::int32_t>();
-  b.max_len = pk.max_len;
-  b.gate_size = pk.gate_size;
-  return b;
+  return packed_view(pk, d.reals.device_data<T>(), d.ints.device_data<std::int64_t>(),
+                     d.env.device_data<std::int32_t>());
 }
 }  // namespace
 
@@ -292,6 +304,9 @@ void grads_to_input_devices(std::vector<Tensor>& grads, const std::vector<Device
   template struct PackedGrads<T>;                                                                 \
   template void packed_forward_cpu<T>(const PackedBank<T>&, T*, long);                            \
   template PackedGrads<T> packed_backward_cpu<T>(const PackedBank<T>&, const T*, long);           \
+  template PackedArrays<T> packed_arrays<T>(const PackedBank<T>&);                                \
+  template kernels::cuda::ModalBankDev<T> packed_view<T>(const PackedBank<T>&, const T*, const std::int64_t*, \
+                                                         const std::int32_t*);                      \
   template PackedDevice packed_upload<T>(const PackedBank<T>&, Device);                           \
   template Tensor packed_forward_cuda<T>(const PackedBank<T>&, const PackedDevice&);              \
   template PackedGrads<T> packed_backward_cuda<T>(const PackedBank<T>&, const PackedDevice&, const Tensor&);

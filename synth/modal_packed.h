@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
+#include "kernels/cuda/cuda_kernels.h"
 #include "synth/event_renderer.h"
 #include "synth/modal_group.h"
 
@@ -96,6 +97,21 @@ void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint);
 // Given gy[0, pk.n): every gradient of the packed bank.
 template <class T>
 PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long checkpoint);
+
+// The per-mode arrays as the two buffers packed_upload sends (one copy each): reals = omega, sigma,
+// dgain, amp, delta (count each); ints = start, base, len (count each), then gate_off (rows).
+template <class T>
+struct PackedArrays {
+  std::vector<T> reals;
+  std::vector<std::int64_t> ints;
+};
+template <class T>
+PackedArrays<T> packed_arrays(const PackedBank<T>& pk);
+// The kernels' view of pk whose arrays lie at reals / ints / env (packed_arrays' layout, in device
+// memory for a launch or in host memory for the tests that check the layout).
+template <class T>
+kernels::cuda::ModalBankDev<T> packed_view(const PackedBank<T>& pk, const T* reals, const std::int64_t* ints,
+                                           const std::int32_t* env);
 
 // The packed bank's arrays on a CUDA device, uploaded once per forward and kept for the backward: one
 // copy per element type (each host-to-device copy from pageable memory is a synchronisation).

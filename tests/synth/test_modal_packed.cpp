@@ -91,6 +91,34 @@ TEST(ModalPacked, LayoutStoresRowsFromTheirFirstStart) {
   g.gate = pk.gate;
   const std::vector<double> dense = g.window_gate(pk, 1);
   for (size_t i = 0; i < 20; ++i) EXPECT_EQ(dense[i], (i < 4 || (i >= 10 && i < 12)) ? 0.0 : b.gate[i]) << i;
+
+  // The two upload buffers and the kernels' view over them (here in host memory) give back every array.
+  b.sigma = {1, 2, 3};
+  b.dgain = {4, 5, 6};
+  b.amp = {7, 8, 9};
+  b.delta = {10, 11, 12};
+  detail::PackedBank<double> pk2;
+  pk2.append(b, 0);
+  pk2.append(b, 30);
+  pk2.append(b, 7);
+  const detail::PackedArrays<double> a = detail::packed_arrays(pk2);
+  const auto v = detail::packed_view(pk2, a.reals.data(), a.ints.data(), pk2.env.data());
+  ASSERT_EQ(v.count, 9);
+  EXPECT_EQ(v.max_len, 10);
+  EXPECT_EQ(v.gate_size, pk2.gate_size);
+  for (long m = 0; m < v.count; ++m) {
+    const size_t u = static_cast<size_t>(m);
+    EXPECT_EQ(v.omega[m], pk2.omega[u]);
+    EXPECT_EQ(v.sigma[m], pk2.sigma[u]);
+    EXPECT_EQ(v.dgain[m], pk2.dgain[u]);
+    EXPECT_EQ(v.amp[m], pk2.amp[u]);
+    EXPECT_EQ(v.delta[m], pk2.delta[u]);
+    EXPECT_EQ(v.start[m], pk2.start[u]);
+    EXPECT_EQ(v.base[m], pk2.base[u]);
+    EXPECT_EQ(v.len[m], pk2.len[u]);
+    EXPECT_EQ(v.env[m], pk2.env[u]);
+  }
+  for (long r = 0; r < pk2.rows(); ++r) EXPECT_EQ(v.gate_off[r], pk2.gate_off[static_cast<size_t>(r)]);
 }
 
 TEST(ModalPacked, RollBatchMatchesCpuRenderer) {
