@@ -33,6 +33,12 @@ constexpr int kThreads = 128;
 constexpr int kItems = 8;
 constexpr long kTile = static_cast<long>(kThreads) * kItems;
 
+// Shared-memory slot of the tile's sample offset k. Thread tid touches k = tid * kItems + j (and the
+// mirrored 1023 - k): unpadded, a warp's 32 accesses for one j would fall on 32 / kItems banks
+// (an 8-way conflict per array). One pad word per 32 spreads them over all 32 banks.
+__device__ __forceinline__ long zslot(long k) { return k + k / 32; }
+constexpr long kZSlots = kTile + kTile / 32;
+
 template <class T>
 struct RunningPrefix {
   Affine<T> running;
@@ -56,7 +62,7 @@ __global__ void __launch_bounds__(kThreads)
     typename Scan::TempStorage scan;
     typename Reduce::TempStorage reduce;
   } tmp;
-  __shared__ T zs[2 * kTile];  // z of the current tile, by sample offset
+  __shared__ T zs_re[kZSlots], zs_im[kZSlots];  // z of the current tile, at zslot(sample offset)
   __shared__ T a_start[2];
 
   const long m = blockIdx.x;
@@ -131,8 +137,8 @@ __global__ void __launch_bounds__(kThreads)
       forward_tile(base, seed, e);
 #pragma unroll
       for (int j = 0; j < kItems; ++j) {
-        zs[2 * (tid * kItems + j)] = e[j].br;
-        zs[2 * (tid * kItems + j) + 1] = e[j].bi;
+        zs_re[zslot(tid * kItems + j)] = e[j].br;
+        zs_im[zslot(tid * kItems + j)] = e[j].bi;
       }
     }
     // Reverse order inside the tile: thread tid's item j is sample base + kTile - 1 - (tid*kItems + j).
@@ -143,7 +149,7 @@ __global__ void __launch_bounds__(kThreads)
       a[j] = modal_adjoint_element(t, start, n, wr, wi, g, d_at(t + 1), t < n && t >= 0 ? gy[t] : T(0));
     }
     Scan(tmp.scan).InclusiveScan(a, a, AffineComposeOp{}, adj);
-    __syncthreads();  // zs written by every thread; tmp reused next
+    __syncthreads();  // zs_* written by every thread; tmp reused next
 #pragma unroll
     for (int j = 0; j < kItems; ++j) {
       const long off = kTile - 1 - (tid * kItems + j);
@@ -154,10 +160,10 @@ __global__ void __launch_bounds__(kThreads)
         a_start[1] = a[j].bi;
         continue;
       }
-      const T rq = modal_adjoint_accumulate(a[j].br, a[j].bi, zs[2 * off], zs[2 * off + 1], d_at(t), q);
+      const T rq = modal_adjoint_accumulate(a[j].br, a[j].bi, zs_re[zslot(off)], zs_im[zslot(off)], d_at(t), q);
       if (gate_grad) atomic_add(&gate_grad[goff + t], -g * rq);
     }
-    __syncthreads();  // zs is overwritten by the next tile
+    __syncthreads();  // zs_* are overwritten by the next tile
   }
 
   const T qr = Reduce(tmp.reduce).Sum(q.qr);
