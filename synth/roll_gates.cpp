@@ -13,7 +13,8 @@
 namespace pianograd::detail {
 
 namespace kcu = kernels::cuda;
-static_assert(kcu::kRollKeys == kNumKeys, "the roll gate kernels assume 88 keys");
+namespace kk = kernels;
+static_assert(kk::kRollKeys == kNumKeys, "the roll gate kernels assume 88 keys");
 
 template <class T>
 RollGateSource<T>::RollGateSource(std::shared_ptr<const std::vector<double>> roll, Tensor device_roll, long B, long F,
@@ -38,11 +39,16 @@ void RollGateSource<T>::add_row(long item, long key, long e0, long a, long end) 
 }
 
 template <class T>
-std::vector<std::int64_t> RollGateSource<T>::records(const PackedBank<T>& pk, long* chunks) const {
+RollKernelRecords RollGateSource<T>::kernel_records(const PackedBank<T>& pk) const {
   if (pk.rows() != rows())
     throw ValueError("render_roll (compact gates): the packed bank has " + std::to_string(pk.rows()) +
                      " gate rows but the source " + std::to_string(rows()));
-  std::vector<std::int64_t> rec(static_cast<size_t>(rows() * kcu::kRollRecord));
+  RollKernelRecords k;
+  k.rows = rows();
+  k.chunk = kChunk;
+  k.geom = geom_;
+  std::vector<std::int64_t>& rec = k.rec;
+  rec.resize(static_cast<size_t>(rows() * kk::kRollRecord));
   long c = 0;
   for (long r = 0; r < rows(); ++r) {
     const size_t u = static_cast<size_t>(r);
@@ -52,34 +58,34 @@ std::vector<std::int64_t> RollGateSource<T>::records(const PackedBank<T>& pk, lo
       throw ValueError("render_roll (compact gates): packed row " + std::to_string(r) + " lies in item " +
                        std::to_string(pk.row_base[u] / N_) + " but was added for item " + std::to_string(q.item));
     const long begin = std::clamp(q.a - w0, first, len), end = std::clamp(q.end - w0, begin, len);
-    std::int64_t* p = rec.data() + r * kcu::kRollRecord;
-    p[kcu::kRecStart] = pk.gate_off[u] + first;
-    p[kcu::kRecOff] = pk.gate_off[u];
-    p[kcu::kRecW0] = w0;
-    p[kcu::kRecBegin] = begin;
-    p[kcu::kRecEnd] = end;
-    p[kcu::kRecCol] = (q.item * geom_.F) * kNumKeys + q.key;
-    p[kcu::kRecE0] = q.e0;
-    p[kcu::kRecChunk] = c;
+    std::int64_t* p = rec.data() + r * kk::kRollRecord;
+    p[kk::kRecStart] = pk.gate_off[u] + first;
+    p[kk::kRecOff] = pk.gate_off[u];
+    p[kk::kRecW0] = w0;
+    p[kk::kRecBegin] = begin;
+    p[kk::kRecEnd] = end;
+    p[kk::kRecCol] = (q.item * geom_.F) * kNumKeys + q.key;
+    p[kk::kRecE0] = q.e0;
+    p[kk::kRecChunk] = c;
     c += (end - begin + kChunk - 1) / kChunk;
   }
-  if (chunks) *chunks = c;
-  return rec;
+  k.chunks = c;
+  return k;
 }
 
 template <class T>
 void RollGateSource<T>::fill_cpu(const PackedBank<T>& pk, T* gate) const {
-  const std::vector<std::int64_t> rec = records(pk, nullptr);
+  const std::vector<std::int64_t> rec = kernel_records(pk).rec;
   const double* roll = roll_->data();
 #pragma omp parallel for schedule(dynamic, 1)
   for (long r = 0; r < rows(); ++r) {
-    const std::int64_t* p = rec.data() + r * kcu::kRollRecord;
+    const std::int64_t* p = rec.data() + r * kk::kRollRecord;
     const long first = pk.row_first[static_cast<size_t>(r)], len = pk.row_len[static_cast<size_t>(r)];
-    T* row = gate + p[kcu::kRecOff];
+    T* row = gate + p[kk::kRecOff];
     std::fill(row + first, row + len, T(0));
-    for (long t = p[kcu::kRecBegin]; t < p[kcu::kRecEnd]; ++t)
-      row[t] = static_cast<T>(1.0 - kernels::roll_gate_h(geom_, roll + p[kcu::kRecCol], kNumKeys, p[kcu::kRecW0] + t,
-                                                         p[kcu::kRecE0]));
+    for (long t = p[kk::kRecBegin]; t < p[kk::kRecEnd]; ++t)
+      row[t] = static_cast<T>(1.0 - kernels::roll_gate_h(geom_, roll + p[kk::kRecCol], kNumKeys, p[kk::kRecW0] + t,
+                                                         p[kk::kRecE0]));
   }
 }
 
@@ -92,15 +98,15 @@ struct HostAdd {  // roll_gate_h_backward's sink on the host: one column of the 
 
 template <class T>
 std::vector<double> RollGateSource<T>::reduce_cpu(const PackedBank<T>& pk, const T* gg) const {
-  const std::vector<std::int64_t> rec = records(pk, nullptr);
+  const std::vector<std::int64_t> rec = kernel_records(pk).rec;
   std::vector<double> out(roll_->size(), 0.0);
   // Rows of one key and item share a column: serial over rows (this is the reference, not the hot path).
   for (long r = 0; r < rows(); ++r) {
-    const std::int64_t* p = rec.data() + r * kcu::kRollRecord;
-    HostAdd add{out.data() + p[kcu::kRecCol]};
-    for (long t = p[kcu::kRecBegin]; t < p[kcu::kRecEnd]; ++t)
-      kernels::roll_gate_h_backward(geom_, p[kcu::kRecW0] + t, p[kcu::kRecE0],
-                                    -static_cast<double>(gg[p[kcu::kRecOff] + t]), add);  // dL/dh = -dL/dd
+    const std::int64_t* p = rec.data() + r * kk::kRollRecord;
+    HostAdd add{out.data() + p[kk::kRecCol]};
+    for (long t = p[kk::kRecBegin]; t < p[kk::kRecEnd]; ++t)
+      kernels::roll_gate_h_backward(geom_, p[kk::kRecW0] + t, p[kk::kRecE0],
+                                    -static_cast<double>(gg[p[kk::kRecOff] + t]), add);  // dL/dh = -dL/dd
   }
   return out;
 }
@@ -109,7 +115,9 @@ template <class T>
 void RollGateSource<T>::fill_cuda(const PackedBank<T>& pk, Device device, T* gate) {
   require_device(device, "render_roll (compact gates)");
   if (pk.gate_size == 0) return;
-  dev_records_ = from_vector(records(pk, &dev_chunks_)).to(device);
+  const RollKernelRecords k = kernel_records(pk);
+  dev_chunks_ = k.chunks;
+  dev_records_ = from_vector(k.rec).to(device);
   if (!device_roll_.defined() || device_roll_.device() != device)  // else: the control itself, read in T
     device_roll_ = from_vector(*roll_).to(dtype_v<T>).to(device);
   device_roll_ = device_roll_.contiguous();

@@ -10,10 +10,18 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
-#include "kernels/common/roll_gate_math.h"
+#include "kernels/common/roll_gate_kernel.h"
 #include "synth/modal_packed.h"
 
 namespace pianograd::detail {
+
+// What the device kernels (kernels/cuda/roll_gate.h) are launched with: per packed row kRollRecord int64
+// (kernels/common/roll_gate_kernel.h), the reduction's chunk count and size, and the edge geometry.
+struct RollKernelRecords {
+  std::vector<std::int64_t> rec;
+  long rows = 0, chunks = 0, chunk = 0;
+  kernels::RollGateGeom geom;
+};
 
 template <class T>
 class RollGateSource final : public GateSource<T> {
@@ -39,12 +47,14 @@ class RollGateSource final : public GateSource<T> {
   // Packed samples of one reduction block on the device (a chunk of one row).
   static constexpr long kChunk = 1024;
 
+  // The kernels' records for the packed bank pk (its rows added here in order); the CPU references read
+  // the same records, and the CPU tests emulate the kernels over them.
+  RollKernelRecords kernel_records(const PackedBank<T>& pk) const;
+
  private:
   struct Row {
     long item, key, e0, a, end;
   };
-  // Per packed row, kRecord int64 (the layout of kernels/cuda/roll_gate.h): see records().
-  std::vector<std::int64_t> records(const PackedBank<T>& pk, long* chunks) const;
 
   std::shared_ptr<const std::vector<double>> roll_;
   Tensor device_roll_;

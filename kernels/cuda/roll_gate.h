@@ -1,27 +1,15 @@
 // The roll renderer's compact damper gates on a CUDA device (synth/roll_gates.h): writing the packed gate
-// rows and reducing their gradient to the gate roll's, from kernels/common/roll_gate_math.h. Raw device
+// rows and reducing their gradient to the gate roll's, from kernels/common/roll_gate_kernel.h. Raw device
 // pointers; the CPU reference is RollGateSource::fill_cpu / reduce_cpu.
 #pragma once
 #include <cstdint>
 
-#include "kernels/common/roll_gate_math.h"
+#include "kernels/common/roll_gate_kernel.h"
 
 namespace pianograd::kernels::cuda {
 
-constexpr long kRollKeys = 88;  // the gate roll's last dimension (synth/performance.h kNumKeys)
-
-// Per packed row, kRollRecord int64 (device memory, rows in packed order):
-enum RollRecordField : int {
-  kRecStart = 0,   // packed index of the row's first stored sample (gate_off + row_first), increasing in r
-  kRecOff = 1,     // gate_off: the row's window-relative sample t lives at gate[off + t]
-  kRecW0 = 2,      // the window's first item-absolute sample (n = w0 + t)
-  kRecBegin = 3,   // t in [begin, end): the gate's samples; other stored samples are 0
-  kRecEnd = 4,
-  kRecCol = 5,     // the row's gate roll column: item * F * 88 + key (stride 88 over frames)
-  kRecE0 = 6,      // first edge (roll_gate_math.h)
-  kRecChunk = 7,   // first reduction chunk of the row (chunks of `chunk` samples over [begin, end))
-  kRollRecord = 8
-};
+// The records (kRollRecord int64 per packed row, device memory) and the per-position logic:
+// kernels/common/roll_gate_kernel.h.
 
 // gate[i], i in [0, gate_size): d(n) = 1 - h(n) of its row, 0 outside the row's [begin, end).
 // roll: the gate roll [B, F, 88] in T.

@@ -2,17 +2,22 @@
 // equals the renderer's old dense host row (RollPlan::gate_row), its reduction equals the old dense chain
 // rule (RollPlan::gate_row_backward), over the edge cases (strikes in the first / last frame, staccato
 // repeats, soft gate values, B > 1, R > spf and R < spf, a fractional frame period, float and double), and
-// the packed route renders with no host gate rows and matches the CPU renderer.
+// the packed route renders with no host gate rows and matches the CPU renderer. The CUDA kernels'
+// per-position logic (kernels/common/roll_gate_kernel.h) is emulated on the host over the source's kernel
+// records and must reproduce fill_cpu / reduce_cpu, including multi-chunk rows and the reduce's global
+// fallback for frame spans wider than its shared memory.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
+#include "kernels/common/roll_gate_kernel.h"
 #include "kernels/common/roll_gate_math.h"
 #include "synth/modal_packed.h"
 #include "synth/roll_gates.h"
@@ -74,8 +79,7 @@ std::vector<Case> cases() {
 }
 
 template <class T>
-detail::RollGateCheck<T> check_of(const Case& c, unsigned seed) {
-  const Rolls r = make_rolls(c, seed);
+detail::RollGateCheck<T> check_with(const Case& c, const Rolls& r, unsigned seed) {
   const Shape s{c.B, c.F, kNumKeys};
   const DType dt = dtype_v<T>;
   PianoParams p = PianoParams::concert_grand(16000.0, dt);
@@ -86,6 +90,11 @@ detail::RollGateCheck<T> check_of(const Case& c, unsigned seed) {
   ro.damper_tau = c.tau;
   return detail::roll_gate_check<T>(p, from_vector(r.on, s).to(dt), from_vector(r.vel, s).to(dt),
                                     from_vector(r.gate, s).to(dt), c.fr, c.N, ro, seed);
+}
+
+template <class T>
+detail::RollGateCheck<T> check_of(const Case& c, unsigned seed) {
+  return check_with<T>(c, make_rolls(c, seed), seed);
 }
 
 template <class T>
@@ -138,6 +147,149 @@ void reduce_matches_dense_chain_rule() {
 }
 TEST(RollGates, ReduceMatchesDenseChainRuleDouble) { reduce_matches_dense_chain_rule<double>(); }
 TEST(RollGates, ReduceMatchesDenseChainRuleFloat) { reduce_matches_dense_chain_rule<float>(); }
+
+// ---- CPU emulation of kernels/cuda/roll_gate.cu over the host-built records ----
+
+// The fill kernel: every packed position, as its grid-stride loop visits them, reading the roll in T (the
+// device roll is the control in T, or the host doubles uploaded in T).
+template <class T>
+std::vector<T> emulate_fill(const detail::RollKernelRecords& k, const std::vector<T>& roll, long gate_size) {
+  std::vector<T> gate(static_cast<size_t>(gate_size));
+  for (long i = 0; i < gate_size; ++i)
+    gate[static_cast<size_t>(i)] = kernels::roll_gate_fill_at<T>(k.rec.data(), k.rows, roll.data(), k.geom, i);
+  return gate;
+}
+
+// RollSpanSink's accumulation in the emulation: += where the device would atomicAdd, counting any address
+// outside the block's staged span or the output (an out-of-bounds shared/global write on the device).
+struct EmuAcc {
+  const double *sh_lo, *sh_hi, *out_lo, *out_hi;
+  long* stray;
+  void operator()(double* p, double v) const {
+    if ((p >= sh_lo && p < sh_hi) || (p >= out_lo && p < out_hi)) *p += v;
+    else ++*stray;
+  }
+};
+
+struct ReduceEmu {
+  std::vector<double> out;
+  long shared_chunks = 0, global_chunks = 0, stray = 0, max_row_chunks = 0;
+};
+
+// The reduce kernel: block by block over the chunks, the chunk's samples into the staged span (or, past
+// kRollSpanMax frames, straight into the output), then the span flushed into the output column.
+template <class T>
+ReduceEmu emulate_reduce(const detail::RollKernelRecords& k, const T* gg, long out_size) {
+  ReduceEmu e;
+  e.out.assign(static_cast<size_t>(out_size), 0.0);
+  std::vector<double> sh(static_cast<size_t>(kernels::kRollSpanMax));
+  for (long c = 0; c < k.chunks; ++c) {
+    const kernels::RollChunk ch = kernels::roll_gate_chunk(k.rec.data(), k.rows, k.chunk, c);
+    const kernels::RollFrameSpan s = kernels::roll_gate_chunk_span(k.geom, ch);
+    const bool use_shared = s.n <= kernels::kRollSpanMax;
+    (use_shared ? e.shared_chunks : e.global_chunks) += 1;
+    std::fill(sh.begin(), sh.end(), 0.0);
+    const EmuAcc acc{sh.data(), sh.data() + (use_shared ? s.n : 0), e.out.data(), e.out.data() + out_size, &e.stray};
+    double* col = e.out.data() + ch.p[kernels::kRecCol];
+    kernels::RollSpanSink<EmuAcc> add{sh.data(), col, s.f0, use_shared, acc};
+    for (long t = ch.t1; t < ch.t2; ++t) kernels::roll_gate_backward_at(k.geom, ch, gg, t, add);
+    if (use_shared)
+      for (long q = 0; q < s.n; ++q) kernels::roll_gate_flush_frame(k.geom, sh.data(), s, q, col, acc);
+  }
+  for (long r = 0; r < k.rows; ++r) {  // chunks per row: the next row's first chunk minus this one's
+    const long next = r + 1 < k.rows ? k.rec[static_cast<size_t>((r + 1) * kernels::kRollRecord + kernels::kRecChunk)]
+                                     : k.chunks;
+    e.max_row_chunks = std::max(e.max_row_chunks, next - k.rec[static_cast<size_t>(r * kernels::kRollRecord + kernels::kRecChunk)]);
+  }
+  return e;
+}
+
+template <class T>
+std::vector<T> roll_in(const Rolls& r) {
+  return std::vector<T>(r.gate.begin(), r.gate.end());
+}
+
+// fill-at-i over [0, gate_size) equals fill_cpu bit for bit (0 where fill_cpu writes nothing), and the
+// emulated reduce equals reduce_cpu up to summation order.
+template <class T>
+void emulation_matches_reference(const Case& c, const Rolls& r, unsigned seed, bool expect_global) {
+  const auto k = check_with<T>(c, r, seed);
+  const auto& src = dynamic_cast<const detail::RollGateSource<T>&>(*k.compact.gates);
+  const detail::RollKernelRecords rec = src.kernel_records(k.compact);
+  ASSERT_EQ(rec.rows, k.compact.rows());
+  ASSERT_EQ(rec.chunk, detail::RollGateSource<T>::kChunk);
+
+  std::vector<T> ref(static_cast<size_t>(k.compact.gate_size), T(-7));
+  src.fill_cpu(k.compact, ref.data());
+  const std::vector<T> emu = emulate_fill<T>(rec, roll_in<T>(r), k.compact.gate_size);
+  long gaps = 0, gated = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (ref[i] == T(-7)) {
+      ++gaps;
+      ASSERT_EQ(emu[i], T(0)) << "packing gap " << i;
+    } else {
+      ASSERT_EQ(emu[i], ref[i]) << "packed sample " << i;
+      gated += ref[i] != T(0);
+    }
+  }
+  EXPECT_GT(gated, 100);
+
+  const std::vector<double> red = src.reduce_cpu(k.compact, k.gg.data());
+  const ReduceEmu e = emulate_reduce<T>(rec, k.gg.data(), static_cast<long>(red.size()));
+  EXPECT_EQ(e.stray, 0) << "a contribution outside the block's frame span or the output";
+  EXPECT_GT(e.max_row_chunks, 1) << "no row of several chunks";
+  EXPECT_GT(e.shared_chunks, 0);
+  if (expect_global) {
+    EXPECT_GT(e.global_chunks, 0) << "no chunk wider than kRollSpanMax frames";
+  }
+  double scale = 0, err = 0;
+  for (size_t i = 0; i < red.size(); ++i) scale = std::max(scale, std::fabs(red[i])), err = std::max(err, std::fabs(e.out[i] - red[i]));
+  EXPECT_GT(scale, 0.0);
+  EXPECT_LE(err, 1e-12 * scale) << "max error " << err << ", scale " << scale;
+  std::printf("%s: %ld rows, %ld chunks (%ld shared, %ld global, <= %ld per row), %ld gaps, reduce err %.3g of %.3g\n",
+              c.name.c_str(), rec.rows, rec.chunks, e.shared_chunks, e.global_chunks, e.max_row_chunks, gaps, err, scale);
+}
+
+TEST(RollGates, KernelEmulationMatchesCpuDouble) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    emulation_matches_reference<double>(c, make_rolls(c, 3), 3, false);
+  }
+}
+TEST(RollGates, KernelEmulationMatchesCpuFloat) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    emulation_matches_reference<float>(c, make_rolls(c, 4), 4, false);
+  }
+}
+
+// One frame per sample (spf 1) and R = 640: a chunk of 1024 samples spans 1024 + 2R + 3 frames of its
+// column, over kRollSpanMax, so the reduce adds those chunks straight to global memory. Few long notes
+// whose soft gate changes every frame keep every edge in transition live.
+TEST(RollGates, KernelEmulationGlobalFallback) {
+  const Case c{"spf1", 1, 4000, 16000.0, 0.002, 4500};
+  static_assert(1024 + 2 * 640 + 3 > kernels::kRollSpanMax, "the case must exceed the shared span");
+  Rolls r{std::vector<double>(static_cast<size_t>(c.F * kNumKeys), 0.0),
+          std::vector<double>(static_cast<size_t>(c.F * kNumKeys), 0.5),
+          std::vector<double>(static_cast<size_t>(c.F * kNumKeys), 0.0)};
+  auto at = [&](long f, long key) { return static_cast<size_t>(f * kNumKeys + key); };
+  for (const auto& [f0, key] : {std::pair<long, long>{0, 20}, {100, 30}, {2000, 60}}) {
+    r.on[at(f0, key)] = 0.9;
+    for (long f = f0; f < c.F; ++f) r.gate[at(f, key)] = 0.55 + 0.4 * std::sin(0.05 * static_cast<double>(f + key));
+  }
+  emulation_matches_reference<double>(c, r, 11, true);
+}
+
+// The binary search over nondecreasing fields: rows with nothing stored repeat the next start, and the
+// last of equal rows holds the position.
+TEST(RollGates, KernelFindRowByHand) {
+  std::vector<std::int64_t> rec(4 * kernels::kRollRecord, 0);
+  const std::int64_t starts[4] = {0, 5, 5, 9};
+  for (int r = 0; r < 4; ++r) rec[static_cast<size_t>(r * kernels::kRollRecord + kernels::kRecStart)] = starts[r];
+  const std::pair<std::int64_t, std::int64_t> want[] = {{0, 0}, {4, 0}, {5, 2}, {8, 2}, {9, 3}, {1000, 3}};
+  for (const auto& [i, row] : want) EXPECT_EQ(kernels::roll_find_row(rec.data(), 4, kernels::kRecStart, i), row) << i;
+  EXPECT_EQ(kernels::roll_find_row(rec.data(), 1, kernels::kRecStart, 7), 0);
+}
 
 // The telescoped form at a few hand-checked points: before the first edge after the strike, between
 // edges, and past the roll.
