@@ -19,6 +19,10 @@ struct GroupBank {
   std::vector<T> omega, sigma, dgain, amp, delta, gate;
   std::vector<std::int64_t> start;
   std::vector<std::int32_t> env;
+  // Per local mode, the window-relative sample it is scanned to (<= W), or empty: every mode to W. Set
+  // only on the packed route, where a mode cannot be truncated on the fly (the GPU scan): its strike's
+  // life end, from which the mode is provably below the truncation threshold.
+  std::vector<long> end;
   long rows = 0, W = 0;
   kernels::cpu::ModalOptions mo;
   kernels::cpu::ModalBank<T> bank() const {

@@ -22,25 +22,32 @@ size_t PackedBank<T>::append(const GroupBank<T>& b, long base_) {
   w.m0 = count();
   w.r0 = rows();
   const long M = static_cast<long>(b.omega.size());
-  // A row is stored from the first start of the modes it damps (nothing earlier is ever read).
+  if (!b.end.empty() && static_cast<long>(b.end.size()) != M)
+    throw ValueError("modal bank: " + std::to_string(b.end.size()) + " mode ends for " + std::to_string(M) + " modes");
+  auto mode_len = [&](long i) { return b.end.empty() ? b.W : std::clamp(b.end[static_cast<size_t>(i)], 0L, b.W); };
+  // A row is stored from the first start of the modes it damps to the last of their ends (nothing
+  // outside is ever read).
   w.row_first.assign(static_cast<size_t>(b.rows), b.W);
+  std::vector<long> row_end(static_cast<size_t>(b.rows), 0);
   for (long i = 0; i < M; ++i) {
     const std::int32_t r = b.env[static_cast<size_t>(i)];
     if (r >= 0) {
       long& f = w.row_first[static_cast<size_t>(r)];
       f = std::min(f, std::clamp(static_cast<long>(b.start[static_cast<size_t>(i)]), 0L, b.W));
+      row_end[static_cast<size_t>(r)] = std::max(row_end[static_cast<size_t>(r)], mode_len(i));
     }
   }
   for (long r = 0; r < b.rows; ++r) {
     const long s = w.row_first[static_cast<size_t>(r)];
+    const long e = std::max(s, row_end[static_cast<size_t>(r)]);
     gate_off.push_back(static_cast<std::int64_t>(gate_size) - s);
     row_first.push_back(s);
-    row_len.push_back(b.W);
+    row_len.push_back(e);
     row_base.push_back(base_);
-    gate_size += b.W - s;
+    gate_size += e - s;
     if (gates) continue;
     const T* row = b.gate.data() + r * b.W;
-    gate.insert(gate.end(), row + s, row + b.W);
+    gate.insert(gate.end(), row + s, row + e);
   }
   omega.insert(omega.end(), b.omega.begin(), b.omega.end());
   sigma.insert(sigma.end(), b.sigma.begin(), b.sigma.end());
@@ -52,7 +59,7 @@ size_t PackedBank<T>::append(const GroupBank<T>& b, long base_) {
     const std::int32_t r = b.env[static_cast<size_t>(i)];
     env.push_back(r < 0 ? -1 : static_cast<std::int32_t>(w.r0 + r));
     base.push_back(base_);
-    len.push_back(b.W);
+    len.push_back(mode_len(i));
   }
   w.m1 = count();
   w.r1 = rows();
@@ -62,32 +69,64 @@ size_t PackedBank<T>::append(const GroupBank<T>& b, long base_) {
   return windows.size() - 1;
 }
 
+template <class T>
+long PackedBank<T>::scan_samples() const {
+  long s = 0;
+  for (long m = 0; m < count(); ++m) s += std::max<long>(0, len[static_cast<size_t>(m)] - start[static_cast<size_t>(m)]);
+  return s;
+}
+
 namespace {
-// Window w as the CPU kernel's bank over its own arrays (env back to rows within the window).
+// The modes of window w scanned to window-relative length L, as the CPU kernel's bank over their own
+// arrays (env back to rows within the window, dense gate rows x L); idx[i] = the packed index of local
+// mode i. A window's modes may have different lengths (GroupBank::end): each length is one such bank.
 template <class T>
 struct WindowBank {
+  std::vector<long> idx;
+  std::vector<T> omega, sigma, dgain, amp, delta;
+  std::vector<std::int64_t> start;
   std::vector<std::int32_t> env;
-  std::vector<T> gate;  // dense rows x W
+  std::vector<T> gate;  // dense rows x L
   kc::ModalBank<T> bank;
-  long rows = 0;
+  long rows = 0, L = 0;
   // gate_all: the packed gate (pk.gate, or a compact source's rows written on the host).
-  WindowBank(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w, const T* gate_all) {
-    const size_t m0 = static_cast<size_t>(w.m0);
+  WindowBank(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w, long len_, const T* gate_all)
+      : L(len_) {
     rows = w.r1 - w.r0;
     for (long m = w.m0; m < w.m1; ++m) {
-      const std::int32_t r = pk.env[static_cast<size_t>(m)];
+      const size_t u = static_cast<size_t>(m);
+      if (pk.len[u] != L) continue;
+      idx.push_back(m);
+      omega.push_back(pk.omega[u]);
+      sigma.push_back(pk.sigma[u]);
+      dgain.push_back(pk.dgain[u]);
+      amp.push_back(pk.amp[u]);
+      delta.push_back(pk.delta[u]);
+      start.push_back(pk.start[u]);
+      const std::int32_t r = pk.env[u];
       env.push_back(r < 0 ? -1 : static_cast<std::int32_t>(r - w.r0));
     }
-    gate.assign(static_cast<size_t>(rows * w.len), T(0));
+    gate.assign(static_cast<size_t>(rows * L), T(0));
     for (long r = 0; r < rows; ++r) {
-      const long s = w.row_first[static_cast<size_t>(r)];
-      const T* src = gate_all + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
-      std::copy(src, src + (w.len - s), gate.begin() + r * w.len + s);
+      const size_t u = static_cast<size_t>(w.r0 + r);
+      const long s = pk.row_first[u], e = std::min<long>(L, pk.row_len[u]);
+      if (e > s) std::copy(gate_all + pk.gate_off[u] + s, gate_all + pk.gate_off[u] + e, gate.begin() + r * L + s);
     }
-    bank = {w.m1 - w.m0, pk.omega.data() + m0, pk.sigma.data() + m0, pk.dgain.data() + m0, pk.amp.data() + m0,
-            pk.delta.data() + m0, pk.start.data() + m0, env.data()};
+    bank = {static_cast<long>(idx.size()), omega.data(), sigma.data(), dgain.data(), amp.data(), delta.data(),
+            start.data(), env.data()};
   }
 };
+
+// The distinct mode lengths of window w, > 0 (a mode of length 0 is silent).
+template <class T>
+std::vector<long> window_lengths(const PackedBank<T>& pk, const typename PackedBank<T>::Window& w) {
+  std::vector<long> v;
+  for (long m = w.m0; m < w.m1; ++m) {
+    const long L = pk.len[static_cast<size_t>(m)];
+    if (L > 0 && std::find(v.begin(), v.end(), L) == v.end()) v.push_back(L);
+  }
+  return v;
+}
 
 // The packed gate on the host: pk.gate, or the compact source's rows written into `store`.
 template <class T>
@@ -111,9 +150,9 @@ std::vector<T> PackedGrads<T>::window_gate(const PackedBank<T>& pk, size_t wi) c
   const auto& w = pk.windows[wi];
   std::vector<T> out(static_cast<size_t>((w.r1 - w.r0) * w.len), T(0));
   for (long r = 0; r < w.r1 - w.r0; ++r) {
-    const long s = w.row_first[static_cast<size_t>(r)];
-    const T* src = gate.data() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s;
-    std::copy(src, src + (w.len - s), out.begin() + r * w.len + s);
+    const size_t u = static_cast<size_t>(w.r0 + r);
+    const long s = pk.row_first[u], e = pk.row_len[u];
+    if (e > s) std::copy(gate.data() + pk.gate_off[u] + s, gate.data() + pk.gate_off[u] + e, out.begin() + r * w.len + s);
   }
   return out;
 }
@@ -123,12 +162,13 @@ void packed_forward_cpu(const PackedBank<T>& pk, T* y, long checkpoint) {
   std::fill(y, y + pk.n, T(0));
   std::vector<T> buf, store;
   const T* gate_all = host_gate(pk, store);
-  for (const auto& w : pk.windows) {
-    WindowBank<T> wb(pk, w, gate_all);
-    buf.assign(static_cast<size_t>(w.len), T(0));
-    kc::modal_forward(wb.bank, wb.gate.data(), wb.rows, w.len, buf.data(), no_truncation(checkpoint));
-    for (long t = 0; t < w.len; ++t) y[w.base + t] += buf[static_cast<size_t>(t)];
-  }
+  for (const auto& w : pk.windows)
+    for (long L : window_lengths(pk, w)) {
+      WindowBank<T> wb(pk, w, L, gate_all);
+      buf.assign(static_cast<size_t>(L), T(0));
+      kc::modal_forward(wb.bank, wb.gate.data(), wb.rows, L, buf.data(), no_truncation(checkpoint));
+      for (long t = 0; t < L; ++t) y[w.base + t] += buf[static_cast<size_t>(t)];
+    }
 }
 
 template <class T>
@@ -140,19 +180,24 @@ PackedGrads<T> packed_backward_cpu(const PackedBank<T>& pk, const T* gy, long ch
   g.gate.assign(static_cast<size_t>(pk.gate_size), T(0));
   std::vector<T> store;
   const T* gate_all = host_gate(pk, store);
-  for (const auto& w : pk.windows) {
-    WindowBank<T> wb(pk, w, gate_all);
-    std::vector<T> lg(wb.gate.size());
-    const size_t m0 = static_cast<size_t>(w.m0);
-    kc::ModalGrads<T> mg{g.omega.data() + m0, g.sigma.data() + m0, g.dgain.data() + m0, g.amp.data() + m0,
-                         g.delta.data() + m0, lg.data()};
-    kc::modal_backward(wb.bank, wb.gate.data(), wb.rows, w.len, gy + w.base, mg, no_truncation(checkpoint));
-    for (long r = 0; r < wb.rows; ++r) {  // before s_r the gate gradient is 0 (no gate read there)
-      const long s = w.row_first[static_cast<size_t>(r)];
-      std::copy(lg.begin() + r * w.len + s, lg.begin() + (r + 1) * w.len,
-                g.gate.begin() + pk.gate_off[static_cast<size_t>(w.r0 + r)] + s);
+  for (const auto& w : pk.windows)
+    for (long L : window_lengths(pk, w)) {
+      WindowBank<T> wb(pk, w, L, gate_all);
+      const size_t Mw = wb.idx.size();
+      std::vector<T> lo(Mw), ls(Mw), ld(Mw), la(Mw), ldl(Mw), lg(wb.gate.size());
+      kc::ModalGrads<T> mg{lo.data(), ls.data(), ld.data(), la.data(), ldl.data(), lg.data()};
+      kc::modal_backward(wb.bank, wb.gate.data(), wb.rows, L, gy + w.base, mg, no_truncation(checkpoint));
+      for (size_t i = 0; i < Mw; ++i) {
+        const size_t u = static_cast<size_t>(wb.idx[i]);
+        g.omega[u] = lo[i], g.sigma[u] = ls[i], g.dgain[u] = ld[i], g.amp[u] = la[i], g.delta[u] = ldl[i];
+      }
+      // Rows hold gradient only where stored (before s_r no gate is read; past its modes' ends neither).
+      for (long r = 0; r < wb.rows; ++r) {
+        const size_t u = static_cast<size_t>(w.r0 + r);
+        const long s = pk.row_first[u], e = std::min<long>(L, pk.row_len[u]);
+        for (long t = s; t < e; ++t) g.gate[static_cast<size_t>(pk.gate_off[u] + t)] += lg[static_cast<size_t>(r * L + t)];
+      }
     }
-  }
   if (pk.gates) {
     g.gate_reduced = pk.gates->reduce_cpu(pk, g.gate.data());
     g.gate.clear();

@@ -2,11 +2,12 @@
 // layout of kernels::cuda::ModalBankDev's packed mode (kernels/cuda/cuda_kernels.h), so a whole batch
 // runs in one kernel launch per pass on the GPU.
 //
-// Mode m of window w writes y[base_w + t] for t in [start_m, len_w) (base_w = item x N + w0, len_w =
-// the window's length W): the windows of one item overlap and are summed, as the CPU renderers sum
-// each group's buffer into y. Gate row r of a window is stored from its modes' first start s_r on
-// (the kernels read a gate only at samples t > start), at gate[gate_off[r] + t], gate_off[r] = its
-// position - s_r: rows cost (W - s_r) samples, not W.
+// Mode m of window w writes y[base_w + t] for t in [start_m, len_m) (base_w = item x N + w0, len_m <=
+// the window's length W: W, or its strike's life end on the packed route, GroupBank::end): the windows
+// of one item overlap and are summed, as the CPU renderers sum each group's buffer into y. Gate row r of
+// a window is stored from its modes' first start s_r to their last end e_r (the kernels read a gate only
+// at samples start < t < len), at gate[gate_off[r] + t], gate_off[r] = its position - s_r: rows cost
+// (e_r - s_r) samples, not W.
 //
 // Compact gates (PackedBank::gates set): the host stores no gate samples at all. A GateSource, built by
 // the renderer from a few numbers per row (a note's release time, a key's gate-roll column), writes the
@@ -74,9 +75,12 @@ struct PackedBank {
   std::vector<Window> windows;
   long count() const { return static_cast<long>(omega.size()); }
   long rows() const { return static_cast<long>(gate_off.size()); }
+  // Samples the scan visits: the sum over modes of (len - start), the GPU's work per pass.
+  long scan_samples() const;
   // Appends a group's bank (starts relative to its window, env = row within the group, dense gate
   // rows x W unless `gates` is set, when b.gate is not read) as the window [base, base + b.W) of the
-  // output; returns the window's index.
+  // output; each mode is scanned to b.end[i] (len; all to b.W when b.end is empty) and each row stored
+  // from its modes' first start to their last end. Returns the window's index.
   size_t append(const GroupBank<T>& b, long base);
 };
 

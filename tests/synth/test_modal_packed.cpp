@@ -13,6 +13,7 @@
 #include "autodiff/device.h"
 #include "autodiff/ops.h"
 #include "autodiff/tape.h"
+#include "kernels/cpu/modal.h"
 #include "synth/event_renderer.h"
 #include "synth/modal_packed.h"
 #include "synth/piano_roll.h"
@@ -119,6 +120,97 @@ TEST(ModalPacked, LayoutStoresRowsFromTheirFirstStart) {
     EXPECT_EQ(v.env[m], pk2.env[u]);
   }
   for (long r = 0; r < pk2.rows(); ++r) EXPECT_EQ(v.gate_off[r], pk2.gate_off[static_cast<size_t>(r)]);
+}
+
+// Per-mode ends (GroupBank::end, the packed route's life ends): each mode is scanned to its own end,
+// rows are stored to the last end of their modes, and the CPU twin equals running every mode alone over
+// its own length with the CPU kernel (forward, per-mode gradients and the gate gradient).
+TEST(ModalPacked, ModesStopAtTheirOwnEnds) {
+  namespace kc = kernels::cpu;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  detail::PackedBank<double> pk;
+  std::vector<detail::GroupBank<double>> banks;
+  const std::vector<long> bases{0, 40, 300};
+  for (size_t k = 0; k < bases.size(); ++k) {
+    detail::GroupBank<double> b;
+    b.rows = 2;
+    b.W = 200;
+    for (int i = 0; i < 6; ++i) {
+      b.omega.push_back(0.05 + 0.3 * u(rng));
+      b.sigma.push_back(0.002 + 0.01 * u(rng));
+      b.dgain.push_back(0.05 * u(rng));
+      b.amp.push_back(0.5 + u(rng));
+      b.delta.push_back(0.5 * u(rng));
+      b.start.push_back(static_cast<long>(30 * u(rng)));
+      b.env.push_back(i == 5 ? -1 : i % 2);
+      b.end.push_back(i == 4 ? 0 : 60 + static_cast<long>(140 * u(rng)));  // mode 4 silent (end 0)
+    }
+    b.gate.resize(static_cast<size_t>(b.rows * b.W));
+    for (double& g : b.gate) g = u(rng);
+    pk.append(b, bases[k]);
+    banks.push_back(b);
+  }
+  // Layout: lengths are the ends, rows stop at their modes' last end.
+  for (size_t k = 0; k < banks.size(); ++k)
+    for (long r = 0; r < 2; ++r) {
+      long e = 0;
+      for (size_t i = 0; i < 6; ++i)
+        if (banks[k].env[i] == r) e = std::max(e, banks[k].end[i]);
+      EXPECT_EQ(pk.row_len[k * 2 + static_cast<size_t>(r)], std::max(e, pk.row_first[k * 2 + static_cast<size_t>(r)]));
+    }
+  EXPECT_EQ(pk.len[4], 0);
+  // Reference: every mode alone, over its own length, at its window's base.
+  std::vector<double> gy(static_cast<size_t>(pk.n));
+  for (double& g : gy) g = u(rng) - 0.5;
+  std::vector<double> y_ref(static_cast<size_t>(pk.n), 0.0), gate_ref;
+  std::vector<std::vector<double>> gm(5, std::vector<double>(static_cast<size_t>(pk.count()), 0.0));
+  std::vector<std::vector<double>> gg_rows;  // per bank: dense rows x W
+  kc::ModalOptions mo;
+  mo.rel_threshold = 0.0;
+  for (size_t k = 0; k < banks.size(); ++k) {
+    const auto& b = banks[k];
+    std::vector<double> rows_grad(b.gate.size(), 0.0);
+    for (size_t i = 0; i < 6; ++i) {
+      const long L = b.end[i];
+      if (L <= 0) continue;
+      const std::int32_t env = b.env[i] < 0 ? -1 : 0;
+      std::vector<double> row(static_cast<size_t>(L), 0.0);
+      if (b.env[i] >= 0) std::copy(b.gate.begin() + b.env[i] * b.W, b.gate.begin() + b.env[i] * b.W + L, row.begin());
+      const kc::ModalBank<double> one{1, &b.omega[i], &b.sigma[i], &b.dgain[i], &b.amp[i], &b.delta[i], &b.start[i], &env};
+      std::vector<double> y(static_cast<size_t>(L));
+      kc::modal_forward(one, row.data(), 1, L, y.data(), mo);
+      for (long t = 0; t < L; ++t) y_ref[static_cast<size_t>(bases[k] + t)] += y[static_cast<size_t>(t)];
+      double go, gs, gd, ga, gl;
+      std::vector<double> lg(static_cast<size_t>(L), 0.0);
+      kc::ModalGrads<double> g1{&go, &gs, &gd, &ga, &gl, lg.data()};
+      kc::modal_backward(one, row.data(), 1, L, gy.data() + bases[k], g1, mo);
+      const size_t m = k * 6 + i;
+      gm[0][m] = go, gm[1][m] = gs, gm[2][m] = gd, gm[3][m] = ga, gm[4][m] = gl;
+      if (b.env[i] >= 0)
+        for (long t = 0; t < L; ++t) rows_grad[static_cast<size_t>(b.env[i] * b.W + t)] += lg[static_cast<size_t>(t)];
+    }
+    gg_rows.push_back(rows_grad);
+  }
+  std::vector<double> y(static_cast<size_t>(pk.n));
+  detail::packed_forward_cpu(pk, y.data(), 64);
+  for (long t = 0; t < pk.n; ++t) EXPECT_NEAR(y[static_cast<size_t>(t)], y_ref[static_cast<size_t>(t)], 1e-12) << t;
+  const detail::PackedGrads<double> g = detail::packed_backward_cpu(pk, gy.data(), 64);
+  const std::vector<const std::vector<double>*> got{&g.omega, &g.sigma, &g.dgain, &g.amp, &g.delta};
+  for (size_t q = 0; q < 5; ++q)
+    for (long m = 0; m < pk.count(); ++m)
+      EXPECT_NEAR((*got[q])[static_cast<size_t>(m)], gm[q][static_cast<size_t>(m)], 1e-10 * (1 + std::fabs(gm[q][static_cast<size_t>(m)])))
+          << "grad " << q << " mode " << m;
+  for (size_t k = 0; k < banks.size(); ++k) {
+    const std::vector<double> dense = g.window_gate(pk, k);
+    for (size_t i = 0; i < dense.size(); ++i) EXPECT_NEAR(dense[i], gg_rows[k][i], 1e-10) << "bank " << k << " gate " << i;
+  }
+  EXPECT_EQ(pk.scan_samples(), [&] {
+    long s = 0;
+    for (const auto& b : banks)
+      for (size_t i = 0; i < 6; ++i) s += std::max(0L, b.end[i] - static_cast<long>(b.start[i]));
+    return s;
+  }());
 }
 
 TEST(ModalPacked, RollBatchMatchesCpuRenderer) {
