@@ -101,4 +101,12 @@ struct EventPlan {
   }
 };
 
+// One batch item's plan (event_renderer.cpp; float and double): strikes, modes, gates' sigmoid bounds,
+// life ends and groups. packed: the packed route's plan (no sigmoid tables, as the compact gate source
+// writes the rows; life ends bounded in advance by event_life.h instead of note_lifetimes' per-sample sums).
+template <class T>
+std::shared_ptr<EventPlan<T>> make_event_plan(const PianoParams& params, const Tensor& keys, const Tensor& onsets,
+                                              const Tensor& offsets, const Tensor& velocities, const Tensor& pedal,
+                                              int64_t num_samples, const RenderOptions& ro, bool packed);
+
 }  // namespace pianograd::detail

@@ -10,6 +10,7 @@
 // (log |z[n]| <= log amp - sigma (n - start) - g sum d), with a factor 2 of margin for float rounding.
 #include "synth/event_renderer.h"
 #include "synth/event_gates.h"
+#include "synth/event_life.h"
 #include "synth/event_plan.h"
 #include "synth/modal_group.h"
 #include "synth/modal_packed.h"
@@ -111,10 +112,13 @@ void note_lifetimes(EventPlan<T>& P) {
   }
 }
 
+}  // namespace
+
+namespace detail {
 template <class T>
-std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor& keys, const Tensor& onsets,
-                                        const Tensor& offsets, const Tensor& velocities, const Tensor& pedal,
-                                        int64_t num_samples, const RenderOptions& ro, bool tabulate = true) {
+std::shared_ptr<EventPlan<T>> make_event_plan(const PianoParams& params, const Tensor& keys, const Tensor& onsets,
+                                              const Tensor& offsets, const Tensor& velocities, const Tensor& pedal,
+                                              int64_t num_samples, const RenderOptions& ro, bool packed) {
   auto P = std::make_shared<EventPlan<T>>();
   P->ropt = ro;
   P->N = num_samples;
@@ -143,8 +147,11 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   }
   P->threshold = kc::modal_threshold(P->modes.bank(), ro.rel_threshold);
   set_pedal(*P, pedal);
-  P->tabulate_sigmoids(tabulate);
-  note_lifetimes(*P);
+  // The packed route writes no rows on the host (no sigmoid tables) and cannot truncate on the fly: its
+  // life ends are bounded in advance (event_life.h); the per-group CPU path keeps its per-sample ones.
+  P->tabulate_sigmoids(!packed);
+  if (packed) packed_life_ends(*P);
+  else note_lifetimes(*P);
   std::vector<long> order;
   for (size_t j = 0; j < J; ++j)
     if (P->mode_end[j] > P->mode_begin[j]) order.push_back(static_cast<long>(j));
@@ -163,6 +170,15 @@ std::shared_ptr<EventPlan<T>> make_plan(const PianoParams& params, const Tensor&
   }
   return P;
 }
+template std::shared_ptr<EventPlan<float>> make_event_plan<float>(const PianoParams&, const Tensor&, const Tensor&,
+                                                                  const Tensor&, const Tensor&, const Tensor&, int64_t,
+                                                                  const RenderOptions&, bool);
+template std::shared_ptr<EventPlan<double>> make_event_plan<double>(const PianoParams&, const Tensor&, const Tensor&,
+                                                                    const Tensor&, const Tensor&, const Tensor&, int64_t,
+                                                                    const RenderOptions&, bool);
+}  // namespace detail
+
+namespace {
 
 // One group's sub-bank (starts relative to w0, env = row within the group) and, with gate_rows, its dense
 // gate rows (rows x W; without, a compact EventGateSource writes them where the bank runs).
@@ -358,8 +374,6 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
   dispatch_floating(params.dtype(), "render_events", [&](auto tag) {
     using T = decltype(tag);
     const auto t0 = std::chrono::steady_clock::now();
-    RenderOptions po = ro;
-    if (packed) po.rel_threshold = 0.0;  // the GPU scan does not truncate
     bool recording = grad_enabled();
     if (recording) {
       recording = false;
@@ -369,7 +383,7 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
     g_stats = {};
     if (packed) {  // compact gates: a few numbers per row on the host, the rows written where the bank runs
       op->packed = std::make_unique<detail::PackedBank<T>>();
-      op->gates = std::make_shared<detail::EventGateSource<T>>(N, po.sample_rate, po.damper_tau);
+      op->gates = std::make_shared<detail::EventGateSource<T>>(N, ro.sample_rate, ro.damper_tau);
       op->packed->gates = op->gates;
       bool pedal_grad = false;  // a pedal curve built from a Performance is a constant: no gradient to reduce
       for (const auto& c : items) pedal_grad = pedal_grad || (c.pedal.defined() && c.pedal.requires_grad());
@@ -377,7 +391,7 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
     }
     for (long b = 0; b < B; ++b) {
       const auto& c = items[static_cast<size_t>(b)];
-      auto plan = make_plan<T>(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, po, !packed);
+      auto plan = detail::make_event_plan<T>(params, c.keys, c.onsets, c.offsets, c.velocities, c.pedal, N, ro, packed);
       g_stats.notes += static_cast<int64_t>(plan->strikes.size());
       g_stats.modes += plan->modes.size();
       g_stats.trimmed += plan->modes.trimmed;
@@ -385,7 +399,12 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
         op->win0.push_back(op->packed->windows.size());
         op->gates->add_item(std::move(plan->pedal));  // the source holds it now (plan_backward: ped_off)
         for (const auto& g : plan->groups) {
-          const GroupBank<T> bank = group_bank(*plan, g, false);
+          GroupBank<T> bank = group_bank(*plan, g, false);
+          // The GPU scan cannot truncate per block: each mode stops at its strike's life end (gather_group's
+          // local order: the group's notes, each note's modes).
+          for (long j : g.notes)
+            bank.end.insert(bank.end.end(), static_cast<size_t>(plan->mode_end[static_cast<size_t>(j)] - plan->mode_begin[static_cast<size_t>(j)]),
+                            plan->life_end[static_cast<size_t>(j)] - g.w0);
           g_stats.host_gate_samples += static_cast<int64_t>(bank.gate.size());  // 0: no rows on the host
           op->packed->append(bank, b * N + g.w0);
           for (long j : g.notes) {  // the row group_bank would have written: gate_row(j, s, life_end)
@@ -402,6 +421,7 @@ Tensor events_dry(PianoParams& params, const std::vector<detail::EventControls>&
     g_stats.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (packed) {  // one launch for the whole batch
       op->packed->n = B * N;
+      g_stats.scan_samples = op->packed->scan_samples();
       if (dev.type == DeviceType::CPU) {
         detail::packed_forward_cpu(*op->packed, y.data<T>(), ro.checkpoint);
       } else {

@@ -47,8 +47,12 @@ struct RenderOptions {
 // onset/velocity/gate rolls; all on one device, else DeviceError); the output lives there too and every
 // gradient comes back on its input's device. On CUDA every group of every batch item is packed into one
 // bank (synth/modal_packed.h) and run by the parallel-scan kernels (kernels/cuda/modal_scan*.cu) in one
-// launch per pass, WITHOUT truncation (rel_threshold is taken as 0: the result is the CPU render with
-// rel_threshold = 0, to rounding). The damper gates are compact there: the host passes a few numbers per
+// launch per pass. The scan cannot truncate a mode on the fly as the CPU kernel does; instead each strike
+// gets a conservative life end on the host (synth/event_life.h, synth/roll_life.h: from the threshold,
+// the modes' decay and a lower bound of the damper's integral, O(modes) per strike) and its modes are
+// scanned to it, never earlier than the CPU kernel would stop them: the result differs from the CPU
+// render by the two truncations (both at ~-100 dB of the loudest mode); with rel_threshold = 0 it is the
+// CPU render with rel_threshold = 0, to rounding. The damper gates are compact there: the host passes a few numbers per
 // note (synth/event_gates.h, synth/roll_gates.h), a kernel writes the gate rows on the device and another
 // reduces their gradient there to per-note offset gradients, the per-sample pedal gradient or the gate
 // roll's gradient. Mode building, the per-item plan and the mode builder's chain rule (backprop_modes)
@@ -74,6 +78,7 @@ struct EventRenderStats {
   int64_t notes = 0, modes = 0, trimmed = 0;
   double host_seconds = 0;  // packed/CUDA route: host time of plans, modes, packing (CPU: whole forward)
   int64_t host_gate_samples = 0;  // damper-gate samples written on the host (0 on the packed/CUDA route)
+  int64_t scan_samples = 0;  // packed/CUDA route: sum over the bank's modes of (len - start), the scan's work (else 0)
 };
 EventRenderStats last_event_render_stats();
 

@@ -17,6 +17,7 @@
 #include "synth/mode_builder.h"
 #include "synth/performance.h"
 #include "synth/piano_params.h"
+#include "synth/roll_life.h"
 
 namespace pianograd::detail {
 
@@ -166,10 +167,94 @@ void strike_lifetimes(RollPlan<T>& P) {
   }
 }
 
+// The packed route's life end of strike j (the GPU scan cannot stop a mode on the fly, so each mode runs
+// to a length fixed in advance): the first sample n from which every mode of the strike is provably below
+// half the threshold (roll_life.h's condition), or N when that is not proven before N. No per-sample loop:
+// G is bounded from below block by block. In a block [A, B) every sample sees
+//   h(n) = g[p] + sum_{p < e < q} c_e S_e(n),  c_e = g[e] - g[e-1],
+// p = max(e0 - 1, the last edge fully passed at A), q = the first edge not begun before B (S_e = 0 there);
+// S_e is non-decreasing in n, so h(n) <= g[p] + sum_{c_e > 0} c_e S_e(B - 1) + sum_{c_e < 0} c_e S_e(A), and
+// h is a convex combination of g[p .. q-1] (roll_gate_math.h: S_e(n) falls with e), so also h <= their max.
+// d = 1 - h >= 1 - min of both bounds over the whole block, solved exactly within it. Blocks are L samples
+// where some edge with c_e != 0 is in transition, else they run to the next such edge's start (d exact:
+// a binary roll costs O(its switches), a soft one O(life / L x edges per block)).
+// "From n on" needs G non-decreasing and sigma, dgain >= 0: a strike with a mode of negative sigma or dgain,
+// or whose row sees a gate above 1 (outside render_roll's domain) before the bound, is not bounded (N).
+// Frames past the bound are not read (O(life), not O(F)); a gate above 1 there could revive a mode past
+// its end, as the CPU kernel's truncation would ignore it too.
+template <class T>
+long strike_life_bound(const RollPlan<T>& P, size_t j) {
+  const long mb = P.mode_begin[j], me = P.mode_end[j];
+  const long s = P.modes.start[static_cast<size_t>(mb)], N = P.N, F = P.F, k = P.skey[j];
+  LifeCondition cond(static_cast<size_t>(me - mb));
+  for (long m = mb; m < me; ++m) {
+    const size_t u = static_cast<size_t>(m);
+    const double nd = std::log(std::fabs(static_cast<double>(P.modes.amp[u])) / static_cast<double>(P.threshold)) + std::log(2.0);
+    if (!(nd > 0)) continue;
+    const double sg = static_cast<double>(P.modes.sigma[u]);
+    const double dg = P.modes.env[u] < 0 ? 0.0 : static_cast<double>(P.modes.dgain[u]);  // env -1: no damper
+    if (!(sg >= 0 && dg >= 0)) return N;
+    cond.add(sg, dg, nd);
+  }
+  if (cond.empty()) return s;
+  cond.finish();
+  const long e0 = P.first_edge(static_cast<long>(j), s);
+  const Edges& E = *P.edges;
+  auto S = [&](long e, long n) {  // the sampled edge e at n
+    const size_t u = static_cast<size_t>(e);
+    if (n < E.lo[u]) return 0.0;
+    if (n >= E.hi[u]) return 1.0;
+    return E.profiles[static_cast<size_t>(E.profile[u])][static_cast<size_t>(n - E.lo[u])];
+  };
+  const long L = std::max(kernels::kModalBlock, std::lround(P.spf / 4));
+  long p = e0 - 1, q = e0, nz = e0;
+  double t = 0, G = 0;  // at sample A - 1
+  for (long A = s + 1; A < N;) {
+    long B = std::min(N, A + L);
+    while (p + 1 <= F && E.hi[static_cast<size_t>(p + 1)] <= A) ++p;
+    q = std::max(q, p + 1);
+    while (q <= F && E.lo[static_cast<size_t>(q)] < B) ++q;
+    double hub = P.gv(p, k), hmax = hub;
+    bool quiet = true;
+    for (long e = p + 1; e < q; ++e) {
+      const double ge = P.gv(e, k), c = ge - P.gv(e - 1, k);
+      hmax = std::max(hmax, ge);
+      if (c == 0.0) continue;
+      quiet = false;
+      hub += c * (c > 0 ? S(e, B - 1) : S(e, A));
+    }
+    if (quiet) {  // h = g[p] exactly until the next switching edge begins
+      nz = std::max(nz, q);
+      while (nz <= F && P.gv(nz, k) == P.gv(nz - 1, k)) ++nz;
+      B = nz <= F ? std::min(N, std::max(B, E.lo[static_cast<size_t>(nz)])) : N;
+    }
+    if (hmax > 1.0) return N;  // d < 0 possible: |z| may grow back
+    const double d = 1.0 - std::min(hub, hmax);
+    const long x = cond.first(t, G, d, B - A);
+    if (x > 0) return A - 1 + x;
+    t += static_cast<double>(B - A);
+    G += d * static_cast<double>(B - A);
+    A = B;
+  }
+  return N;
+}
+
+// life_end on the packed route: strike_life_bound + kModalBlock (as strike_lifetimes), capped at N; N for
+// every strike when the threshold is 0 (no truncation: the route's old semantics, exactly).
+template <class T>
+void strike_life_bounds(RollPlan<T>& P) {
+  const size_t J = P.strikes.size();
+  P.life_end.assign(J, 0);
+  for (size_t j = 0; j < J; ++j) {
+    if (P.mode_begin[j] == P.mode_end[j]) continue;
+    P.life_end[j] = P.threshold <= 0 ? P.N : std::min(P.N, strike_life_bound(P, j) + kernels::kModalBlock);
+  }
+}
+
 template <class T>
 std::unique_ptr<RollPlan<T>> make_plan(const PianoParamValues& pv, std::shared_ptr<const Edges> edges, const double* onset,
                                        const double* velocity, const double* g, long F, double fr, int64_t N,
-                                       const RenderOptions& ro, double threshold) {
+                                       const RenderOptions& ro, double threshold, bool packed = false) {
   auto P = std::make_unique<RollPlan<T>>();
   P->ropt = ro;
   P->N = N;
@@ -209,7 +294,10 @@ std::unique_ptr<RollPlan<T>> make_plan(const PianoParamValues& pv, std::shared_p
     if (P->mode_end[j] == 0) P->mode_end[j] = m + 1;
   }
   P->threshold = kernels::cpu::modal_threshold(P->modes.bank(), ro.rel_threshold);
-  strike_lifetimes(*P);
+  if (packed)
+    strike_life_bounds(*P);  // the packed route: per-mode scan lengths fixed in advance
+  else
+    strike_lifetimes(*P);
   // Strikes are already in onset order (frame-major).
   const size_t gs = static_cast<size_t>(std::max(1, ro.group_size));
   typename RollPlan<T>::Group cur;

@@ -15,7 +15,8 @@
 //
 // Memory and grouping follow the event renderer (event_renderer.cpp): strikes are cut into groups of
 // `group_size` consecutive onsets, each group runs the kernel on its own window only, to the sample at
-// which all its modes are below the bank's truncation threshold.
+// which all its modes are below the bank's truncation threshold. On the packed route that sample is a
+// cheap conservative bound per strike (roll_plan.h, strike_life_bound), which each mode is scanned to.
 #include "synth/roll_renderer.h"
 #include "synth/modal_group.h"
 #include "synth/modal_packed.h"
@@ -83,16 +84,19 @@ void plan_forward(const RollPlan<T>& P, T* y) {
 }
 
 // Appends plan P (batch item b) to the packed bank with compact gates: group banks without gate rows, one
-// source row per strike row (the dense rows' a = s and end = life_end; e0 as gate_row computes it).
+// source row per strike row (the dense rows' a = s and end = life_end; e0 as gate_row computes it), each
+// mode scanned to its strike's life end (GroupBank::end, in gather_group's mode order: rows, then modes).
 template <class T>
 void pack_plan(const RollPlan<T>& P, long b, detail::PackedBank<T>& pk, detail::RollGateSource<T>& src) {
   for (const auto& g : P.groups) {
-    const GroupBank<T> bank = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.rows, g.w0, g.w1, P.threshold,
-                                                   P.ropt.checkpoint, /*gate_rows=*/false);
+    GroupBank<T> bank = detail::gather_group(P.modes, P.mode_begin, P.mode_end, g.rows, g.w0, g.w1, P.threshold,
+                                             P.ropt.checkpoint, /*gate_rows=*/false);
+    bank.end.reserve(bank.index.size());
     for (long j : g.rows) {
       const size_t u = static_cast<size_t>(j);
       const long s = P.modes.start[static_cast<size_t>(P.mode_begin[u])];
       src.add_row(b, P.skey[u], P.first_edge(j, s), s, P.life_end[u]);
+      bank.end.insert(bank.end.end(), static_cast<size_t>(P.mode_end[u] - P.mode_begin[u]), P.life_end[u] - g.w0);
     }
     pk.append(bank, b * P.N + g.w0);
   }
@@ -211,11 +215,11 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
                        double frame_rate, int64_t num_samples, const RenderOptions& ro, double threshold) {
   std::vector<double> rolls[3];
   check_inputs(params, onset, velocity, gate, frame_rate, num_samples, ro, threshold, rolls);
-  // Routing: the modal bank runs on the controls' device (CUDA: packed, no truncation; modal_packed.h).
+  // Routing: the modal bank runs on the controls' device (CUDA: packed, each mode to its life end; modal_packed.h).
   const Device dev = detail::control_device("render_roll", {{&onset, "onset"}, {&velocity, "velocity"}, {&gate, "gate"}});
   const bool packed = dev.type != DeviceType::CPU || detail::packed_cpu_forced();
-  RenderOptions po = ro;
-  if (packed) po.rel_threshold = 0.0;  // the GPU scan does not truncate
+  // The packed route keeps the caller's threshold: the GPU scan cannot truncate on the fly, but each mode
+  // stops at its strike's life end, bounded in advance (roll_plan.h, strike_life_bound).
   const bool batched = onset.dim() == 3;
   const long B = batched ? static_cast<long>(onset.shape()[0]) : 1;
   const long F = static_cast<long>(onset.shape()[onset.dim() - 2]);
@@ -243,7 +247,7 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
     for (long b = 0; b < B; ++b) {
       const size_t o = static_cast<size_t>(b) * per;
       op->plans.push_back(make_plan<T>(op->pv, edges, op->onset.data() + o, op->velocity.data() + o,
-                                       op->gate->data() + o, F, frame_rate, num_samples, po, threshold));
+                                       op->gate->data() + o, F, frame_rate, num_samples, ro, threshold, packed));
       const auto& P = *op->plans.back();
       g_stats.strikes += static_cast<int64_t>(P.strikes.size());
       g_stats.modes += P.modes.size();
@@ -256,6 +260,7 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
     }
     if (packed) {  // one launch for the whole batch
       op->packed->n = B * num_samples;
+      g_stats.scan_samples = op->packed->scan_samples();
       g_stats.host_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (dev.type == DeviceType::CPU) {
         detail::packed_forward_cpu(*op->packed, y.data<T>(), ro.checkpoint);
@@ -323,7 +328,8 @@ RollGateCheck<T> roll_gate_check(const PianoParams& params, const Tensor& onset,
   std::vector<size_t> win0;
   for (long b = 0; b < B; ++b) {
     const size_t o = static_cast<size_t>(b) * per;
-    plans.push_back(make_plan<T>(pv, edges, on.data() + o, vel.data() + o, g->data() + o, F, frame_rate, num_samples, po, 0.0));
+    plans.push_back(
+        make_plan<T>(pv, edges, on.data() + o, vel.data() + o, g->data() + o, F, frame_rate, num_samples, po, 0.0, true));
     win0.push_back(c.dense.windows.size());
     for (const auto& grp : plans.back()->groups) c.dense.append(group_bank(*plans.back(), grp, nullptr), b * num_samples + grp.w0);
     pack_plan(*plans.back(), b, c.compact, *src);

@@ -50,6 +50,7 @@ Tensor render_roll_dry(PianoParams& params, const Tensor& onset, const Tensor& v
 struct RollRenderStats {
   int64_t strikes = 0, modes = 0, gate_samples = 0;
   double host_seconds = 0;  // packed/CUDA route: host wall time of plans, modes, packing (else 0)
+  int64_t scan_samples = 0;  // packed/CUDA route: sum over the bank's modes of (len - start), the scan's work (else 0)
 };
 RollRenderStats last_roll_render_stats();
 

@@ -5,9 +5,11 @@
 // * BM_cuda_render_events/f32: render_batch of the same 64 performances with RenderOptions::device =
 //   cuda (one batched events op, one packed launch per pass).
 // Both print audio-seconds rendered (forward + backward) per wall second, the target being
-// >= 10,000, and the host share: the forward's host time (plans, modes, gate rows, packing; from
-// last_*_render_stats) over the forward + backward wall time. Body and room convolution are off: this
-// measures the modal bank and its host side. Wall time includes a device synchronise per step.
+// >= 10,000, the host share: the forward's host time (plans, modes, life ends, packing; from
+// last_*_render_stats) over the forward + backward wall time, and the scan's work (samples visited
+// by all modes per pass, stats' scan_samples; the life ends keep it below modes x samples). Body and
+// room convolution are off: this measures the modal bank and its host side. Wall time includes a
+// device synchronise per step.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -65,28 +67,30 @@ void bench_render(int repeats) {
     pg::cuda::synchronize();
     return y.shape().back();
   };
-  auto time_steps = [&](auto render, auto host_of, const char* name) {
+  auto time_steps = [&](auto render, auto stats_of, const char* name) {
     step(render);  // warm-up (caching allocator)
-    double wall = 0, host = 0;
+    double wall = 0, host = 0, scan = 0;
     int64_t samples = 0;
     for (int i = 0; i < repeats; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       samples = step(render);
       wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      host += host_of();
+      host += stats_of().host_seconds;
+      scan = static_cast<double>(stats_of().scan_samples);
     }
     wall /= repeats;
     host /= repeats;
     const double audio = static_cast<double>(batch) * static_cast<double>(samples) / rate;
-    std::printf("%s  batch %ld x %.1f s, %ld notes/item: %9.2f ms fwd+bwd  %10.1f audio-s/s  host share %4.1f%%\n", name,
-                batch, static_cast<double>(samples) / rate, notes, wall * 1e3, audio / wall, 100.0 * host / wall);
+    std::printf("%s  batch %ld x %.1f s, %ld notes/item: %9.2f ms fwd+bwd  %10.1f audio-s/s  host share %4.1f%%  "
+                "scan %.3g samples/pass\n", name, batch, static_cast<double>(samples) / rate, notes, wall * 1e3,
+                audio / wall, 100.0 * host / wall, scan);
   };
   time_steps([&] { return pg::render_roll_dry(params, d_on, d_vel, d_gate, fr, N, ro); },
-             [] { return pg::last_roll_render_stats().host_seconds; }, "BM_cuda_render_roll/f32  ");
+             [] { return pg::last_roll_render_stats(); }, "BM_cuda_render_roll/f32  ");
   pg::RenderOptions re = ro;
   re.device = pg::kCUDA;
   re.tail_seconds = 0;
   time_steps([&] { return pg::render_batch(params, perfs, re); },
-             [] { return pg::last_event_render_stats().host_seconds; },
+             [] { return pg::last_event_render_stats(); },
              "BM_cuda_render_events/f32");
 }
