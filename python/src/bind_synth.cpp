@@ -425,6 +425,32 @@ void bind_synth(py::module_& m) {
   m.def("stretched_et_hz", &pg::stretched_et_hz, py::arg("key"), "Stretched equal temperament f0 (Hz) of a key.");
   m.def("default_inharmonicity", &pg::default_inharmonicity, py::arg("key"), "Default inharmonicity B of a key.");
   m.def("piano_strings", &pg::piano_strings, py::arg("key"), "Unison strings of a key (1, 2 or 3).");
+  // What the last render did on this thread (C++ last_*_render_stats): a dict, so new fields do not break
+  // callers. On the CUDA route, host_seconds is the host's share and scan_samples the GPU scan's work.
+  m.def("last_event_render_stats", [] {
+    const pg::EventRenderStats s = pg::last_event_render_stats();
+    py::dict d;
+    d["notes"] = s.notes;
+    d["modes"] = s.modes;
+    d["trimmed"] = s.trimmed;
+    d["host_seconds"] = s.host_seconds;
+    d["host_gate_samples"] = s.host_gate_samples;
+    d["scan_samples"] = s.scan_samples;
+    return d;
+  }, "What the last events render (render_events / render / render_batch) on this thread did: notes, modes,\n"
+     "trimmed (partials below partial_floor), host_seconds and scan_samples (CUDA route: the host's share and\n"
+     "the scan's samples per pass), host_gate_samples (damper-gate samples written on the host: 0 on CUDA).");
+  m.def("last_roll_render_stats", [] {
+    const pg::RollRenderStats s = pg::last_roll_render_stats();
+    py::dict d;
+    d["strikes"] = s.strikes;
+    d["modes"] = s.modes;
+    d["gate_samples"] = s.gate_samples;
+    d["host_seconds"] = s.host_seconds;
+    d["scan_samples"] = s.scan_samples;
+    return d;
+  }, "What the last render_roll on this thread did (summed over the batch): strikes, modes, gate_samples\n"
+     "(evaluated on the host: 0 on CUDA), host_seconds and scan_samples (CUDA route).");
 }
 
 }  // namespace pgpy

@@ -165,6 +165,24 @@ def test_render_roll_gradient_reaches_controls():
     assert g[0, 39] > 0 and np.count_nonzero(g) == 1  # only the struck entry matters
 
 
+def test_render_stats_describe_the_last_render():
+    piano = pg.Piano()
+    on = pg.tensor([0.0, 0.05, 0.1])
+    off = pg.tensor([0.2, 0.25, 0.3])
+    piano.render_events([60, 64, 67], on, off, pg.tensor([80.0, 60.0, 70.0]), 4800, max_partials=6)
+    st = pg.last_event_render_stats()
+    assert st["notes"] == 3 and st["modes"] > 0
+    assert st["host_gate_samples"] > 0 and st["scan_samples"] == 0  # the CPU path writes its gates itself
+    onset = np.zeros((20, 88), np.float32)
+    onset[0, 39] = onset[5, 43] = 1.0
+    gate = np.zeros((20, 88), np.float32)
+    gate[:10, 39] = gate[5:12, 43] = 1.0
+    piano.render_roll(pg.tensor(onset), pg.tensor(np.full((20, 88), 0.6, np.float32)), pg.tensor(gate), 100.0, 3200,
+                      max_partials=6)
+    rs = pg.last_roll_render_stats()
+    assert rs["strikes"] == 2 and rs["modes"] > 0 and rs["gate_samples"] > 0 and rs["scan_samples"] == 0
+
+
 def test_fit_note_cli_on_a_rendered_note(tmp_path):
     piano = pg.Piano()
     y = piano.render(pg.Performance([(57, 0.05, 0.6, 80)]), tail_seconds=0.3).numpy()
