@@ -23,17 +23,6 @@
 
 namespace {
 
-void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what;
-  ASSERT_TRUE(want.defined()) << what;
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const auto g = got.cpu().to_vector<double>(), w = want.cpu().to_vector<double>();
-  for (size_t i = 0; i < g.size(); ++i)
-    ASSERT_NEAR(g[i], w[i], tol * std::max(1.0, std::fabs(w[i]))) << what << " at " << i;
-}
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
 // f on CPU inputs and on their CUDA copies: outputs and every input gradient (of sum(out * r) with a
 // fixed random r) agree.
 void check_op(const std::string& name, const std::vector<Shape>& shapes, const Fn& f, DType dt = DType::f64,

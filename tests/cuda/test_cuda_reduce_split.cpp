@@ -11,12 +11,10 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device.h"
 #include "kernels/random_vec.h"
+#include "cuda_test.h"
 
 namespace gpu = pianograd::kernels::cuda;
 using gpu::DeviceBuffer;
-
-#define PG_REQUIRE_GPU() \
-  if (!gpu::available()) GTEST_SKIP() << "no CUDA device"
 
 namespace {
 
