@@ -137,8 +137,7 @@ NoteDamper note_damper(const EventPlan<T>& P, size_t j, const DamperFloor& f) {
 template <class T>
 ModeLife mode_life(const EventPlan<T>& P, long m, const NoteDamper& d) {
   const size_t u = static_cast<size_t>(m);
-  const double a = std::fabs(static_cast<double>(P.modes.amp[u]));
-  const double need = std::log(a / static_cast<double>(P.threshold)) + std::log(2.0);  // as note_lifetimes
+  const double need = decay_needed(static_cast<double>(P.modes.amp[u]), static_cast<double>(P.threshold));
   return {static_cast<double>(P.modes.sigma[u]), P.modes.env[u] < 0 ? 0.0 : static_cast<double>(P.modes.dgain[u]),
           need, static_cast<long>(P.modes.start[u]), d};
 }

@@ -69,46 +69,25 @@ void set_pedal(EventPlan<T>& P, const Tensor& pedal) {
   }
 }
 
-// Where each note's modes are all below the threshold (see the file comment), capped at N.
+// Where each note's modes are all below the threshold (see the file comment; modal_group.h's
+// chunked_life_end over the gate of samples (n, e] of each chunk), capped at N.
 template <class T>
 void note_lifetimes(EventPlan<T>& P) {
   const size_t J = P.strikes.size();
   P.life_end.assign(J, 0);
+  std::vector<double> row(1024);
   for (size_t j = 0; j < J; ++j) {
-    const long mb = P.mode_begin[j], me = P.mode_end[j];
-    if (mb == me) continue;
-    const long start = P.modes.start[static_cast<size_t>(mb)];
-    if (P.threshold <= 0) {
-      P.life_end[j] = P.N;
-      continue;
-    }
-    struct Need { double sigma, g, need; };
-    std::vector<Need> need;
-    for (long m = mb; m < me; ++m) {
-      const size_t u = static_cast<size_t>(m);
-      const double a = std::fabs(static_cast<double>(P.modes.amp[u]));
-      const double nd = std::log(a / static_cast<double>(P.threshold)) + std::log(2.0);
-      if (nd > 0) need.push_back({static_cast<double>(P.modes.sigma[u]), P.modes.env[u] < 0 ? 0.0 : static_cast<double>(P.modes.dgain[u]), nd});
-    }
-    long n = start;
-    double G = 0;
-    constexpr long kChunk = 1024;
-    std::vector<double> row(kChunk);
     const long lo = P.sig_lo[j];
-    while (n < P.N && !need.empty()) {
-      const long e = std::min(P.N, n + kChunk);
-      // G += gate(i) for i in (n, e]; the gate is exactly 0 before lo, so that part adds nothing.
+    auto add_gate = [&](long n, long e, double& G) {
+      // The gate is exactly 0 before lo, so that part adds nothing.
       const long a = std::max(n + 1, lo), b = std::min(e + 1, P.N);
       if (a < b) {
+        row.resize(static_cast<size_t>(b - a));
         P.gate_row(j, a, b, row.data(), false);
         for (long i = 0; i < b - a; ++i) G += row[static_cast<size_t>(i)];
       }
-      n = e;
-      const double t = static_cast<double>(n - start);
-      need.erase(std::remove_if(need.begin(), need.end(), [&](const Need& q) { return q.sigma * t + q.g * G >= q.need; }),
-                 need.end());
-    }
-    P.life_end[j] = std::min(P.N, n + kModalBlock);
+    };
+    P.life_end[j] = detail::chunked_life_end(P.modes, P.mode_begin[j], P.mode_end[j], P.threshold, P.N, add_gate);
   }
 }
 

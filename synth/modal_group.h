@@ -13,6 +13,46 @@
 
 namespace pianograd::detail {
 
+// How far (in nats) a mode of amplitude amp must decay before it is provably below half the absolute
+// truncation threshold. The renderers' life ends rest on log |z[n]| <= log amp - sigma (n - start) -
+// g sum d: a mode is silent once sigma (n - start) + g sum d reaches this; the factor 2 is the margin for
+// float rounding. <= 0: the mode starts below it.
+inline double decay_needed(double amp, double threshold) { return std::log(std::fabs(amp) / threshold) + std::log(2.0); }
+
+// The CPU path's life end of one strike (modes [mb, me), starting together): walking from the start in
+// chunks of 1024 samples, add_gate(n, e, G) adds to G the strike's damper gate over the chunk that ends at
+// e (the renderer decides the exact samples); the strike ends one kernel block after the first chunk
+// end at which every mode has decayed by decay_needed, capped at N. 0 for a strike without modes, N
+// without a threshold.
+template <class T, class AddGate>
+long chunked_life_end(const ModeSet<T>& modes, long mb, long me, T threshold, long N, AddGate add_gate) {
+  if (mb == me) return 0;
+  if (threshold <= 0) return N;
+  const long start = modes.start[static_cast<size_t>(mb)];
+  struct Need {
+    double sigma, g, need;
+  };
+  std::vector<Need> need;
+  for (long m = mb; m < me; ++m) {
+    const size_t u = static_cast<size_t>(m);
+    const double nd = decay_needed(static_cast<double>(modes.amp[u]), static_cast<double>(threshold));
+    if (nd > 0)  // undamped modes (env < 0: the knock) see no gate
+      need.push_back({static_cast<double>(modes.sigma[u]), modes.env[u] < 0 ? 0.0 : static_cast<double>(modes.dgain[u]), nd});
+  }
+  long n = start;
+  double G = 0;
+  constexpr long kChunk = 1024;
+  while (n < N && !need.empty()) {
+    const long e = std::min(N, n + kChunk);
+    add_gate(n, e, G);
+    n = e;
+    const double t = static_cast<double>(n - start);
+    need.erase(std::remove_if(need.begin(), need.end(), [&](const Need& q) { return q.sigma * t + q.g * G >= q.need; }),
+               need.end());
+  }
+  return std::min(N, n + kernels::kModalBlock);
+}
+
 template <class T>
 struct GroupBank {
   std::vector<long> index;  // global mode index of each local mode

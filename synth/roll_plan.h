@@ -14,6 +14,7 @@
 #include "kernels/common/roll_gate_math.h"
 #include "kernels/cpu/modal.h"
 #include "synth/event_renderer.h"
+#include "synth/modal_group.h"
 #include "synth/mode_builder.h"
 #include "synth/performance.h"
 #include "synth/piano_params.h"
@@ -126,44 +127,22 @@ struct RollPlan {
   }
 };
 
-// Where each strike's modes are all below the threshold (the bound of event_renderer.cpp: log |z[n]| <=
-// log amp - sigma (n - start) - dgain sum d, with a factor 2 of margin), capped at N.
+// Where each strike's modes are all below the threshold (modal_group.h's chunked_life_end over the gate of
+// samples (n, e) of each chunk), capped at N.
 template <class T>
 void strike_lifetimes(RollPlan<T>& P) {
   const size_t J = P.strikes.size();
   P.life_end.assign(J, 0);
   std::vector<double> d;
   for (size_t j = 0; j < J; ++j) {
-    const long mb = P.mode_begin[j], me = P.mode_end[j];
-    if (mb == me) continue;
-    const long start = P.modes.start[static_cast<size_t>(mb)];
-    if (P.threshold <= 0) {
-      P.life_end[j] = P.N;
-      continue;
-    }
-    struct Need { double sigma, g, need; };
-    std::vector<Need> need;
-    for (long m = mb; m < me; ++m) {
-      const size_t u = static_cast<size_t>(m);
-      const double nd = std::log(std::fabs(static_cast<double>(P.modes.amp[u])) / static_cast<double>(P.threshold)) + std::log(2.0);
-      if (nd > 0) need.push_back({static_cast<double>(P.modes.sigma[u]), static_cast<double>(P.modes.dgain[u]), nd});
-    }
-    long n = start;
-    double G = 0;
-    constexpr long kChunk = 1024;
-    while (n < P.N && !need.empty()) {
-      const long e = std::min(P.N, n + kChunk);
+    auto add_gate = [&](long n, long e, double& G) {
       if (e > n + 1) {
         d.resize(static_cast<size_t>(e - n - 1));
         P.gate_row(static_cast<long>(j), n + 1, e, d.data());
         for (double x : d) G += x;
       }
-      n = e;
-      const double t = static_cast<double>(n - start);
-      need.erase(std::remove_if(need.begin(), need.end(), [&](const Need& q) { return q.sigma * t + q.g * G >= q.need; }),
-                 need.end());
-    }
-    P.life_end[j] = std::min(P.N, n + kernels::kModalBlock);
+    };
+    P.life_end[j] = chunked_life_end(P.modes, P.mode_begin[j], P.mode_end[j], P.threshold, P.N, add_gate);
   }
 }
 
@@ -189,7 +168,7 @@ long strike_life_bound(const RollPlan<T>& P, size_t j) {
   LifeCondition cond(static_cast<size_t>(me - mb));
   for (long m = mb; m < me; ++m) {
     const size_t u = static_cast<size_t>(m);
-    const double nd = std::log(std::fabs(static_cast<double>(P.modes.amp[u])) / static_cast<double>(P.threshold)) + std::log(2.0);
+    const double nd = decay_needed(static_cast<double>(P.modes.amp[u]), static_cast<double>(P.threshold));
     if (!(nd > 0)) continue;
     const double sg = static_cast<double>(P.modes.sigma[u]);
     const double dg = P.modes.env[u] < 0 ? 0.0 : static_cast<double>(P.modes.dgain[u]);  // env -1: no damper
