@@ -20,17 +20,23 @@ namespace kc = kernels::cpu;
 namespace {
 // The CUDA path: the forward and both VJPs as batched cuFFT convolutions (kernels/cuda/fft_convolve.cu),
 // with the reversals and windows of the CPU VJP below folded into the kernel's pack/extract steps.
+// B rows of T samples against a filter of K taps, `count` outputs (the fields the three calls share).
+kernels::cuda::FftConvGeom conv_geom(long B, long T, long K, long count) {
+  kernels::cuda::FftConvGeom g;
+  g.batch = B;
+  g.x_len = T;
+  g.h_len = K;
+  g.count = count;
+  return g;
+}
+
 Tensor fft_convolve_cuda(const Tensor& x, const Tensor& h, long T, long K, long B) {
   const char* op = "fft_convolve";
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   void* stream = cuda_launch_context(x);
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using Tp = decltype(tag);
-    kernels::cuda::FftConvGeom g;
-    g.batch = B;
-    g.x_len = T;
-    g.h_len = K;
-    g.count = T;
+    const kernels::cuda::FftConvGeom g = conv_geom(B, T, K, T);
     kernels::cuda::fft_convolve<Tp>(x.device_data<Tp>(), h.device_data<Tp>(), y.device_data<Tp>(), g, stream);
     return 0;
   });
@@ -41,20 +47,12 @@ Tensor fft_convolve_cuda(const Tensor& x, const Tensor& h, long T, long K, long 
     dispatch_floating(gy.dtype(), "fft_convolve", [&](auto tag) {
       using Tp = decltype(tag);
       // gx[i] = (rev(gy) * h)[T-1-i]: reversed in, window [0, T) read reversed.
-      kernels::cuda::FftConvGeom a;
-      a.batch = B;
-      a.x_len = T;
-      a.h_len = K;
-      a.count = T;
+      kernels::cuda::FftConvGeom a = conv_geom(B, T, K, T);
       a.x_reverse = a.y_reverse = true;
       kernels::cuda::fft_convolve<Tp>(gy.device_data<Tp>(), hd.device_data<Tp>(), gx.device_data<Tp>(), a, st);
       // gh[j] = sum_b (rev(x_b) * gy_b)[T-1+j] for j < min(K, T), zero beyond.
-      kernels::cuda::FftConvGeom w;
-      w.batch = B;
-      w.x_len = T;
-      w.h_len = T;
+      kernels::cuda::FftConvGeom w = conv_geom(B, T, T, std::min(K, T));  // gy is the per-row filter
       w.start = T - 1;
-      w.count = std::min(K, T);
       w.x_reverse = w.h_per_row = w.sum_rows = true;
       kernels::cuda::fft_convolve<Tp>(xd.device_data<Tp>(), gy.device_data<Tp>(), gh.device_data<Tp>(), w, st);
       return 0;
