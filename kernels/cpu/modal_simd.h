@@ -23,6 +23,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/cpu/modal.h"
+#include "kernels/cpu/simd_hsum.h"
 
 namespace pianograd::kernels::cpu::modal_simd {
 
@@ -342,12 +343,12 @@ void forward(const ModalBank<T>& bank, const T* gate, long rows, long n, T* y, c
             }
         done[j] = live_count[j] == 0 && ev[j] == p.gend[gi];
       }
-      if (any) {  // W samples' horizontal sums at once (haddp), the tail one by one
+      if (any) {  // W samples' horizontal sums at once (hsum_rows), the tail one by one
         long k = 0;
         for (; k + W <= b1 - b0; k += W) {
           B rows_[W];
           for (long i = 0; i < W; ++i) rows_[i] = B::load_unaligned(acc.data() + (k + i) * W);
-          xsimd::haddp(rows_).store_unaligned(yt + b0 + k);
+          simd::hsum_rows(rows_).store_unaligned(yt + b0 + k);
         }
         for (; k < b1 - b0; ++k) yt[b0 + k] = xsimd::hadd(B::load_unaligned(acc.data() + k * W));
       }

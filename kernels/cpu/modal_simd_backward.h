@@ -73,7 +73,7 @@ void adjoint_kind(bool gate, const T* pr, const T* pi, const T* cv, const T* gwv
 }
 
 // dL/dgate[row][b0 + k] -= gq[k][lane] for the group's lanes. Batches whose damped lanes share one
-// row (a note's partials) are summed per row and reduced W samples at a time (haddp); mixed batches
+// row (a note's partials) are summed per row and reduced W samples at a time (hsum_rows); mixed batches
 // go lane by lane.
 template <class Arch, class T>
 void scatter_gate(const Plan<Arch, T>& p, long gi, const T* gq, T* tmp, T* gt, long b0, long len) {
@@ -105,7 +105,7 @@ void scatter_gate(const Plan<Arch, T>& p, long gi, const T* gq, T* tmp, T* gt, l
     for (; k + W <= len; k += W) {
       B rows_[W];
       for (long j = 0; j < W; ++j) rows_[j] = B::load_unaligned(tmp + (k + j) * W);
-      (B::load_unaligned(dst + k) - xsimd::haddp(rows_)).store_unaligned(dst + k);
+      (B::load_unaligned(dst + k) - simd::hsum_rows(rows_)).store_unaligned(dst + k);
     }
     for (; k < len; ++k) dst[k] -= xsimd::hadd(B::load_unaligned(tmp + k * W));
   }
