@@ -17,6 +17,8 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/cpu/simd_native.h"
+
 namespace pianograd::kernels::cpu::simd {
 
 #if defined(__AVX512F__)
@@ -48,7 +50,7 @@ inline __m512 hsum_rows_avx512(const __m512* r) {
 template <class B>
 inline B hsum_rows(const B* rows) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<typename B::value_type, float> && B::size == 16 && std::is_convertible_v<B, __m512>) {
+  if constexpr (std::is_same_v<typename B::value_type, float> && B::size == 16 && NativeBatch<B>) {
     __m512 r[16];
     for (int i = 0; i < 16; ++i) r[i] = rows[i];
     return hsum_rows_avx512(r);

@@ -9,8 +9,9 @@
 #pragma once
 #include <immintrin.h>
 
-#include <type_traits>
 #include <xsimd/xsimd.hpp>
+
+#include "kernels/cpu/simd_native.h"
 
 namespace pianograd::kernels::cpu::simd {
 
@@ -18,11 +19,11 @@ namespace pianograd::kernels::cpu::simd {
 template <class B>
 inline void transpose(B* r) {
   constexpr int L = static_cast<int>(B::size);
-  if constexpr (L == 4 && std::is_convertible_v<B, __m128>) {
+  if constexpr (L == 4 && NativeBatch<B>) {
     __m128 a = r[0], b = r[1], c = r[2], d = r[3];
     _MM_TRANSPOSE4_PS(a, b, c, d);
     r[0] = a, r[1] = b, r[2] = c, r[3] = d;
-  } else if constexpr (L == 8 && std::is_convertible_v<B, __m256>) {
+  } else if constexpr (L == 8 && NativeBatch<B>) {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -52,10 +53,10 @@ inline void transpose(B* r) {
 template <class B>
 inline void interleave(const B& re, const B& im, B& lo, B& hi) {
   constexpr int L = static_cast<int>(B::size);
-  if constexpr (L == 4 && std::is_convertible_v<B, __m128>) {
+  if constexpr (L == 4 && NativeBatch<B>) {
     lo = _mm_unpacklo_ps(re, im);
     hi = _mm_unpackhi_ps(re, im);
-  } else if constexpr (L == 8 && std::is_convertible_v<B, __m256>) {
+  } else if constexpr (L == 8 && NativeBatch<B>) {
     const __m256 a = _mm256_unpacklo_ps(re, im), b = _mm256_unpackhi_ps(re, im);  // per 128-bit half
     lo = _mm256_permute2f128_ps(a, b, 0x20);
     hi = _mm256_permute2f128_ps(a, b, 0x31);
@@ -73,7 +74,7 @@ inline void interleave(const B& re, const B& im, B& lo, B& hi) {
 // no compiler declares, so that width uses _mm512_rsqrt14_ps itself.
 template <class B>
 inline B rsqrt_estimate(const B& x) {
-  if constexpr (B::size == 16 && std::is_convertible_v<B, __m512>) return _mm512_rsqrt14_ps(x);
+  if constexpr (B::size == 16 && NativeBatch<B>) return _mm512_rsqrt14_ps(x);
   else return xsimd::rsqrt(x);
 }
 
