@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -87,5 +88,9 @@ void banded_matmul_t(const T* gy, const ColumnBands<T>& w, T* gx, long M) {
 PG_BANDED_INST(float)
 PG_BANDED_INST(double)
 #undef PG_BANDED_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(banded_matmul);
+PG_CPU_KERNEL(banded_matmul_t);
 
 }  // namespace pianograd::kernels::cpu

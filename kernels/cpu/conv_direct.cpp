@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/conv_direct_plan.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -179,5 +180,11 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 PG_CONV_DIRECT_INST(float)
 PG_CONV_DIRECT_INST(double)
 #undef PG_CONV_DIRECT_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(conv_direct_forward);
+PG_CPU_KERNEL(taps_forward);
+PG_CPU_KERNEL(taps_weight);
+PG_CPU_KERNEL(relu_mask);
 
 }  // namespace pianograd::kernels::cpu

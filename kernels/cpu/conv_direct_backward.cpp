@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_direct_plan.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -291,5 +292,10 @@ void conv_direct_backward_relu(const T* x, const T* w, const T* y, const T* gy, 
 PG_CONV_DIRECT_BWD_INST(float)
 PG_CONV_DIRECT_BWD_INST(double)
 #undef PG_CONV_DIRECT_BWD_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(conv_direct_backward_input);
+PG_CPU_KERNEL(conv_direct_backward_weight);
+PG_CPU_KERNEL(conv_direct_backward_relu);
 
 }  // namespace pianograd::kernels::cpu

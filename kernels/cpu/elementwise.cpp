@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 namespace ref {
@@ -95,5 +96,9 @@ template void unary<float>(UnaryOp, const float*, float*, long);
 template void unary<double>(UnaryOp, const double*, double*, long);
 template void unary_backward<float>(UnaryOp, const float*, const float*, const float*, float*, long);
 template void unary_backward<double>(UnaryOp, const double*, const double*, const double*, double*, long);
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(binary);
+PG_CPU_KERNEL(unary);
 
 }  // namespace pianograd::kernels::cpu

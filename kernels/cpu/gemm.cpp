@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -150,5 +151,10 @@ void gemm_batched(long batch, bool transA, bool transB, long M, long N, long K, 
 PG_GEMM_INSTANTIATE(float)
 PG_GEMM_INSTANTIATE(double)
 #undef PG_GEMM_INSTANTIATE
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(gemm);
+PG_CPU_KERNEL(gemm_packed);
+PG_CPU_KERNEL(gemm_batched);
 
 }  // namespace pianograd::kernels::cpu

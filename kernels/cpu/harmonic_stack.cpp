@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -87,5 +88,9 @@ void harmonic_stack_backward(const T* gy, long B, long R, long L, const long* sh
 PG_HARMONIC_STACK_INST(float)
 PG_HARMONIC_STACK_INST(double)
 #undef PG_HARMONIC_STACK_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(harmonic_stack_forward);
+PG_CPU_KERNEL(harmonic_stack_backward);
 
 }  // namespace pianograd::kernels::cpu

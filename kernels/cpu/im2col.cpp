@@ -1,6 +1,7 @@
 // im2col / col2im. The inner loop runs over output columns with the valid range of each kernel tap
 // computed once per row (no per-element bounds test); stride 1 rows are plain copies.
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/kernel_registry.h"
 
 #include <algorithm>
 #include <cstring>
@@ -101,5 +102,9 @@ template void im2col<float>(const float*, const ConvGeom&, float*);
 template void im2col<double>(const double*, const ConvGeom&, double*);
 template void col2im<float>(const float*, const ConvGeom&, float*);
 template void col2im<double>(const double*, const ConvGeom&, double*);
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(im2col);
+PG_CPU_KERNEL(col2im);
 
 }  // namespace pianograd::kernels::cpu

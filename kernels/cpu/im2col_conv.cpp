@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
@@ -128,5 +129,10 @@ template void conv_backward_input<float>(const float*, const float*, float*, con
 template void conv_backward_input<double>(const double*, const double*, double*, const ConvGeom&);
 template void conv_backward_weight<float>(const float*, const float*, float*, const ConvGeom&);
 template void conv_backward_weight<double>(const double*, const double*, double*, const ConvGeom&);
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(conv_forward);
+PG_CPU_KERNEL(conv_backward_input);
+PG_CPU_KERNEL(conv_backward_weight);
 
 }  // namespace pianograd::kernels::cpu

@@ -2,6 +2,7 @@
 #include "kernels/cpu/isa.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -19,13 +20,34 @@ Isa detect() {
   return Isa::scalar;
 }
 
-Isa initial() {
-  Isa best = detect();
-  if (const char* env = std::getenv("PIANOGRAD_ISA")) {
+const IsaRequest& request() {
+  static const IsaRequest r = [] {
+    IsaRequest q;
+    const char* env = std::getenv("PIANOGRAD_ISA");
+    if (!env || !*env) return q;
+    q.name = env;
+    q.honoured = false;
+    bool known = false;
     for (Isa i : {Isa::scalar, Isa::sse2, Isa::avx2, Isa::avx512})
-      if (std::strcmp(env, isa_name(i)) == 0 && static_cast<int>(i) <= static_cast<int>(best)) return i;
-  }
-  return best;
+      if (q.name == isa_name(i)) {
+        known = true;
+        q.honoured = static_cast<int>(i) <= static_cast<int>(detect());
+      }
+    if (!q.honoured)
+      std::fprintf(stderr, "pianograd: PIANOGRAD_ISA=%s %s; the kernels use %s\n", env,
+                   known ? "is not supported by this CPU" : "is none of scalar, sse2, avx2, avx512",
+                   isa_name(detect()));
+    return q;
+  }();
+  return r;
+}
+
+Isa initial() {
+  const IsaRequest& q = request();
+  if (!q.name.empty() && q.honoured)
+    for (Isa i : {Isa::scalar, Isa::sse2, Isa::avx2, Isa::avx512})
+      if (q.name == isa_name(i)) return i;
+  return detect();
 }
 
 std::atomic<int>& current() {
@@ -50,6 +72,13 @@ Isa best_isa() {
   return best;
 }
 bool isa_supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa()); }
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> v;
+  for (Isa i : {Isa::scalar, Isa::sse2, Isa::avx2, Isa::avx512})
+    if (isa_supported(i)) v.push_back(i);
+  return v;
+}
+IsaRequest isa_request() { return request(); }
 Isa active_isa() { return static_cast<Isa>(current().load(std::memory_order_relaxed)); }
 
 void set_isa(Isa isa) {

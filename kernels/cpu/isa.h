@@ -1,6 +1,8 @@
 // Runtime ISA selection for the CPU kernels. Chosen once at start-up from CPUID (xsimd), overridable
 // by PIANOGRAD_ISA=scalar|sse2|avx2|avx512 and by set_isa() for tests and benchmarks.
 #pragma once
+#include <string>
+#include <vector>
 
 namespace pianograd::kernels::cpu {
 
@@ -11,6 +13,16 @@ Isa best_isa();                 // the best the CPU supports and we compiled
 bool isa_supported(Isa isa);
 void set_isa(Isa isa);          // throws std::invalid_argument when unsupported
 const char* isa_name(Isa isa);
+std::vector<Isa> supported_isas();  // scalar first, best last
+
+// What PIANOGRAD_ISA asked for at start-up: name "" when unset; honoured false when the name is none of
+// scalar|sse2|avx2|avx512 or names an ISA this CPU lacks (the kernels then run best_isa(), and a
+// one-line warning went to stderr).
+struct IsaRequest {
+  std::string name;
+  bool honoured = true;
+};
+IsaRequest isa_request();
 
 // RAII override for a scope (tests compare every ISA against the scalar reference).
 class IsaScope {

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/modal.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -82,5 +83,9 @@ void modal_backward(const ModalBank<T>& bank, const T* gate, long rows, long n, 
 PG_MODAL_INST(float)
 PG_MODAL_INST(double)
 #undef PG_MODAL_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(modal_forward);
+PG_CPU_KERNEL(modal_backward);
 
 }  // namespace pianograd::kernels::cpu

@@ -9,6 +9,7 @@
 #include "kernels/common/adam_math.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 namespace ref {
@@ -92,5 +93,9 @@ template double sum_squares<float>(const float*, long);
 template double sum_squares<double>(const double*, long);
 template void scale_inplace<float>(float*, long, double);
 template void scale_inplace<double>(double*, long, double);
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(adam_update);
+PG_CPU_KERNEL(sgd_update);
 
 }  // namespace pianograd::kernels::cpu

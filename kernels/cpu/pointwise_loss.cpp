@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 
@@ -48,5 +49,8 @@ void pointwise_loss(PointwiseLoss kind, const T* a, const T* b, const T* w, long
 PG_POINTWISE_LOSS_INST(float)
 PG_POINTWISE_LOSS_INST(double)
 #undef PG_POINTWISE_LOSS_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(pointwise_loss);
 
 }  // namespace pianograd::kernels::cpu

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/kernel_registry.h"
 
 namespace pianograd::kernels::cpu {
 namespace {
@@ -296,5 +297,15 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* w, c
 PG_REDUCE_INST(float)
 PG_REDUCE_INST(double)
 #undef PG_REDUCE_INST
+
+// Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
+PG_CPU_KERNEL(reduce_sum);
+PG_CPU_KERNEL(reduce_max);
+PG_CPU_KERNEL(reduce_arg);
+PG_CPU_KERNEL(logsumexp);
+PG_CPU_KERNEL(softmax);
+PG_CPU_KERNEL(softmax_backward);
+PG_CPU_KERNEL(layer_norm);
+PG_CPU_KERNEL(layer_norm_backward);
 
 }  // namespace pianograd::kernels::cpu

@@ -1,0 +1,127 @@
+// Conformance cases of the elementwise kernels (kernels/cpu/elementwise.h): every binary op with both
+// operands strided and either one broadcast, every unary op, against ref:: on the same inputs. Bounds
+// in ulps: exact for the arithmetic IEEE rounds, a few for xsimd's polynomial exp/log/sin/cos/tanh,
+// more where an approximation feeds another (pow = exp(b log a), sigmoid, gelu, softplus).
+#include <vector>
+
+#include "kernels/cpu/conformance_checks.h"
+#include "kernels/cpu/conformance_util.h"
+#include "kernels/cpu/elementwise.h"
+
+namespace pianograd::kernels::cpu::conformance::detail {
+namespace {
+
+struct Domain {
+  double lo, hi;
+  bool log_scale = false;    // |x| log-uniform over [lo, hi)
+  bool random_sign = false;  // with log_scale: either sign (divisors kept away from zero)
+};
+
+template <class T>
+std::vector<T> sample(long n, const Domain& d, std::uint64_t seed) {
+  return d.log_scale ? log_uniform<T>(n, seed, d.lo, d.hi, d.random_sign) : uniform<T>(n, seed, d.lo, d.hi);
+}
+
+struct BinarySpec {
+  BinaryOp op;
+  const char* name;
+  Domain a, b;
+  double ulps;
+};
+const BinarySpec kBinary[] = {
+    {BinaryOp::add, "add", {-3, 3}, {-3, 3}, 0},
+    {BinaryOp::sub, "sub", {-3, 3}, {-3, 3}, 0},
+    {BinaryOp::mul, "mul", {-3, 3}, {-3, 3}, 0},
+    {BinaryOp::div, "div", {-3, 3}, {0.25, 4, true, true}, 1},
+    // exp(b log a): the rounding of b log a (|b ln a| up to ~14) is amplified by exp.
+    {BinaryOp::pow, "pow", {1e-2, 1e2, true}, {-3, 3}, 16},
+    {BinaryOp::maximum, "maximum", {-3, 3}, {-3, 3}, 0},
+    {BinaryOp::minimum, "minimum", {-3, 3}, {-3, 3}, 0},
+};
+
+struct UnarySpec {
+  UnaryOp op;
+  const char* name;
+  Domain x;
+  double ulps;
+  double floor;  // below this |reference| the error is absolute: zeros of sin, cos, tanh, log, gelu
+};
+const UnarySpec kUnary[] = {
+    {UnaryOp::neg, "neg", {-3, 3}, 0, 1e-30},
+    {UnaryOp::exp, "exp", {-30, 30}, 4, 1e-30},
+    {UnaryOp::log, "log", {1e-4, 1e4, true}, 4, 1},
+    {UnaryOp::sqrt, "sqrt", {1e-4, 1e4, true}, 1, 1e-30},
+    {UnaryOp::abs, "abs", {-3, 3}, 0, 1e-30},
+    {UnaryOp::sin, "sin", {-10, 10}, 4, 1},
+    {UnaryOp::cos, "cos", {-10, 10}, 4, 1},
+    {UnaryOp::tanh, "tanh", {-10, 10}, 4, 1},
+    {UnaryOp::sigmoid, "sigmoid", {-30, 30}, 8, 1e-30},
+    {UnaryOp::relu, "relu", {-3, 3}, 0, 1e-30},
+    {UnaryOp::gelu, "gelu", {-6, 6}, 8, 1},
+    {UnaryOp::softplus, "softplus", {-30, 30}, 8, 1e-30},
+};
+
+template <class T>
+Outcome binary_case(const BinarySpec& s, long n, const BinaryFn<T>& fn) {
+  Outcome o;
+  // Both strided, a broadcast, b broadcast: the three loops of the SIMD body.
+  for (const auto& [sa, sb] : {std::pair<long, long>{1, 1}, {0, 1}, {1, 0}}) {
+    const auto a = sample<T>(sa ? n : 1, s.a, 11 + n), b = sample<T>(sb ? n : 1, s.b, 23 + n);
+    Guarded<T> got(n);
+    std::vector<T> want(static_cast<size_t>(n));
+    fn(s.op, a.data(), sa, b.data(), sb, got.data(), n);
+    ref::binary<T>(s.op, a.data(), sa, b.data(), sb, want.data(), n);
+    o = worst(o, ulps_each(got.data(), want.data(), n, 1e-30, s.ulps, sa && sb ? "y" : sa ? "y (b broadcast)" : "y (a broadcast)"));
+    o = worst(o, guards(got, "y"));
+  }
+  return o;
+}
+
+template <class T>
+Outcome unary_case(const UnarySpec& s, long n, const UnaryFn<T>& fn) {
+  const auto x = sample<T>(n, s.x, 5 + n);
+  Guarded<T> got(n);
+  std::vector<T> want(static_cast<size_t>(n));
+  fn(s.op, x.data(), got.data(), n);
+  ref::unary<T>(s.op, x.data(), want.data(), n);
+  return worst(ulps_each(got.data(), want.data(), n, s.floor, s.ulps, "y"), guards(got, "y"));
+}
+
+}  // namespace
+
+void add_elementwise_cases(std::vector<Case>& out) {
+  const std::vector<long> large = {1000, 100003};  // the second is split over threads (kParallelGrain)
+  for (const BinarySpec& s : kBinary)
+    out.push_back(make_case("binary", s.name, [&s](auto t, long n) {
+      using T = decltype(t);
+      return binary_case<T>(s, n, &binary<T>);
+    }, large));
+  for (const UnarySpec& s : kUnary)
+    out.push_back(make_case("unary", s.name, [&s](auto t, long n) {
+      using T = decltype(t);
+      return unary_case<T>(s, n, &unary<T>);
+    }, large));
+}
+
+}  // namespace pianograd::kernels::cpu::conformance::detail
+
+namespace pianograd::kernels::cpu::conformance {
+
+template <class T>
+Outcome check_binary(BinaryOp op, long n, const BinaryFn<T>& fn) {
+  for (const auto& s : detail::kBinary)
+    if (s.op == op) return detail::binary_case<T>(s, n, fn);
+  return detail::broken("no binary spec");
+}
+template <class T>
+Outcome check_unary(UnaryOp op, long n, const UnaryFn<T>& fn) {
+  for (const auto& s : detail::kUnary)
+    if (s.op == op) return detail::unary_case<T>(s, n, fn);
+  return detail::broken("no unary spec");
+}
+template Outcome check_binary<float>(BinaryOp, long, const BinaryFn<float>&);
+template Outcome check_binary<double>(BinaryOp, long, const BinaryFn<double>&);
+template Outcome check_unary<float>(UnaryOp, long, const UnaryFn<float>&);
+template Outcome check_unary<double>(UnaryOp, long, const UnaryFn<double>&);
+
+}  // namespace pianograd::kernels::cpu::conformance
