@@ -1,11 +1,56 @@
 // The xsimd bodies of the elementwise kernels, templated on the architecture. Included only by the
 // per-ISA translation units, each compiled with its own -m flags (xsimd 8.1 requires it).
 #pragma once
+#include <cmath>
+#include <limits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/cpu/elementwise.h"
 
 namespace pianograd::kernels::cpu::simd {
+
+// Where xsimd 8.1's math departs from <cmath> (the scalar references and the tails), found by
+// tests/kernels/simd_primitives_* and the special values of the conformance suite:
+
+// pow: xsimd computes exp(y log|x|) and ignores C99's special cases (pow(0, 0) = 0 and pow(0, -1) = 0
+// instead of 1 and inf; pow(1, NaN), pow(NaN, 0) and pow(+-1, inf) NaN instead of 1), and at the ends of
+// the range the rounding of y log|x| overflows or underflows exp (pow(FLT_MAX, 1) = inf). Lanes with a
+// special operand (x <= 0 or subnormal, whose log xsimd gets wrong, x = 1, y = 0, an infinity or a NaN)
+// or an infinite or zero result are
+// recomputed with std::pow, as the scalar path computes them; ordinary batches pay a few compares.
+template <class B>
+B pow_c99(const B& x, const B& y) {
+  using T = typename B::value_type;
+  constexpr long W = static_cast<long>(B::size);
+  const B r = xsimd::pow(x, y), inf(std::numeric_limits<T>::infinity());
+  const T min_normal = std::numeric_limits<T>::min();
+  const auto special = (x < B(min_normal)) | (x == B(T(1))) | (y == B(T(0))) | (xsimd::abs(x) == inf) |
+                       (xsimd::abs(y) == inf) | xsimd::isnan(x) | xsimd::isnan(y) | (xsimd::abs(r) == inf) |
+                       (r == B(T(0)));
+  if (!xsimd::any(special)) return r;
+  alignas(64) T xs[W], ys[W], rs[W];
+  x.store_unaligned(xs);
+  y.store_unaligned(ys);
+  r.store_unaligned(rs);
+  for (long i = 0; i < W; ++i) {
+    const T a = xs[i], b = ys[i];
+    if (a < min_normal || a == T(1) || b == T(0) || std::isinf(a) || std::isinf(b) || std::isnan(a) || std::isnan(b) ||
+        std::isinf(rs[i]) || rs[i] == T(0))
+      rs[i] = std::pow(a, b);
+  }
+  return B::load_unaligned(rs);
+}
+
+// log: xsimd maps every subnormal double to about -746.5. Subnormals are scaled into the normal range
+// first: log(x) = log(x 2^k) - k ln 2, with k the mantissa's digits + 1.
+template <class B>
+B log_full_range(const B& x) {
+  using T = typename B::value_type;
+  constexpr int k = std::numeric_limits<T>::digits + 1;
+  const auto sub = (x < B(std::numeric_limits<T>::min())) & (x > B(T(0)));
+  const B scaled = xsimd::select(sub, x * B(std::ldexp(T(1), k)), x);
+  return xsimd::log(scaled) - xsimd::select(sub, B(static_cast<T>(k * 0.69314718055994530942)), B(T(0)));
+}
 
 template <class Arch, class T, class F>
 inline void binary_loop(const T* a, long sa, const T* b, long sb, T* y, long n, BinaryOp op, F f) {
@@ -32,7 +77,7 @@ void binary(BinaryOp op, const T* a, long sa, const T* b, long sb, T* y, long n)
     case BinaryOp::sub: return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return x - z; });
     case BinaryOp::mul: return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return x * z; });
     case BinaryOp::div: return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return x / z; });
-    case BinaryOp::pow: return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return xsimd::pow(x, z); });
+    case BinaryOp::pow: return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return pow_c99(x, z); });
     case BinaryOp::maximum:
       return binary_loop<Arch>(a, sa, b, sb, y, n, op, [](B x, B z) { return xsimd::select(x > z, x, z); });
     case BinaryOp::minimum:
@@ -54,9 +99,10 @@ void unary(UnaryOp op, const T* x, T* y, long n) {
   using B = xsimd::batch<T, Arch>;
   const B zero(T(0)), one(T(1)), half(T(0.5));
   switch (op) {
-    case UnaryOp::neg: return unary_loop<Arch>(x, y, n, op, [](B v) { return -v; });
+    // v * -1, not -v: xsimd 8.1's AVX-512 negation is 0 - v, which turns -(+0) into +0.
+    case UnaryOp::neg: return unary_loop<Arch>(x, y, n, op, [](B v) { return v * B(T(-1)); });
     case UnaryOp::exp: return unary_loop<Arch>(x, y, n, op, [](B v) { return xsimd::exp(v); });
-    case UnaryOp::log: return unary_loop<Arch>(x, y, n, op, [](B v) { return xsimd::log(v); });
+    case UnaryOp::log: return unary_loop<Arch>(x, y, n, op, [](B v) { return log_full_range(v); });
     case UnaryOp::sqrt: return unary_loop<Arch>(x, y, n, op, [](B v) { return xsimd::sqrt(v); });
     case UnaryOp::abs: return unary_loop<Arch>(x, y, n, op, [](B v) { return xsimd::abs(v); });
     case UnaryOp::sin: return unary_loop<Arch>(x, y, n, op, [](B v) { return xsimd::sin(v); });
