@@ -1,6 +1,6 @@
 """The `pianograd` command line: the one CLI of the project (later issues add subcommands here).
 
-    pianograd info                      version, build options, SIMD ISA, threads, CUDA
+    pianograd info [--self-test]        version, build options, SIMD ISAs, threads, CUDA; the kernel self-test
     pianograd bench [--filter REGEX]    runs the kernel microbenchmarks and prints a summary table
     pianograd render in.mid out.wav [--preset P] [--sr 44100]
                                         renders a MIDI file with the differentiable piano
@@ -40,7 +40,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("pybind11", b["pybind11"]),
         ("OpenMP", str(b["openmp"])),
         ("SIMD ISA in use", _core.active_isa()),
-        ("best ISA of this CPU", _core.best_isa()),
+        ("ISAs this CPU supports", ", ".join(_core.supported_isas())),
         ("threads", str(_core.num_threads())),
         ("CUDA built", "yes" if b["cuda"] else "no"),
         ("CUDA available", "yes" if _core.cuda_available() else "no"),
@@ -48,13 +48,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("python", f"{platform.python_version()} ({sys.executable})"),
         ("numpy", numpy.__version__),
     ]
+    req = _core.isa_request()
+    if req["name"]:
+        rows.insert(8, ("PIANOGRAD_ISA", req["name"] + ("" if req["honoured"] else " (not honoured)")))
+    tests = []
+    if args.self_test or args.all_isas:
+        # The conformance suite (kernels/cpu/conformance.h) on the ISA in use, or on every one.
+        for name in _core.supported_isas() if args.all_isas else [_core.active_isa()]:
+            tests.append(_core.self_test(name, args.full))
     if args.json:
-        print(json.dumps({k: v for k, v in rows}, indent=2))
-        return 0
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    return 0
+        out: Dict[str, Any] = {k: v for k, v in rows}
+        if tests:
+            out["self_test"] = tests
+        print(json.dumps(out, indent=2))
+    else:
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            print(f"{k:<{width}}  {v}")
+        for t in tests:
+            print(f"self-test {t['summary']}")
+    return 0 if all(t["ok"] for t in tests) else 1
 
 
 def _find_bench(explicit: Optional[str]) -> Optional[Path]:
@@ -248,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     info = sub.add_parser("info", help="version, build options, SIMD ISA in use, threads, CUDA availability")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument("--self-test", action="store_true",
+                      help="check every CPU kernel on the ISA in use against its scalar reference (about 0.3 s); "
+                           "exit 1 on a mismatch")
+    info.add_argument("--all-isas", action="store_true", help="the self-test on every ISA this CPU supports")
+    info.add_argument("--full", action="store_true", help="the self-test's full sweep: every tail size and the "
+                                                          "large ones (a few seconds per ISA)")
     info.set_defaults(func=_cmd_info)
     bench = sub.add_parser("bench", help="run the kernel microbenchmarks and print a summary table")
     bench.add_argument("--filter", "-f", default="", help="regex over benchmark names (Google Benchmark filter)")

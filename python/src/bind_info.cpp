@@ -2,9 +2,12 @@
 #include <omp.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "autodiff/op_registry.h"
 #include "bind_common.h"
+#include "kernels/cpu/conformance.h"
 #include "kernels/cpu/isa.h"
 
 namespace pgpy {
@@ -31,6 +34,56 @@ void bind_info(py::module_& m) {
       if (name == isa::isa_name(i)) return isa::set_isa(i);
     throw py::value_error("unknown ISA '" + name + "' (scalar, sse2, avx2, avx512)");
   }, py::arg("name"), "Forces the kernels onto one ISA (tests, benchmarks); ValueError when unsupported.");
+  m.def("supported_isas", [] {
+    std::vector<std::string> v;
+    for (auto i : isa::supported_isas()) v.emplace_back(isa::isa_name(i));
+    return v;
+  }, "Every instruction set this CPU supports among those compiled in, scalar first.");
+  m.def("isa_request", [] {
+    const isa::IsaRequest r = isa::isa_request();
+    py::dict d;
+    d["name"] = r.name;
+    d["honoured"] = r.honoured;
+    return d;
+  }, "What PIANOGRAD_ISA asked for at start-up ('' when unset) and whether it was honoured.");
+  m.def("self_test", [](const std::string& name, bool full) {
+    isa::Isa which = isa::active_isa();
+    if (!name.empty()) {
+      bool found = false;
+      for (auto i : {isa::Isa::scalar, isa::Isa::sse2, isa::Isa::avx2, isa::Isa::avx512})
+        if (name == isa::isa_name(i)) which = i, found = true;
+      if (!found) throw py::value_error("unknown ISA '" + name + "' (scalar, sse2, avx2, avx512)");
+      if (!isa::isa_supported(which)) throw py::value_error("self_test: this CPU does not support " + name);
+    }
+    isa::conformance::Report r;
+    {
+      py::gil_scoped_release nogil;
+      r = isa::conformance::run_all(which, !full);
+    }
+    py::list failures;
+    for (const auto& f : r.failures) {
+      py::dict d;
+      d["case"] = f.kernel_case;
+      d["precision"] = f.precision;
+      d["size"] = f.size;
+      d["error"] = f.outcome.error;
+      d["bound"] = f.outcome.bound;
+      d["detail"] = f.outcome.detail;
+      failures.append(d);
+    }
+    py::dict d;
+    d["isa"] = r.isa;
+    d["checks"] = r.checks;
+    d["failures"] = failures;
+    d["seconds"] = r.seconds;
+    d["ok"] = r.ok();
+    d["summary"] = isa::conformance::summary(r);
+    return d;
+  }, py::arg("isa") = "", py::arg("full") = false,
+     "Runs the kernel conformance suite on one ISA (default: the one in use) against the scalar references: "
+     "the quick sizes (about 0.3 s), or with full=True every tail size and the large ones. Returns a dict "
+     "(isa, checks, failures, seconds, ok, summary). Switches the process's ISA while it runs: call it while "
+     "no other thread computes.");
   m.def("num_threads", [] { return omp_get_max_threads(); }, "OpenMP threads the kernels use.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw py::value_error("set_num_threads: expected n >= 1, got " + std::to_string(n));

@@ -40,3 +40,29 @@ def test_bench_summary_table(capsys):
 def test_bench_missing_executable_is_reported(capsys):
     assert cli.main(["bench", "--exe", "/nonexistent/pianograd_bench"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_info_self_test_checks_the_kernels_on_the_isa_in_use(capsys):
+    import pianograd as pg
+
+    assert cli.main(["info", "--self-test"]) == 0
+    out = capsys.readouterr().out
+    assert "ISAs this CPU supports" in out
+    line = [l for l in out.splitlines() if l.startswith("self-test ")]
+    assert len(line) == 1 and line[0].startswith(f"self-test {pg.active_isa()}:") and "all within bounds" in line[0]
+    assert cli.main(["info", "--json", "--all-isas"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [t["isa"] for t in data["self_test"]] == pg.supported_isas()
+    assert all(t["ok"] and t["checks"] > 1000 and not t["failures"] for t in data["self_test"])
+
+
+def test_info_reports_the_pianograd_isa_request():
+    import os
+
+    env = dict(os.environ, PIANOGRAD_ISA="sse2")
+    r = subprocess.run([sys.executable, "-m", "pianograd", "info"], capture_output=True, text=True, env=env, check=True)
+    assert "SIMD ISA in use         sse2" in r.stdout and "PIANOGRAD_ISA" in r.stdout
+    env["PIANOGRAD_ISA"] = "neon"  # not an x86 ISA: warned about, not honoured, the best ISA runs
+    r = subprocess.run([sys.executable, "-m", "pianograd", "info"], capture_output=True, text=True, env=env, check=True)
+    assert "neon (not honoured)" in r.stdout
+    assert "PIANOGRAD_ISA=neon is none of scalar, sse2, avx2, avx512" in r.stderr

@@ -207,3 +207,17 @@ def test_info_functions():
     with pytest.raises(ValueError):
         pg.set_isa("mmx")
     assert math.isfinite(pg.randn([3]).sum().item())
+
+
+def test_self_test_runs_the_kernel_conformance_suite():
+    isas = pg.supported_isas()
+    assert isas[0] == "scalar" and pg.active_isa() in isas and pg.isa_request()["honoured"]
+    prev = pg.active_isa()
+    r = pg.self_test()
+    assert r["ok"] and r["isa"] == prev and r["checks"] > 1000 and r["failures"] == [] and r["seconds"] > 0
+    assert "all within bounds" in r["summary"]
+    r = pg.self_test("scalar")
+    assert r["ok"] and r["isa"] == "scalar"
+    assert pg.active_isa() == prev  # the suite restores the ISA it switched from
+    with pytest.raises(ValueError, match="unknown ISA"):
+        pg.self_test("mmx")
