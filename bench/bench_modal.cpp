@@ -107,12 +107,12 @@ void set_counters(benchmark::State& st, long mode_samples, double flop_per_ms, i
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// range(0): 0 held, 1 released at 0.5 s; range(1): 0 scalar reference, 1 best SIMD ISA;
+// range(0): 0 held, 1 released at 0.5 s; range(1): 0 scalar reference, 1 the active ISA (--isa);
 // range(2): threads (0 = all).
 void run(benchmark::State& st, bool backward) {
   const Chord c = make_chord(st.range(0) ? 0.5 : -1);
   const bool simd = st.range(1) != 0;
-  IsaScope scope(simd ? best_isa() : Isa::scalar);
+  IsaScope scope(simd ? active_isa() : Isa::scalar);
   const int prev = omp_get_max_threads();
   const int threads = st.range(2) > 0 ? static_cast<int>(st.range(2)) : omp_get_num_procs();
   omp_set_num_threads(threads);
@@ -132,7 +132,7 @@ void run(benchmark::State& st, bool backward) {
   omp_set_num_threads(prev);
   set_counters(st, ms, backward ? 27.0 : 6.0, threads);
   st.counters["modes"] = static_cast<double>(c.omega.size());
-  st.SetLabel(std::string(simd ? isa_name(best_isa()) : "scalar") + (st.range(0) ? ", released at 0.5 s" : ", held"));
+  st.SetLabel(std::string(isa_name(active_isa())) + (st.range(0) ? ", released at 0.5 s" : ", held"));
 }
 
 void BM_modal_chord_forward(benchmark::State& st) { run(st, false); }

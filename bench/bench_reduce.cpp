@@ -65,18 +65,26 @@ void BM_softmax_scalar(benchmark::State& s) { softmax_bench(s, kc::Isa::scalar, 
 void BM_softmax_sse2(benchmark::State& s) { softmax_bench(s, kc::Isa::sse2, false); }
 void BM_softmax_avx2(benchmark::State& s) { softmax_bench(s, kc::Isa::avx2, false); }
 void BM_log_softmax_scalar(benchmark::State& s) { softmax_bench(s, kc::Isa::scalar, true); }
+void BM_log_softmax_sse2(benchmark::State& s) { softmax_bench(s, kc::Isa::sse2, true); }
 void BM_log_softmax_avx2(benchmark::State& s) { softmax_bench(s, kc::Isa::avx2, true); }
+void BM_reduce_sum_avx512(benchmark::State& s) { sum_bench(s, kc::Isa::avx512); }
+void BM_softmax_avx512(benchmark::State& s) { softmax_bench(s, kc::Isa::avx512, false); }
+void BM_log_softmax_avx512(benchmark::State& s) { softmax_bench(s, kc::Isa::avx512, true); }
 
 #define PG_REDUCE_BENCH(fn, name) \
   BENCHMARK(fn)->Name(name)->Args({32, 1000})->Args({1024, 1024})->Unit(benchmark::kMicrosecond)
 PG_REDUCE_BENCH(BM_reduce_sum_scalar, "BM_reduce_sum/scalar");
 PG_REDUCE_BENCH(BM_reduce_sum_sse2, "BM_reduce_sum/sse2");
 PG_REDUCE_BENCH(BM_reduce_sum_avx2, "BM_reduce_sum/avx2");
+PG_REDUCE_BENCH(BM_reduce_sum_avx512, "BM_reduce_sum/avx512");
 PG_REDUCE_BENCH(BM_softmax_scalar, "BM_softmax/scalar");
 PG_REDUCE_BENCH(BM_softmax_sse2, "BM_softmax/sse2");
 PG_REDUCE_BENCH(BM_softmax_avx2, "BM_softmax/avx2");
+PG_REDUCE_BENCH(BM_softmax_avx512, "BM_softmax/avx512");
 PG_REDUCE_BENCH(BM_log_softmax_scalar, "BM_log_softmax/scalar");
+PG_REDUCE_BENCH(BM_log_softmax_sse2, "BM_log_softmax/sse2");
 PG_REDUCE_BENCH(BM_log_softmax_avx2, "BM_log_softmax/avx2");
+PG_REDUCE_BENCH(BM_log_softmax_avx512, "BM_log_softmax/avx512");
 #undef PG_REDUCE_BENCH
 
 }  // namespace

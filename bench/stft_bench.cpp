@@ -36,14 +36,15 @@ void run_stft(benchmark::State& state, kc::Isa isa, bool keep_spec = true) {
     benchmark::DoNotOptimize(spec.data());
   }
   omp_set_num_threads(threads);
+  state.SetLabel(kc::isa_name(kc::active_isa()));
   state.counters["frames/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * batch * g.frames()), benchmark::Counter::kIsRate);
 }
 
 void BM_stft_kissfft(benchmark::State& state) { run_stft(state, kc::Isa::scalar); }
-void BM_stft_batched(benchmark::State& state) { run_stft(state, kc::best_isa()); }
+void BM_stft_batched(benchmark::State& state) { run_stft(state, kc::active_isa()); }
 // Magnitudes only (the spectral loss's target side): how much of the time is writing the spectra.
-void BM_stft_batched_mag_only(benchmark::State& state) { run_stft(state, kc::best_isa(), false); }
+void BM_stft_batched_mag_only(benchmark::State& state) { run_stft(state, kc::active_isa(), false); }
 
 // Alternating in one run, so machine load hits both alike.
 BENCHMARK(BM_stft_kissfft)->Name("BM_stft_magnitude/kissfft")->Arg(2048)->Unit(benchmark::kMillisecond);

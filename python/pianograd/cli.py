@@ -144,28 +144,40 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print("pianograd bench: pianograd_bench not found; build it (cmake --build build --target "
               "pianograd_bench) or pass --exe PATH / set $PIANOGRAD_BENCH", file=sys.stderr)
         return 2
-    cmd = [str(exe), "--benchmark_format=json", f"--benchmark_min_time={args.min_time}"]
-    if args.filter:
-        cmd.append(f"--benchmark_filter={args.filter}")
-    print(f"running {' '.join(cmd)}", file=sys.stderr)
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    if proc.returncode != 0:
-        print(f"pianograd bench: {exe.name} exited with {proc.returncode}", file=sys.stderr)
-        return proc.returncode
-    report = json.loads(proc.stdout) if proc.stdout.strip() else {}
-    rows = summarize(report)
+    from . import _core
+
+    isas = [None]  # the active ISA (PIANOGRAD_ISA, else the CPU's best)
+    if args.isa:
+        isas = _core.supported_isas() if args.isa == "all" else args.isa.split(",")
+    reports: Dict[str, Any] = {}
+    for isa in isas:
+        cmd = [str(exe), "--benchmark_format=json", f"--benchmark_min_time={args.min_time}"]
+        if isa:
+            cmd.append(f"--isa={isa}")
+        if args.filter:
+            cmd.append(f"--benchmark_filter={args.filter}")
+        print(f"running {' '.join(cmd)}", file=sys.stderr)
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        if proc.returncode != 0:
+            print(f"pianograd bench: {exe.name} exited with {proc.returncode}", file=sys.stderr)
+            return proc.returncode
+        report = json.loads(proc.stdout) if proc.stdout.strip() else {}
+        reports[report.get("context", {}).get("isa", isa or "?")] = report
     if args.json:
-        print(json.dumps(report, indent=2))
-    elif not rows:
-        print(f"no benchmark matched filter {args.filter!r}")
-    else:
+        print(json.dumps(reports if args.isa else next(iter(reports.values())), indent=2))
+        return 0
+    for isa, report in reports.items():
+        rows = summarize(report)
+        if not rows:
+            print(f"no benchmark matched filter {args.filter!r}")
+            continue
         ctx = report.get("context", {})
         print(f"{ctx.get('host_name', '')}  {ctx.get('num_cpus', '?')} CPUs @ {ctx.get('mhz_per_cpu', '?')} MHz"
-              f"  ({ctx.get('library_build_type', '')} benchmark library)")
+              f"  ISA {isa}  ({ctx.get('library_build_type', '')} benchmark library)")
         print_table(["benchmark", "time", "cpu", "iterations", "throughput"], rows)
     return 0
 
@@ -273,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--min-time", type=float, default=0.1, help="seconds per benchmark (default 0.1)")
     bench.add_argument("--exe", default=None, help="path to pianograd_bench")
     bench.add_argument("--json", action="store_true", help="print the full JSON report instead of the table")
+    bench.add_argument("--isa", default=None,
+                       help="run under this ISA (scalar, sse2, avx2, avx512), a comma list, or 'all' the CPU supports")
     bench.set_defaults(func=_cmd_bench)
     render = sub.add_parser("render", help="render a MIDI file to audio with the differentiable piano")
     render.add_argument("midi", help="input Standard MIDI File")

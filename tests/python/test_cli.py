@@ -66,3 +66,22 @@ def test_info_reports_the_pianograd_isa_request():
     r = subprocess.run([sys.executable, "-m", "pianograd", "info"], capture_output=True, text=True, env=env, check=True)
     assert "neon (not honoured)" in r.stdout
     assert "PIANOGRAD_ISA=neon is none of scalar, sse2, avx2, avx512" in r.stderr
+
+
+def test_bench_runs_per_isa(capsys):
+    import pianograd as pg
+
+    exe = cli._find_bench(None)
+    if exe is None:
+        import pytest
+
+        pytest.skip("pianograd_bench not built (PIANOGRAD_BENCH=OFF)")
+    isas = pg.supported_isas()[:2]  # scalar and sse2 on any x86-64 host
+    args = ["bench", "--exe", str(exe), "--isa", ",".join(isas), "--filter", "BM_add/simd/4096", "--min-time", "0.01"]
+    assert cli.main(args + ["--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert list(reports) == isas
+    for isa, rep in reports.items():
+        assert rep["context"]["isa"] == isa
+        assert [b["label"] for b in rep["benchmarks"]] == [isa]  # the dispatched kernel ran under it
+    assert cli.main(["bench", "--exe", str(exe), "--isa", "avx9000"]) != 0
