@@ -33,11 +33,17 @@ bool conv_direct_preferred(const ConvGeom& g) {
   return conv_direct_applicable(g) && g.Cout <= 64 && g.C <= 64 && (full_width(g) || 2 * wp <= 3 * g.OW);
 }
 
+// AVX-512 hosts run the AVX2 row kernels. Measured on the one AVX-512 CPU we had (AMD EPYC Zen 4, which
+// executes 512-bit operations as two 256-bit halves), the 16-lane bodies were never faster and up to 4x
+// slower on the transcriber's layers (key conv input gradient 34.7 vs 8.6 ms, conv0 11.3 vs 6.1 ms per
+// pass; bench/conv_direct_bench.cpp), and the whole training step 27% slower (235 vs 185 ms; with the
+// AVX2 bodies 182 ms). Their 16-lane logic stays tested (tests/kernels/emulated_gemm_conv_test.cpp) for
+// a host where it would pay.
 template <class T>
 void taps_forward(const T* x, long xs, long C, const long* off, long ntaps, const T* w, long Cout, T* y, long ys,
                   long L, const T* bias, bool relu, const T* x2, long c1) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
+    case Isa::avx512:
     case Isa::avx2: return avx2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
     case Isa::sse2: return sse2::taps_forward<T>(x, xs, C, off, ntaps, w, Cout, y, ys, L, bias, relu, x2, c1);
     case Isa::scalar: break;
@@ -49,7 +55,7 @@ template <class T>
 void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const T* gy, long ys, long Cout, long L,
                  T* gw, const T* x2, long c1) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
+    case Isa::avx512:
     case Isa::avx2: return avx2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
     case Isa::sse2: return sse2::taps_weight<T>(x, xs, C, off, ntaps, gy, ys, Cout, L, gw, x2, c1);
     case Isa::scalar: break;
@@ -60,7 +66,7 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
 template <class T>
 T relu_mask(const T* y, const T* gy, T* m, long n) {
   switch (active_isa()) {
-    case Isa::avx512: return avx512::relu_mask<T>(y, gy, m, n);
+    case Isa::avx512:
     case Isa::avx2: return avx2::relu_mask<T>(y, gy, m, n);
     case Isa::sse2: return sse2::relu_mask<T>(y, gy, m, n);
     case Isa::scalar: break;

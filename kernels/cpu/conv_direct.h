@@ -90,7 +90,6 @@ void taps_weight(const T* x, long xs, long C, const long* off, long ntaps, const
   }
 PG_CONV_DIRECT_ISA_DECL(sse2)
 PG_CONV_DIRECT_ISA_DECL(avx2)
-PG_CONV_DIRECT_ISA_DECL(avx512)
 #undef PG_CONV_DIRECT_ISA_DECL
 
 }  // namespace pianograd::kernels::cpu

@@ -45,7 +45,6 @@ void stft_magnitude_batched(const float* x, long batch, const StftGeometry& g, f
   }
 PG_STFT_BATCHED_ISA_DECL(sse2)
 PG_STFT_BATCHED_ISA_DECL(avx2)
-PG_STFT_BATCHED_ISA_DECL(avx512)
 #undef PG_STFT_BATCHED_ISA_DECL
 
 }  // namespace pianograd::kernels::cpu

@@ -2,10 +2,9 @@
 // wrong. Register transposes: frames enter and leave the [index][lane] layout through L x L block
 // transposes instead of L scalar stores per sample.
 // xsimd 8.1 has no transpose and its zip_lo/zip_hi interleave within 128-bit lanes only on AVX and
-// AVX-512, so the 4- and 8-lane cases use the SSE/AVX intrinsics directly (the branch for another
-// width is a discarded `if constexpr`, never instantiated in a TU without those -m flags). Other
-// widths (AVX-512's 16) and the emulated batches of the tests (kernels/cpu/emulated_batch.h, which
-// convert to no register type) go through memory.
+// AVX-512, so the 4- and 8-lane cases use the SSE/AVX intrinsics directly (the branch for another width
+// is a discarded `if constexpr`, never instantiated in a TU without those -m flags). Other widths (the
+// 16 lanes of the emulated batches of the tests, kernels/cpu/emulated_batch.h) go through memory.
 #pragma once
 #include <immintrin.h>
 
