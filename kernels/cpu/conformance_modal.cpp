@@ -1,7 +1,7 @@
 // Conformance cases of the modal bank (kernels/cpu/modal.h), the piano's compute core: forward and
 // backward of the dispatched kernels against the scalar references, with no damper, with damper gates
 // shared by a note's partials (as the renderers build them) and per-mode ones, with and without
-// truncation. The size is the number of modes, so the lane groups (W modes x 4 batches) end at every
+// truncation. The size is the number of modes, so the lane groups (W modes x 2 or 4 batches) end at every
 // tail; the signal length is no multiple of the 64-sample block. The horizontal sums that turn the
 // lanes into samples are where xsimd 8.1's AVX-512 haddp put partials in the wrong samples: an error of
 // the order of the signal itself, ~10^7 float epsilons, against bounds of ~10^3.

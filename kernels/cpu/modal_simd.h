@@ -2,9 +2,9 @@
 // only by the per-ISA translation units (xsimd 8.1 needs the ISA's -m flags on the whole TU).
 //
 // Layout. The audible modes are sorted by start and packed SoA into lanes: W modes per batch (one
-// xsimd batch), kGroup batches per group. The inner loop advances one group: kGroup independent
+// xsimd batch), G = kGroupFor<W> batches per group. The inner loop advances one group: G independent
 // complex recurrences, so the ~8-cycle mul -> FMA latency of each chain is hidden behind the others
-// (4 batches x 4 vector ops fill 2 FMA ports for 8 cycles). Time runs in blocks of kModalBlock
+// (with 8-lane AVX2, 4 batches x 4 vector ops fill 2 FMA ports for 8 cycles). Time runs in blocks of kModalBlock
 // samples; every group adds its lanes into one block accumulator acc[k][lane], and the horizontal
 // sum happens once per sample per block, not per batch. A block in which no lane of a group has a
 // non-zero damper gate runs on the constant pole (no exp in the loop); otherwise exp(-g d) is
@@ -27,14 +27,22 @@
 
 namespace pianograd::kernels::cpu::modal_simd {
 
-inline constexpr int kGroup = 4;
+// Batches per group: enough independent recurrences to hide the ~8-cycle mul -> FMA latency, and no
+// more, since a group runs from its first lane's start until its last lane ends (a wider group carries
+// more idle lanes through a render of many short strikes). 4 batches of 4 or 8 lanes; 2 of 16: as many
+// lanes as AVX2's groups, and on CPUs that split 512-bit operations in two (AMD Zen 4) as many
+// operations in flight. Measured there, 2 instead of 4: the roll renderer's forward+backward (the synth
+// loop's) 275 -> 239 ms (AVX2: 240), the 10-note chord's forward 0.98 -> 1.07 ms (bench/README.md).
+template <long W>
+inline constexpr int kGroupFor = W >= 16 ? 2 : 4;
 inline constexpr long K = kModalBlock;
 
 template <class Arch, class T>
 struct Plan {
   using B = xsimd::batch<T, Arch>;
   static constexpr long W = static_cast<long>(B::size);
-  static constexpr long GW = W * kGroup;  // lanes per group
+  static constexpr int G = kGroupFor<W>;  // batches per group
+  static constexpr long GW = W * G;       // lanes per group
   long n = 0, groups = 0, lanes = 0, nblocks = 0;
   T thr2 = 0;
   const T* gate = nullptr;
@@ -117,7 +125,7 @@ struct Plan {
         lpair[l] = static_cast<std::int32_t>(q - p0);
       }
       maxpairs = std::max(maxpairs, static_cast<long>(prow.size()) - p0);
-      for (long bi = gi * kGroup; bi < gi * kGroup + kGroup; ++bi) {
+      for (long bi = gi * G; bi < gi * G + G; ++bi) {
         std::int32_t& bp = bpair[bi];
         bp = lpair[bi * W];
         for (long l = bi * W + 1; l < bi * W + W; ++l)
@@ -169,8 +177,8 @@ struct Plan {
       for (long k = 0; k < K; ++k) e[k] = (k < len && b0 + k + 1 < n) ? -gq * d[b0 + k + 1] : T(0);
       for (long k = 0; k < K; k += W) xsimd::exp(B::load_unaligned(e + k)).store_unaligned(e + k);
     }
-    for (long i = 0; i < kGroup; ++i) {
-      const std::int32_t bq = bpair[gi * kGroup + i];
+    for (long i = 0; i < G; ++i) {
+      const std::int32_t bq = bpair[gi * G + i];
       if (bq >= -1) {  // one pair (or none) for the whole batch: broadcast stores
         const T* e = bq >= 0 ? pe + bq * K : nullptr;
         const T* d = bq >= 0 ? gate + prow[p0 + bq] * n + b0 : nullptr;
@@ -199,9 +207,11 @@ struct Plan {
 template <class Arch, class T, bool kDamped, bool kAcc, bool kStore>
 void advance(T* zr, T* zi, const T* wr, const T* wi, const T* ex, T* acc, T* zout, long k0, long k1) {
   using B = xsimd::batch<T, Arch>;
-  constexpr long W = static_cast<long>(B::size), GW = W * kGroup;
-  B r[kGroup], im[kGroup], pr[kGroup], pi[kGroup];
-  for (int i = 0; i < kGroup; ++i) {
+  constexpr long W = static_cast<long>(B::size);
+  constexpr int G = kGroupFor<W>;
+  constexpr long GW = W * G;
+  B r[G], im[G], pr[G], pi[G];
+  for (int i = 0; i < G; ++i) {
     r[i] = B::load_unaligned(zr + i * W);
     im[i] = B::load_unaligned(zi + i * W);
     pr[i] = B::load_unaligned(wr + i * W);
@@ -209,10 +219,11 @@ void advance(T* zr, T* zi, const T* wr, const T* wi, const T* ex, T* acc, T* zou
   }
   for (long k = k0; k < k1; ++k) {
     if constexpr (kAcc) {
-      B s = (im[0] + im[1]) + (im[2] + im[3]);
+      B s = im[0];
+      for (int i = 1; i < G; ++i) s += im[i];
       (B::load_unaligned(acc + k * W) + s).store_unaligned(acc + k * W);
     }
-    for (int i = 0; i < kGroup; ++i) {
+    for (int i = 0; i < G; ++i) {
       if constexpr (kStore) {
         r[i].store_unaligned(zout + k * 2 * GW + i * W);
         im[i].store_unaligned(zout + k * 2 * GW + GW + i * W);
@@ -228,7 +239,7 @@ void advance(T* zr, T* zi, const T* wr, const T* wi, const T* ex, T* acc, T* zou
       r[i] = nr;
     }
   }
-  for (int i = 0; i < kGroup; ++i) {
+  for (int i = 0; i < G; ++i) {
     r[i].store_unaligned(zr + i * W);
     im[i].store_unaligned(zi + i * W);
   }
@@ -264,7 +275,7 @@ void run_block(const Plan<Arch, T>& p, long gi, long b0, long b1, bool damped, c
 inline int thread_count(long lanes, long n) {
   const long work = lanes * n;
   if (work < (1L << 22)) return 1;
-  return std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(lanes / (kGroup * 8))));
+  return std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(lanes / 32)));
 }
 
 template <class Arch, class T>

@@ -23,9 +23,11 @@ template <class Arch, class T, int kKind, bool kGate>
 void adjoint(const T* pr, const T* pi, const T* cv, const T* gwv, T* ar, T* ai, T* qr, T* qi, T* qd, const T* zs,
              const T* ex, const T* dv, const T* gy, T* gq, long kb, long k0, long k1) {
   using B = xsimd::batch<T, Arch>;
-  constexpr long W = static_cast<long>(B::size), GW = W * kGroup;
-  B Ar[kGroup], Ai[kGroup], Qr[kGroup], Qi[kGroup], Qd[kGroup];
-  for (int i = 0; i < kGroup; ++i) {
+  constexpr long W = static_cast<long>(B::size);
+  constexpr int G = kGroupFor<W>;
+  constexpr long GW = W * G;
+  B Ar[G], Ai[G], Qr[G], Qi[G], Qd[G];
+  for (int i = 0; i < G; ++i) {
     Ar[i] = B::load_unaligned(ar + i * W);
     Ai[i] = B::load_unaligned(ai + i * W);
     Qr[i] = B::load_unaligned(qr + i * W);
@@ -34,7 +36,7 @@ void adjoint(const T* pr, const T* pi, const T* cv, const T* gwv, T* ar, T* ai, 
   }
   for (long k = k1 - 1; k >= k0; --k) {
     const B gv(gy[k]);
-    for (int i = 0; i < kGroup; ++i) {
+    for (int i = 0; i < G; ++i) {
       B a = B::load_unaligned(pr + i * W), b = B::load_unaligned(pi + i * W);
       if constexpr (kKind == 2) {
         const B f = B::load_unaligned(ex + k * GW + i * W);
@@ -56,7 +58,7 @@ void adjoint(const T* pr, const T* pi, const T* cv, const T* gwv, T* ar, T* ai, 
       if constexpr (kGate) (B::load_unaligned(gwv + i * W) * rq).store_unaligned(gq + (k - kb) * GW + i * W);
     }
   }
-  for (int i = 0; i < kGroup; ++i) {
+  for (int i = 0; i < G; ++i) {
     Ar[i].store_unaligned(ar + i * W);
     Ai[i].store_unaligned(ai + i * W);
     Qr[i].store_unaligned(qr + i * W);
@@ -79,9 +81,10 @@ template <class Arch, class T>
 void scatter_gate(const Plan<Arch, T>& p, long gi, const T* gq, T* tmp, T* gt, long b0, long len) {
   using B = xsimd::batch<T, Arch>;
   constexpr long W = Plan<Arch, T>::W, GW = Plan<Arch, T>::GW;
-  const long nb = gi * kGroup;
-  bool done[kGroup] = {};
-  for (int i = 0; i < kGroup; ++i) {
+  constexpr int G = Plan<Arch, T>::G;
+  const long nb = gi * G;
+  bool done[G] = {};
+  for (int i = 0; i < G; ++i) {
     const std::int32_t r = p.brow[nb + i];
     if (r == -1 || done[i]) continue;
     if (r == -2) {
@@ -94,7 +97,7 @@ void scatter_gate(const Plan<Arch, T>& p, long gi, const T* gq, T* tmp, T* gt, l
       continue;
     }
     for (long k = 0; k < len; ++k) B::load_unaligned(gq + k * GW + i * W).store_unaligned(tmp + k * W);
-    for (int i2 = i + 1; i2 < kGroup; ++i2)
+    for (int i2 = i + 1; i2 < G; ++i2)
       if (p.brow[nb + i2] == r) {
         done[i2] = true;
         for (long k = 0; k < len; ++k)

@@ -1,5 +1,5 @@
-// Emulated widths (emulated_width.h): the modal bank, forward and backward, W modes per batch and 4
-// batches per group, and the horizontal sums turning lanes into samples. The last test proves on any
+// Emulated widths (emulated_width.h): the modal bank, forward and backward, W modes per batch and
+// kGroupFor<W> batches per group, and the horizontal sums turning lanes into samples. The last test proves on any
 // host that the conformance check catches xsimd 8.1.0's AVX-512 haddp defect: the same kernel over a
 // 16-float batch whose haddp has that defect's lane swap fails it by orders of magnitude.
 #include "emulated_width.h"
@@ -34,8 +34,9 @@ ModalBackwardFn<T> backward_of(Fwd fwd, Bwd bwd) {
 template <class T>
 void modal(int W, const ModalForwardFn<T>& fwd, const ModalBackwardFn<T>& bwd) {
   const char* t = type_name<T>();
-  // Modes: every tail of a batch, and the ends of a group of 4 batches and of two groups.
-  for (long modes : sizes(W, {4L * W - 1, 4L * W, 4L * W + 1, 8L * W + 3})) {
+  // Modes: every tail of a batch, and the ends of one group and of two.
+  constexpr auto group = [](long w) { return w * (w >= 16 ? 2 : 4); };  // modal_simd::kGroupFor
+  for (long modes : sizes(W, {group(W) - 1, group(W), group(W) + 1, 2 * group(W) + 3})) {
     for (const auto& [damping, thr] : {std::pair<int, double>{0, 1e-3}, {1, 1e-3}, {2, 1e-4}, {1, 0}}) {
       expect_ok(check_modal_forward<T>(damping, thr, modes, fwd), W, t, "modal_forward damping " + std::to_string(damping), modes);
       expect_ok(check_modal_backward<T>(damping, thr, modes, bwd), W, t, "modal_backward damping " + std::to_string(damping), modes);
