@@ -7,6 +7,7 @@
 #pragma once
 #include <complex>
 #include <functional>
+#include <vector>
 
 #include "kernels/cpu/conformance.h"
 #include "kernels/cpu/elementwise.h"
@@ -17,7 +18,28 @@
 
 namespace pianograd::kernels::cpu::conformance {
 
-// Elementwise (size = elements).
+// Elementwise (size = elements). Each op is drawn from its domain (and, besides, from every special
+// value: zeros of both signs, infinities, NaN, subnormals) and held to its bound in ulps.
+struct Domain {
+  double lo, hi;
+  bool log_scale = false;    // |x| log-uniform over [lo, hi)
+  bool random_sign = false;  // with log_scale: either sign (divisors kept away from zero)
+};
+struct BinarySpec {
+  BinaryOp op;
+  const char* name;
+  Domain a, b;
+  double ulps;
+};
+struct UnarySpec {
+  UnaryOp op;
+  const char* name;
+  Domain x;
+  double ulps;
+  double floor;  // below this |reference| the error is absolute: zeros of sin, cos, tanh, log, gelu
+};
+const std::vector<BinarySpec>& binary_specs();
+const std::vector<UnarySpec>& unary_specs();
 template <class T> using BinaryFn = std::function<void(BinaryOp, const T*, long, const T*, long, T*, long)>;
 template <class T> using UnaryFn = std::function<void(UnaryOp, const T*, T*, long)>;
 template <class T> Outcome check_binary(BinaryOp op, long n, const BinaryFn<T>& fn);

@@ -10,27 +10,10 @@
 #include "kernels/cpu/conformance_util.h"
 #include "kernels/cpu/elementwise.h"
 
-namespace pianograd::kernels::cpu::conformance::detail {
-namespace {
+namespace pianograd::kernels::cpu::conformance {
 
-struct Domain {
-  double lo, hi;
-  bool log_scale = false;    // |x| log-uniform over [lo, hi)
-  bool random_sign = false;  // with log_scale: either sign (divisors kept away from zero)
-};
-
-template <class T>
-std::vector<T> sample(long n, const Domain& d, std::uint64_t seed) {
-  return d.log_scale ? log_uniform<T>(n, seed, d.lo, d.hi, d.random_sign) : uniform<T>(n, seed, d.lo, d.hi);
-}
-
-struct BinarySpec {
-  BinaryOp op;
-  const char* name;
-  Domain a, b;
-  double ulps;
-};
-const BinarySpec kBinary[] = {
+const std::vector<BinarySpec>& binary_specs() {
+  static const std::vector<BinarySpec> specs = {
     {BinaryOp::add, "add", {-3, 3}, {-3, 3}, 0},
     {BinaryOp::sub, "sub", {-3, 3}, {-3, 3}, 0},
     {BinaryOp::mul, "mul", {-3, 3}, {-3, 3}, 0},
@@ -39,16 +22,13 @@ const BinarySpec kBinary[] = {
     {BinaryOp::pow, "pow", {1e-2, 1e2, true}, {-3, 3}, 16},
     {BinaryOp::maximum, "maximum", {-3, 3}, {-3, 3}, 0},
     {BinaryOp::minimum, "minimum", {-3, 3}, {-3, 3}, 0},
-};
+  };
+  return specs;
+}
 
-struct UnarySpec {
-  UnaryOp op;
-  const char* name;
-  Domain x;
-  double ulps;
-  double floor;  // below this |reference| the error is absolute: zeros of sin, cos, tanh, log, gelu
-};
-const UnarySpec kUnary[] = {
+// Bounds in ulps: 0 for what IEEE rounds; a few for xsimd's polynomials; more where one feeds another.
+const std::vector<UnarySpec>& unary_specs() {
+  static const std::vector<UnarySpec> specs = {
     {UnaryOp::neg, "neg", {-3, 3}, 0, 1e-30},
     {UnaryOp::exp, "exp", {-30, 30}, 4, 1e-30},
     {UnaryOp::log, "log", {1e-4, 1e4, true}, 4, 1},
@@ -61,22 +41,18 @@ const UnarySpec kUnary[] = {
     {UnaryOp::relu, "relu", {-3, 3}, 0, 1e-30},
     {UnaryOp::gelu, "gelu", {-6, 6}, 8, 1},
     {UnaryOp::softplus, "softplus", {-30, 30}, 8, 1e-30},
-};
+  };
+  return specs;
+}
+
+}  // namespace pianograd::kernels::cpu::conformance
+
+namespace pianograd::kernels::cpu::conformance::detail {
+namespace {
 
 template <class T>
-Outcome binary_case(const BinarySpec& s, long n, const BinaryFn<T>& fn) {
-  Outcome o = binary_specials(s, n, fn);
-  // Both strided, a broadcast, b broadcast: the three loops of the SIMD body.
-  for (const auto& [sa, sb] : {std::pair<long, long>{1, 1}, {0, 1}, {1, 0}}) {
-    const auto a = sample<T>(sa ? n : 1, s.a, 11 + n), b = sample<T>(sb ? n : 1, s.b, 23 + n);
-    Guarded<T> got(n);
-    std::vector<T> want(static_cast<size_t>(n));
-    fn(s.op, a.data(), sa, b.data(), sb, got.data(), n);
-    ref::binary<T>(s.op, a.data(), sa, b.data(), sb, want.data(), n);
-    o = worst(o, ulps_each(got.data(), want.data(), n, 1e-30, s.ulps, sa && sb ? "y" : sa ? "y (b broadcast)" : "y (a broadcast)"));
-    o = worst(o, guards(got, "y"));
-  }
-  return o;
+std::vector<T> sample(long n, const Domain& d, std::uint64_t seed) {
+  return d.log_scale ? log_uniform<T>(n, seed, d.lo, d.hi, d.random_sign) : uniform<T>(n, seed, d.lo, d.hi);
 }
 
 // Special values: signed zeros, infinities, NaN, subnormals, +-1, integers (odd and even powers of a
@@ -143,6 +119,22 @@ Outcome unary_specials(const UnarySpec& s, long size, const UnaryFn<T>& fn) {
 }
 
 template <class T>
+Outcome binary_case(const BinarySpec& s, long n, const BinaryFn<T>& fn) {
+  Outcome o = binary_specials(s, n, fn);
+  // Both strided, a broadcast, b broadcast: the three loops of the SIMD body.
+  for (const auto& [sa, sb] : {std::pair<long, long>{1, 1}, {0, 1}, {1, 0}}) {
+    const auto a = sample<T>(sa ? n : 1, s.a, 11 + n), b = sample<T>(sb ? n : 1, s.b, 23 + n);
+    Guarded<T> got(n);
+    std::vector<T> want(static_cast<size_t>(n));
+    fn(s.op, a.data(), sa, b.data(), sb, got.data(), n);
+    ref::binary<T>(s.op, a.data(), sa, b.data(), sb, want.data(), n);
+    o = worst(o, ulps_each(got.data(), want.data(), n, 1e-30, s.ulps, sa && sb ? "y" : sa ? "y (b broadcast)" : "y (a broadcast)"));
+    o = worst(o, guards(got, "y"));
+  }
+  return o;
+}
+
+template <class T>
 Outcome unary_case(const UnarySpec& s, long n, const UnaryFn<T>& fn) {
   const auto x = sample<T>(n, s.x, 5 + n);
   Guarded<T> got(n);
@@ -157,12 +149,12 @@ Outcome unary_case(const UnarySpec& s, long n, const UnaryFn<T>& fn) {
 
 void add_elementwise_cases(std::vector<Case>& out) {
   const std::vector<long> large = {1000, 100003};  // the second is split over threads (kParallelGrain)
-  for (const BinarySpec& s : kBinary)
+  for (const BinarySpec& s : binary_specs())
     out.push_back(make_case("binary", s.name, [&s](auto t, long n) {
       using T = decltype(t);
       return binary_case<T>(s, n, &binary<T>);
     }, large));
-  for (const UnarySpec& s : kUnary)
+  for (const UnarySpec& s : unary_specs())
     out.push_back(make_case("unary", s.name, [&s](auto t, long n) {
       using T = decltype(t);
       return unary_case<T>(s, n, &unary<T>);
@@ -175,13 +167,13 @@ namespace pianograd::kernels::cpu::conformance {
 
 template <class T>
 Outcome check_binary(BinaryOp op, long n, const BinaryFn<T>& fn) {
-  for (const auto& s : detail::kBinary)
+  for (const auto& s : binary_specs())
     if (s.op == op) return detail::binary_case<T>(s, n, fn);
   return detail::broken("no binary spec");
 }
 template <class T>
 Outcome check_unary(UnaryOp op, long n, const UnaryFn<T>& fn) {
-  for (const auto& s : detail::kUnary)
+  for (const auto& s : unary_specs())
     if (s.op == op) return detail::unary_case<T>(s, n, fn);
   return detail::broken("no unary spec");
 }
