@@ -287,6 +287,8 @@ std::vector<uint8_t> encode_midi(const Performance& perf, const MidiWriteOptions
     throw ValueError("write_midi: ticks_per_quarter must be 1..32767, got " + std::to_string(opt.ticks_per_quarter));
   if (opt.channel < 0 || opt.channel > 15)
     throw ValueError("write_midi: channel must be 0..15, got " + std::to_string(opt.channel));
+  if (opt.program < -1 || opt.program > 127)
+    throw ValueError("write_midi: program must be 0..127 (or -1 for none), got " + std::to_string(opt.program));
   perf.validate();
 
   // At 120 bpm a quarter lasts 0.5 s, so there are 2 * ticks_per_quarter ticks per second.
@@ -301,7 +303,7 @@ std::vector<uint8_t> encode_midi(const Performance& perf, const MidiWriteOptions
   };
   struct Ev {
     int64_t tick;
-    int order;  // 0 note-off, 1 CC64, 2 note-on: releases before presses at one tick
+    int order;  // 0 CC64, 1 note-off, 2 note-on: the pedal as pedal_at(t) reads it, releases before presses
     size_t seq;
     uint8_t status, a, b;
   };
@@ -314,11 +316,11 @@ std::vector<uint8_t> encode_midi(const Performance& perf, const MidiWriteOptions
     const int64_t off = std::max(on + 1, to_tick(n.offset, "note", i));
     const auto key = static_cast<uint8_t>(n.key);
     evs.push_back({on, 2, i, static_cast<uint8_t>(0x90 | ch), key, static_cast<uint8_t>(n.velocity)});
-    evs.push_back({off, 0, i, static_cast<uint8_t>(0x80 | ch), key, 0x40});
+    evs.push_back({off, 1, i, static_cast<uint8_t>(0x80 | ch), key, 0x40});
   }
   for (size_t i = 0; i < perf.pedal.size(); ++i) {
     const PedalPoint& p = perf.pedal[i];
-    evs.push_back({to_tick(p.time, "pedal point", i), 1, i, static_cast<uint8_t>(0xB0 | ch), 64,
+    evs.push_back({to_tick(p.time, "pedal point", i), 0, i, static_cast<uint8_t>(0xB0 | ch), 64,
                    static_cast<uint8_t>(std::lround(p.value * 127.0))});
   }
   std::sort(evs.begin(), evs.end(), [](const Ev& x, const Ev& y) {
@@ -327,6 +329,11 @@ std::vector<uint8_t> encode_midi(const Performance& perf, const MidiWriteOptions
 
   std::vector<uint8_t> trk;
   if (opt.format == 0) put_tempo_events(trk);
+  if (opt.program >= 0) {  // a 2-byte message: program change carries one data byte
+    put_vlq(trk, 0);
+    trk.push_back(static_cast<uint8_t>(0xC0 | ch));
+    trk.push_back(static_cast<uint8_t>(opt.program));
+  }
   int64_t last = 0;
   uint8_t running = 0;
   for (const Ev& e : evs) {

@@ -41,6 +41,7 @@ struct MidiWriteOptions {
   int format = 1;               // 0 (one track) or 1 (tempo track + note track)
   int ticks_per_quarter = 480;  // 1..32767; at 120 bpm one tick = 1 / (2 * ticks_per_quarter) s
   int channel = 0;              // 0..15, the channel of every note and CC64 event
+  int program = -1;             // 0..127: a program change at tick 0 (-1: none; GM players default to 0, piano)
 };
 
 // Reads a Standard MIDI File. Throws FileNotFound for a missing file and MidiError for a malformed one.
@@ -58,7 +59,8 @@ inline Performance parse_midi(const std::vector<uint8_t>& bytes, const std::stri
 
 // Encodes a (validated) performance as SMF bytes. A note whose rounded offset tick equals its onset tick
 // is lengthened to one tick so that it survives the round trip. Pedal values are written as
-// round(value * 127). Events at the same tick are ordered note-offs, then CC64, then note-ons.
+// round(value * 127). Events at the same tick are ordered CC64, then note-offs, then note-ons: a pedal
+// change at a tick applies to the notes released at that tick, as Performance::pedal_at reads it.
 std::vector<uint8_t> encode_midi(const Performance& perf, const MidiWriteOptions& options = {});
 
 // Writes encode_midi(perf, options) to `path` atomically. Throws ValueError for an invalid performance or

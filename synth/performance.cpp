@@ -75,4 +75,37 @@ double Performance::pedal_at(double t) const {
   return std::prev(it)->value;
 }
 
+namespace {
+// x rounded to `decimals` decimal places (half to even, as Python's round): the nearest double to it.
+double round_to(double x, double scale) { return std::nearbyint(x * scale) / scale; }
+}  // namespace
+
+Performance Performance::quantized(double step) const {
+  if (!(step > 0) || !std::isfinite(step)) throw ValueError("Performance.quantized: step must be > 0, got " + num(step));
+  auto q = [&](double t) { return round_to(std::nearbyint(t / step) * step, 1e6); };
+  const double one = round_to(step, 1e6);
+  Performance out;
+  out.notes.reserve(notes.size());
+  for (const Note& n : notes) out.notes.push_back({n.key, q(n.onset), std::max(q(n.offset), q(n.onset) + one), n.velocity});
+  for (const PedalPoint& p : pedal) out.pedal.push_back({q(p.time), p.value});
+  out.sort();
+  return out;
+}
+
+Performance Performance::window(double start, double end, double min_len) const {
+  if (!(start >= 0) || !(end > start) || !std::isfinite(end))
+    throw ValueError("Performance.window: expected 0 <= start < end, got [" + num(start) + ", " + num(end) + ")");
+  auto rel = [&](double t) { return round_to(t - start, 1e9); };
+  Performance out;
+  for (const Note& n : notes)
+    if (n.onset >= start && n.onset < end - min_len) out.notes.push_back({n.key, rel(n.onset), rel(std::min(n.offset, end)), n.velocity});
+  const double v0 = pedal_at(start);
+  if (v0 > 0) out.pedal.push_back({0.0, v0});
+  for (const PedalPoint& p : pedal)
+    if (p.time > start && p.time < end) out.pedal.push_back({rel(p.time), p.value});
+  if (pedal_at(end) > 0) out.pedal.push_back({rel(end), 0.0});
+  out.sort();
+  return out;
+}
+
 }  // namespace pianograd

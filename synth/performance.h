@@ -46,6 +46,17 @@ struct Performance {
   // Pedal value in effect at time t: the value of the last point with time <= t, 0 before the first.
   double pedal_at(double t) const;
 
+  // Every time rounded to a grid of `step` seconds (the 1 ms of the data set's MIDI files by default) and
+  // then to the microsecond, so that JSON labels hold short decimals; a note that collapses keeps one
+  // step. Sorted. The label, its MIDI file and the audio rendered from it then describe one performance.
+  Performance quantized(double step = 0.001) const;
+
+  // The excerpt [start, end): notes with onsets in [start, end - min_len), offsets clipped to `end`, times
+  // shifted by -start (to the nanosecond, so window shifts leave no float residue); the pedal value at
+  // `start` carried in as a point at 0, and a lift at the cut when it is down then (the excerpt's audio
+  // ends cleanly). Sorted. ValueError unless 0 <= start < end.
+  Performance window(double start, double end, double min_len = 0.03) const;
+
   bool operator==(const Performance&) const = default;
 };
 

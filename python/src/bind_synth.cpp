@@ -2,12 +2,14 @@
 // renderers behind pg.Piano (a PianoParams preset). Renders release the GIL: they run for a while and
 // never call back into Python.
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include <pybind11/numpy.h>
 #include <pybind11/operators.h>
 
 #include "bind_common.h"
+#include "synth/atomic_file.h"
 #include "synth/audio_io.h"
 #include "synth/event_renderer.h"
 #include "synth/midi.h"
@@ -77,6 +79,24 @@ pg::Performance performance_from(const py::handle& notes, const py::handle& peda
     for (auto h : pedal) p.pedal.push_back(pedal_from(h));
   if (validate) p.validate();
   return p;
+}
+
+py::dict performance_dict(const pg::Performance& p) {
+  py::list notes, pedal;
+  for (const auto& n : p.notes) {
+    py::list e;
+    e.append(n.key), e.append(n.onset), e.append(n.offset), e.append(n.velocity);
+    notes.append(e);
+  }
+  for (const auto& q : p.pedal) {
+    py::list e;
+    e.append(q.time), e.append(q.value);
+    pedal.append(e);
+  }
+  py::dict d;
+  d["notes"] = notes;
+  d["pedal"] = pedal;
+  return d;
 }
 
 // A pg.Performance as is; anything with `notes` (and optionally `pedal`) attributes, or a list of notes.
@@ -181,6 +201,9 @@ void bind_synth(py::module_& m) {
         return s.str();
       });
 
+  m.attr("MIN_KEY") = pg::kMinKey;  // A0: the piano's 88 keys as MIDI key numbers
+  m.attr("MAX_KEY") = pg::kMaxKey;  // C8
+  m.attr("NUM_KEYS") = pg::kNumKeys;
   py::class_<pg::Performance>(m, "Performance",
       "Notes plus the sustain pedal: what a pianist does (times in seconds).\n\n"
       "Performance(notes=[], pedal=[], validate=True): notes are pg.Note, (key, onset, offset[, velocity])\n"
@@ -206,6 +229,56 @@ void bind_synth(py::module_& m) {
       .def("sort", [](pg::Performance& p) { p.sort(); return &p; }, py::return_value_policy::reference_internal,
            "Sorts notes by (onset, key) and pedal points by time, in place; returns self.")
       .def("pedal_at", &pg::Performance::pedal_at, py::arg("t"), "Pedal value in effect at time t.")
+      .def("quantized", &pg::Performance::quantized, py::arg("step") = 0.001,
+           "Times on a grid of `step` s (then to the microsecond); a collapsed note keeps one step; sorted.")
+      .def("window", &pg::Performance::window, py::arg("start"), py::arg("end"), py::arg("min_len") = 0.03,
+           "The excerpt [start, end) shifted to 0: notes starting before end - min_len, offsets clipped,\n"
+           "the pedal at `start` carried in and lifted at the cut.")
+      .def("to_dict", [](const pg::Performance& p) { return performance_dict(p); },
+           "{'notes': [[key, onset, offset, velocity], ...], 'pedal': [[time, value], ...]} (the label JSON).")
+      .def_static("from_dict", [](const py::dict& d) {
+             return performance_from(d["notes"], d.contains("pedal") ? py::object(d["pedal"]) : py::object(py::list()), true);
+           }, py::arg("d"))
+      .def("save_json", [](const pg::Performance& p, const py::object& path) {
+             const std::string text = py::str(py::module_::import("json").attr("dumps")(
+                 performance_dict(p), py::arg("separators") = py::make_tuple(",", ":")));
+             const std::filesystem::path target = fspath(path);
+             if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+             pg::detail::write_bytes_atomically(target, "Performance.save_json",
+                                                reinterpret_cast<const uint8_t*>(text.data()), text.size());
+           }, py::arg("path"), "Writes to_dict() as compact JSON, atomically (parent folders created).")
+      .def_static("load_json", [](const py::object& path) {
+             const py::object text = py::module_::import("pathlib").attr("Path")(path).attr("read_text")();
+             const py::dict d = py::module_::import("json").attr("loads")(text);
+             return performance_from(d["notes"], d.contains("pedal") ? py::object(d["pedal"]) : py::object(py::list()), true);
+           }, py::arg("path"))
+      .def("to_arrays", [](const pg::Performance& p) {
+             const size_t n = p.notes.size();
+             py::array_t<int32_t> key(n), vel(n);
+             py::array_t<double> on(n), off(n);
+             py::array_t<double> ped({static_cast<py::ssize_t>(p.pedal.size()), py::ssize_t{2}});
+             for (size_t i = 0; i < n; ++i) {
+               key.mutable_data()[i] = p.notes[i].key;
+               vel.mutable_data()[i] = p.notes[i].velocity;
+               on.mutable_data()[i] = p.notes[i].onset;
+               off.mutable_data()[i] = p.notes[i].offset;
+             }
+             for (size_t i = 0; i < p.pedal.size(); ++i) {
+               ped.mutable_data()[2 * i] = p.pedal[i].time;
+               ped.mutable_data()[2 * i + 1] = p.pedal[i].value;
+             }
+             py::dict d;
+             d["key"] = key, d["onset"] = on, d["offset"] = off, d["velocity"] = vel, d["pedal"] = ped;
+             return d;
+           }, "NumPy arrays: key/velocity int32, onset/offset float64, pedal (P, 2).")
+      .def("to_midi", [](const pg::Performance& p, const py::object& path, int program) {
+             // One tick per millisecond (500 ticks per quarter at 120 bpm): the grid of quantized().
+             const std::filesystem::path target = fspath(path);
+             if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+             pg::write_midi(target.string(), p, pg::MidiWriteOptions{0, 500, 0, program});
+           }, py::arg("path"), py::arg("program") = 0,
+           "A type-0 MIDI file with one tick per millisecond and a program change, atomically (parent\n"
+           "folders created).")
       .def("copy", [](const pg::Performance& p) { return p; })
       .def("__len__", [](const pg::Performance& p) { return p.notes.size(); })
       .def(py::self == py::self)
@@ -238,19 +311,23 @@ void bind_synth(py::module_& m) {
                           {include_drum_channel, error_on_out_of_range_keys});
   }, py::arg("data"), py::arg("name") = "<memory>", py::kw_only(), py::arg("include_drum_channel") = false,
   py::arg("error_on_out_of_range_keys") = false, "read_midi from bytes in memory.");
-  auto write_opts = [](int format, int tpq, int channel) { return pg::MidiWriteOptions{format, tpq, channel}; };
-  m.def("encode_midi", [=](const py::object& perf, int format, int ticks_per_quarter, int channel) {
-    const auto b = pg::encode_midi(as_performance(perf), write_opts(format, ticks_per_quarter, channel));
+  auto write_opts = [](int format, int tpq, int channel, int program) {
+    return pg::MidiWriteOptions{format, tpq, channel, program};
+  };
+  m.def("encode_midi", [=](const py::object& perf, int format, int ticks_per_quarter, int channel, int program) {
+    const auto b = pg::encode_midi(as_performance(perf), write_opts(format, ticks_per_quarter, channel, program));
     return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
   }, py::arg("performance"), py::kw_only(), py::arg("format") = 1, py::arg("ticks_per_quarter") = 480,
-  py::arg("channel") = 0, "A performance as Standard MIDI File bytes (120 bpm).");
-  m.def("write_midi", [=](const py::object& path, const py::object& perf, int format, int ticks_per_quarter, int channel) {
+  py::arg("channel") = 0, py::arg("program") = -1,
+  "A performance as Standard MIDI File bytes (120 bpm; program >= 0 adds a program change).");
+  m.def("write_midi", [=](const py::object& path, const py::object& perf, int format, int ticks_per_quarter, int channel,
+                          int program) {
     const std::string p = fspath(path);
     const pg::Performance q = as_performance(perf);
     py::gil_scoped_release rel;
-    pg::write_midi(p, q, write_opts(format, ticks_per_quarter, channel));
+    pg::write_midi(p, q, write_opts(format, ticks_per_quarter, channel, program));
   }, py::arg("path"), py::arg("performance"), py::kw_only(), py::arg("format") = 1,
-  py::arg("ticks_per_quarter") = 480, py::arg("channel") = 0,
+  py::arg("ticks_per_quarter") = 480, py::arg("channel") = 0, py::arg("program") = -1,
   "Writes a performance as a Standard MIDI File (format 1 by default, 120 bpm), atomically.\n"
   "Times survive a read_midi round trip within half a tick (0.52 ms at 480 ticks per quarter).");
 

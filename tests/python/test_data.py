@@ -8,9 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
+import pianograd as pg
 from pianograd.data import (
     HumanizeConfig, Note, Performance, catalog, excerpts, load_audio, load_manifest, perform,
-    select_pieces, split_of, sustained_offsets, with_pair_budget,
+    select_pieces, split_of, with_pair_budget,
 )
 from pianograd.data.cli import main as data_main
 from pianograd.data.humanize import resolve_same_key, truncated_normal
@@ -31,25 +32,46 @@ TINY = DataConfig(name="tiny", pieces=3, seed=7, n_pairs=1, categories=("chorale
 # Performances and MIDI
 
 
+def test_the_data_set_uses_the_engines_performance_type():
+    assert Performance is pg.Performance and Note is pg.Note  # one type (issue 14): no Python mirror
+    assert (pg.MIN_KEY, pg.MAX_KEY, pg.NUM_KEYS) == (21, 108, 88)
+
+
 def test_midi_round_trip_is_exact(tmp_path):
     p = Performance([Note(60, 0.1, 0.6, 80), Note(64, 0.1, 1.2, 70), Note(60, 0.7, 0.9, 1),
                      Note(21, 2.0, 2.5, 127), Note(108, 2.0, 2.001, 64)],
                     [(0.05, 1.0), (0.8, 0.0), (1.0, 1.0), (3.0, 0.0)]).quantized()
     p.to_midi(tmp_path / "a.mid")
-    q = Performance.from_midi(tmp_path / "a.mid")
+    q = pg.read_midi(tmp_path / "a.mid")
     assert q.notes == p.notes
     assert [(t, round(v * 127)) for t, v in q.pedal] == [(t, round(v * 127)) for t, v in p.pedal]
 
 
+def test_json_round_trip_and_arrays(tmp_path):
+    p = Performance([Note(60, 0.1, 0.6, 80), Note(64, 0.25, 1.2, 70)], [(0.05, 1.0), (0.8, 0.0)])
+    assert p.to_dict() == {"notes": [[60, 0.1, 0.6, 80], [64, 0.25, 1.2, 70]], "pedal": [[0.05, 1.0], [0.8, 0.0]]}
+    p.save_json(tmp_path / "p.json")
+    assert Performance.load_json(tmp_path / "p.json") == p == Performance.from_dict(p.to_dict())
+    a = p.to_arrays()
+    assert a["key"].tolist() == [60, 64] and a["onset"].dtype == np.float64 and a["pedal"].shape == (2, 2)
+    with pytest.raises(ValueError, match="note 0 key"):
+        Performance.from_dict({"notes": [[12, 0.0, 1.0, 64]]})
+
+
+def test_quantized_keeps_one_step_and_sorts():
+    q = Performance([Note(62, 0.0104, 0.0106, 50), Note(60, 0.0004, 0.5, 40)]).quantized(0.001)
+    assert [(n.key, n.onset, n.offset) for n in q.notes] == [(60, 0.0, 0.5), (62, 0.01, 0.011)]
+
+
 @pytest.mark.parametrize("bad, msg", [
-    (Note(20, 0.0, 1.0, 64), "key 20"), (Note(60, 1.0, 1.0, 64), "offset"),
-    (Note(60, -0.1, 1.0, 64), "onset"), (Note(60, 0.0, 1.0, 0), "velocity 0"),
-    (Note(60, 0.0, float("nan"), 64), "offset"),
+    (Note(20, 0.0, 1.0, 64), "note 1 key: expected 21..108, got 20"), (Note(60, 1.0, 1.0, 64), "note 1 offset"),
+    (Note(60, -0.1, 1.0, 64), "note 1 onset"), (Note(60, 0.0, 1.0, 0), "note 1 velocity: expected 1..127, got 0"),
+    (Note(60, 0.0, float("nan"), 64), "note 1 offset"),
 ])
 def test_validate_names_the_bad_field(bad, msg):
     with pytest.raises(ValueError, match=msg):
         Performance([Note(60, 0.0, 1.0, 64), bad]).validate()
-    with pytest.raises(ValueError, match="pedal 1"):
+    with pytest.raises(ValueError, match="pedal point 1"):
         Performance([], [(1.0, 1.0), (0.5, 0.0)]).validate()
 
 
@@ -61,11 +83,10 @@ def test_window_carries_and_lifts_the_pedal():
     assert w.pedal[0] == (0.0, 1.0) and w.pedal[-1] == (2.0, 0.0)  # state carried in, lifted at the cut
 
 
-def test_sustained_offsets_follow_the_pedal():
+def test_sounding_notes_follow_the_pedal():
     p = Performance([Note(60, 0.0, 0.5, 80), Note(60, 2.0, 2.5, 80), Note(67, 3.0, 3.2, 80)],
                     [(0.2, 1.0), (1.0, 0.0), (1.1, 1.0), (4.0, 0.0)])
-    s = sustained_offsets(p)
-    assert [n.offset for n in s.notes] == [1.0, 4.0, 4.0]
+    assert [n.offset for n in pg.sounding_notes(p)] == [1.0, 4.0, 4.0]
 
 
 def test_fold_to_piano_keeps_pitch_class():
@@ -141,8 +162,8 @@ def test_perform_is_deterministic_and_in_range():
         assert all(x.offset <= y.onset for x, y in zip(ns, ns[1:]))
     assert sum(n.key == 60 for n in a.notes) == 32
     # Dynamics: the f half is louder than the p half.
-    soft = np.mean([n.velocity for n in a.notes if n.onset < a.duration() * 0.4])
-    loud = np.mean([n.velocity for n in a.notes if n.onset > a.duration() * 0.6])
+    soft = np.mean([n.velocity for n in a.notes if n.onset < a.duration * 0.4])
+    loud = np.mean([n.velocity for n in a.notes if n.onset > a.duration * 0.6])
     assert loud > soft + 10
 
 
@@ -192,7 +213,7 @@ def test_excerpt_windows_are_bounded():
     ws = excerpt_windows(perf.quantized(), 3.0, 4, 4)
     assert 2 <= len(ws) <= 4
     for start, w in ws:
-        assert w.duration() <= 3.0 + 1e-9 and min(n.onset for n in w.notes) >= 0
+        assert w.duration <= 3.0 + 1e-9 and min(n.onset for n in w.notes) >= 0
     assert [s for s, _ in ws] == sorted(s for s, _ in ws)
 
 
@@ -218,8 +239,8 @@ def test_prepare_writes_valid_labels_and_splits(tiny):
         p = Performance.load_json(out / e["labels"])
         p.validate()
         assert p.notes and all(21 <= n.key <= 108 and 1 <= n.velocity <= 127 for n in p.notes)
-        assert p.duration() <= TINY.excerpt_s + 1e-9
-        assert Performance.from_midi(out / e["midi"]).notes == p.notes
+        assert p.duration <= TINY.excerpt_s + 1e-9
+        assert pg.read_midi(out / e["midi"]).notes == p.notes
 
 
 def test_prepare_second_run_hits_the_cache_and_is_identical(tiny):

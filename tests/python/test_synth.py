@@ -31,10 +31,11 @@ def test_performance_from_python_objects():
     import pickle
 
     assert pickle.loads(pickle.dumps(p)) == p
-    from pianograd.data.performance import Note as DNote, Performance as DPerf
+    from types import SimpleNamespace
 
-    d = DPerf([DNote(60, 0.0, 0.5, 80)])
-    assert pg.Performance(d).notes == [pg.Note(60, 0.0, 0.5, 80)]
+    # Any object with .notes (objects with key/onset/offset/velocity) and .pedal, e.g. another library's.
+    d = SimpleNamespace(notes=[SimpleNamespace(key=60, onset=0.0, offset=0.5, velocity=80)], pedal=[(0.1, 1.0)])
+    assert pg.Performance(d) == pg.Performance([pg.Note(60, 0.0, 0.5, 80)], [(0.1, 1.0)])
 
 
 @pytest.mark.parametrize("note, field", [((10, 0.0, 1.0, 64), "key"), ((60, 0.5, 0.5, 64), "offset"),

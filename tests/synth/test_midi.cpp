@@ -299,3 +299,27 @@ TEST(Midi, CorruptInputNeverCrashes) {
   for (uint8_t& x : noise) x = static_cast<uint8_t>(rng());
   EXPECT_FALSE(parse_or_error(noise));
 }
+
+// A pedal change and a release at one tick: the pedal event comes first, so a player holds the note
+// as Performance::pedal_at (and the renderers and roll labels) read it; a program change leads the track.
+TEST(Midi, PedalBeforeReleasesAtOneTickAndProgramChange) {
+  pg::Performance p;
+  p.notes = {{60, 0.0, 0.5, 64}};
+  p.pedal = {{0.5, 1.0}, {1.0, 0.0}};
+  pg::MidiWriteOptions opt;
+  opt.format = 0;
+  opt.program = 5;
+  const std::vector<uint8_t> b = pg::encode_midi(p, opt);
+  auto find = [&](std::initializer_list<uint8_t> seq) {
+    return std::search(b.begin(), b.end(), seq.begin(), seq.end()) - b.begin();
+  };
+  const auto prog = find({0xC0, 5}), cc = find({0xB0, 64, 127}), off = find({0x80, 60});
+  ASSERT_LT(prog, static_cast<long>(b.size()));
+  ASSERT_LT(cc, static_cast<long>(b.size()));
+  ASSERT_LT(off, static_cast<long>(b.size()));
+  EXPECT_LT(prog, cc);
+  EXPECT_LT(cc, off);
+  EXPECT_EQ(pg::parse_midi(b).notes, p.notes);
+  opt.program = 128;
+  EXPECT_THROW(pg::encode_midi(p, opt), pg::ValueError);
+}

@@ -86,3 +86,36 @@ TEST(Performance, DurationSortAndPedal) {
   EXPECT_DOUBLE_EQ(q.pedal_at(2.0), 0.0);
   EXPECT_DOUBLE_EQ(q.pedal_at(100.0), 0.0);
 }
+
+TEST(Performance, QuantizedRoundsToTheGridAndKeepsOneStep) {
+  pg::Performance p;
+  p.notes = {{62, 0.0104, 0.0106, 50}, {60, 0.0004, 0.5004, 40}};
+  p.pedal = {{0.2506, 1.0}};
+  const pg::Performance q = p.quantized(0.001);
+  ASSERT_EQ(q.notes.size(), 2u);
+  EXPECT_EQ(q.notes[0].key, 60);  // sorted
+  EXPECT_DOUBLE_EQ(q.notes[0].onset, 0.0);
+  EXPECT_DOUBLE_EQ(q.notes[0].offset, 0.5);
+  EXPECT_DOUBLE_EQ(q.notes[1].onset, 0.01);
+  EXPECT_DOUBLE_EQ(q.notes[1].offset, 0.011);  // collapsed onto its onset: one step kept
+  EXPECT_DOUBLE_EQ(q.pedal[0].time, 0.251);
+  EXPECT_EQ(q.quantized(0.001), q);
+  EXPECT_THROW(p.quantized(0.0), pg::ValueError);
+}
+
+TEST(Performance, WindowShiftsClipsAndCarriesThePedal) {
+  pg::Performance p;
+  p.notes = {{60, 0.5, 3.0, 80}, {62, 2.2, 2.8, 80}, {64, 4.5, 5.0, 80}, {65, 3.99, 4.2, 80}};
+  p.pedal = {{0.0, 1.0}, {2.5, 0.0}, {2.6, 1.0}};
+  const pg::Performance w = p.window(2.0, 4.0);
+  ASSERT_EQ(w.notes.size(), 1u);  // begun before the window, or too close to its end: left out
+  EXPECT_EQ(w.notes[0], (pg::Note{62, 0.2, 0.8, 80}));
+  ASSERT_EQ(w.pedal.size(), 4u);
+  EXPECT_EQ(w.pedal.front(), (pg::PedalPoint{0.0, 1.0}));  // the state at 2.0 carried in
+  EXPECT_EQ(w.pedal[1], (pg::PedalPoint{0.5, 0.0}));
+  EXPECT_EQ(w.pedal.back(), (pg::PedalPoint{2.0, 0.0}));   // lifted at the cut
+  pg::Performance clip;
+  clip.notes = {{60, 2.5, 9.0, 80}};
+  EXPECT_DOUBLE_EQ(clip.window(2.0, 4.0).notes[0].offset, 2.0);
+  EXPECT_THROW(p.window(3.0, 3.0), pg::ValueError);
+}

@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from .performance import Performance
+from .._core import Performance
 from .prepare import MANIFEST
 from .splits import labelled_subset
 

@@ -29,7 +29,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .performance import Note, Performance
+from .._core import Note, Performance
 from .score import ScoreData, ScoreNote
 
 # Beat-level tempo ranges (beats per minute) when the score gives no tempo.
@@ -172,7 +172,7 @@ def perform(score: ScoreData, category: str, seed: int, cfg: HumanizeConfig = Hu
     # --- pedal
     pedalled = bool(rs["pedal"].uniform() < cfg.pedal_prob)
     if pedalled:
-        perf.pedal = _pedal(score, cfg, rs["pedal"], secs, shift, pitch, q_on, q_off, perf.duration())
+        perf.pedal = _pedal(score, cfg, rs["pedal"], secs, shift, pitch, q_on, q_off, perf.duration)
     perf.validate()
     return perf.sort(), {"qpm": round(qpm, 3), "pedalled": pedalled}
 

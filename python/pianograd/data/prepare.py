@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from .cache import CODE_VERSION, atomic_write_json, hash_file, hash_obj
 from .catalog import CATEGORIES, Piece, catalog
 from .humanize import HumanizeConfig, perform
-from .performance import Performance
+from .._core import Performance
 from .render import RenderConfig, render_midi_array, renderer_id, write_wav
 from .score import ScoreData, corpus_file, load_score
 from .splits import SPLITS, labelled_subset, select_pieces
@@ -141,7 +141,7 @@ def prepare_piece(piece: Piece, split: str, labelled: bool, cfg: DataConfig, out
     entries = []
     for k, (start, w) in enumerate(excerpt_windows(perf, cfg.excerpt_s, cfg.excerpts_per_piece, cfg.min_notes)):
         w = w.quantized()
-        duration = round(min(cfg.excerpt_s, w.duration()), 3)
+        duration = round(min(cfg.excerpt_s, w.duration), 3)
         h = hash_obj("excerpt", w.to_dict(), duration)
         stem = f"{piece.slug}__{k:02d}_{h[:12]}"
         labels, midi = Path("labels") / f"{stem}.json", Path("midi") / f"{stem}.mid"

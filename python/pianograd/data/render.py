@@ -23,7 +23,7 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from .performance import MAX_KEY, MIN_KEY, Note, Performance
+from .._core import MAX_KEY, MIN_KEY, Note, Performance
 
 PathLike = Union[str, Path]
 SOUNDFONT_CANDIDATES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
@@ -126,7 +126,7 @@ def render_performance(perf: Performance, wav_path: PathLike, cfg: RenderConfig 
                        duration_s: Optional[float] = None, midi_path: Optional[PathLike] = None) -> dict:
     """Renders a performance (through a MIDI file, kept at midi_path if given) to a mono WAV of
     duration_s (default: the performance's duration) + tail; returns {peak, samples, seconds}."""
-    duration = perf.duration() if duration_s is None else duration_s
+    duration = perf.duration if duration_s is None else duration_s
     with tempfile.TemporaryDirectory(prefix="pg_mid_") as tmp:
         mid = Path(midi_path) if midi_path is not None else Path(tmp) / "perf.mid"
         perf.to_midi(mid, program=cfg.program)

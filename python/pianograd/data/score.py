@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from .performance import MAX_KEY, MIN_KEY
+from .._core import MAX_KEY, MIN_KEY
 
 # Level markings only (accents such as sf/fp are not levels). music21's volumeScalar in [0, 1].
 _LEVELS = {"pppp", "ppp", "pp", "p", "mp", "mf", "f", "ff", "fff", "ffff"}

@@ -124,7 +124,7 @@ class SyntheticSource:
         if self.rng.random() < self.soup_fraction:
             return note_soup(self.rng, seconds)
         perf = self.pool[int(self.rng.integers(len(self.pool)))]
-        start = self.rng.uniform(0, max(0.0, perf.duration() - seconds))
+        start = self.rng.uniform(0, max(0.0, perf.duration - seconds))
         return perf.window(start, start + seconds)
 
     def segment(self, n: int, labelled: bool = True) -> Segment:
