@@ -7,6 +7,7 @@ void bind_synth(py::module_& m);  // bind_synth.cpp
 void bind_fit(py::module_& m);    // bind_fit.cpp
 void bind_transcriber(py::module_& m);  // bind_transcriber.cpp
 void bind_metrics(py::module_& m);  // bind_metrics.cpp
+void bind_ngram(py::module_& m);    // bind_ngram.cpp
 void bind_motion(py::module_& m);  // bind_motion.cpp
 }  // namespace pgpy
 
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_fit(m);
   pgpy::bind_transcriber(m);
   pgpy::bind_metrics(m);
+  pgpy::bind_ngram(m);
   pgpy::bind_motion(m);
   pgpy::bind_info(m);
 }
