@@ -26,8 +26,7 @@ Tensor Linear::forward(const Tensor& x) {
   if (!x.defined() || x.dim() < 1 || x.size(-1) != in_features)
     throw ShapeError("Linear: expected input [..., " + std::to_string(in_features) + "], got " +
                      (x.defined() ? shape_str(x.shape()) : std::string("undefined")));
-  Tensor y = matmul(x, transpose(weight, 0, 1));
-  return bias.defined() ? add(y, bias) : y;
+  return linear(x, weight, bias);
 }
 
 }  // namespace pianograd::nn

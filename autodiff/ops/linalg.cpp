@@ -16,6 +16,7 @@ namespace pianograd {
 
 PG_REGISTER_OP(matmul);
 PG_REGISTER_OP(bmm);
+PG_REGISTER_OP(linear);
 
 namespace {
 namespace kc = kernels::cpu;
@@ -157,6 +158,28 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
                    rb ? batched_product(ad, true, gy, false, batch) : Tensor()};
          });
   return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  check_operands(x, w, "linear");
+  if (x.dim() < 1 || w.dim() != 2 || x.size(-1) != w.size(1))
+    throw ShapeError("linear: expected x [..., K] and w [N, K], got " + shape_str(x.shape()) + " and " +
+                     shape_str(w.shape()));
+  const int64_t K = w.size(1), N = w.size(0), rows = x.numel() / std::max<int64_t>(K, 1);
+  const Tensor x2 = x.detach().reshape({rows, K}), wd = w.detach();
+  Shape ys = x.shape();
+  ys.back() = N;
+  Tensor y = batched_product(x2, false, wd, true, {}).reshape(ys);
+  record(y, "linear", {x, w},
+         [x2, wd, sx = x.shape(), rx = x.requires_grad(), rw = w.requires_grad()](const Tensor& gy) -> Grads {
+           const Tensor g = gy.reshape({x2.size(0), wd.size(0)});
+           return {rx ? batched_product(g, false, wd, false, {}).reshape(sx) : Tensor(),   // dx = dy W
+                   rw ? batched_product(g, true, x2, false, {}) : Tensor()};              // dW = dy^T x
+         });
+  if (!b.defined()) return y;
+  if (b.dim() != 1 || b.size(0) != N)
+    throw ShapeError("linear: bias must be [" + std::to_string(N) + "], got " + shape_str(b.shape()));
+  return add(y, b);
 }
 
 }  // namespace pianograd

@@ -62,13 +62,19 @@ GemmFn<T> pick_packed() {
 //   f32    58.0 / 75.5  76.3 / 83.7  82.1 / 85.7  71.8 / 85.3  71.4 / 78.9   (scalar ref: 2.5, 1.4, 1.3)
 //   f64    35.6 / 37.1  38.5 / 41.9  39.8 / 43.3  33.2 / 41.1  42.5 / 40.1
 // Eigen is ahead at every size but f64 n=1024 (by 3-25%; its packing is cheaper at n=64), so the
-// AVX2 path uses Eigen. Our kernel serves the ISAs Eigen is not compiled for: SSE2, and AVX-512,
-// where 6x32 zmm tiles should beat AVX2-compiled Eigen (not measured: this CPU has no AVX-512).
+// AVX2 path uses Eigen. Our kernel serves the ISAs Eigen is not compiled for: SSE2, and AVX-512, where
+// its 6x32 zmm tiles beat AVX2-compiled Eigen (AMD Zen 4, f32, one thread: n=256 0.33 vs 0.42 ms, n=512
+// 2.8 vs 3.4 ms; n=128 0.048 vs 0.043 ms).
+// A handful of rows (decoding one token at a time: M = batch) is a matrix-vector product, where packing B
+// costs more than the multiply-adds: our packed kernel spent ~3x its FLOP time packing the weights for
+// M = 1 in the motion LM's decoding. Eigen's GEMV-style path reads B once, unpacked.
+constexpr long kSmallM = 8;
+
 template <class T>
-GemmFn<T> pick_backend() {
+GemmFn<T> pick_backend(long M) {
   switch (active_isa()) {
     case Isa::avx2: return &avx2::gemm_eigen<T>;
-    case Isa::avx512: return &avx512::gemm_packed<T>;
+    case Isa::avx512: return M <= kSmallM ? &avx2::gemm_eigen<T> : &avx512::gemm_packed<T>;
     case Isa::sse2: return &sse2::gemm_packed<T>;
     case Isa::scalar: break;
   }
@@ -124,7 +130,7 @@ void gemm_eigen(bool transA, bool transB, long M, long N, long K, T alpha, const
 template <class T>
 void gemm(bool transA, bool transB, long M, long N, long K, T alpha, const T* A, long lda, const T* B, long ldb,
           T beta, T* C, long ldc) {
-  run_threaded<T>(pick_backend<T>(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  run_threaded<T>(pick_backend<T>(M), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <class T>
@@ -132,7 +138,7 @@ void gemm_batched(long batch, bool transA, bool transB, long M, long N, long K, 
                   const long* a_off, long lda, const T* B, const long* b_off, long ldb, T beta, T* C, long ldc) {
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   if (batch >= 2 && flops < kGemmParallelFlops && !omp_in_parallel()) {
-    const GemmFn<T> fn = pick_backend<T>();
+    const GemmFn<T> fn = pick_backend<T>(M);
 #pragma omp parallel for schedule(static) if (flops * static_cast<double>(batch) >= kGemmParallelFlops)
     for (long i = 0; i < batch; ++i)
       fn(transA, transB, M, N, K, alpha, A + a_off[i], lda, B + b_off[i], ldb, beta, C + i * M * ldc, ldc);

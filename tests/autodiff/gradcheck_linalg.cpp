@@ -1,4 +1,4 @@
-// Gradient-check cases for matmul (1-D promotion, 2-D, batched with broadcasting) and bmm.
+// Gradient-check cases for matmul (1-D promotion, 2-D, batched with broadcasting), bmm and linear.
 #include "gradcheck.h"
 
 namespace pianograd::testing {
@@ -24,6 +24,9 @@ PG_GRAD_CASES(
     {"matmul", {{2, 1, 3, 4}, {3, 4, 2}}, [](V in) { return matmul(in[0], in[1]); }, 1e-6, nullptr,
      "broadcast batch dims"},
     {"bmm", {{3, 2, 4}, {3, 4, 5}}, [](V in) { return bmm(in[0], in[1]); }},
+    {"linear", {{3, 4}, {5, 4}, {5}}, [](V in) { return linear(in[0], in[1], in[2]); }, 1e-6, nullptr, "with bias"},
+    {"linear", {{2, 3, 4}, {5, 4}}, [](V in) { return linear(in[0], in[1]); }, 1e-6, nullptr, "batched, no bias"},
+    {"linear", {{4}, {2, 4}}, [](V in) { return linear(in[0], in[1]); }, 1e-6, nullptr, "1-D input"},
     // A filterbank-like w (bands of 1-3 rows, one empty column): the banded path, both gradients.
     {"banded_matmul", {{2, 3, 10}, {10, 6}}, [](V in) { return banded_matmul(in[0], in[1] * banded_mask()); },
      1e-6, nullptr, "banded"},
