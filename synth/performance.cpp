@@ -108,4 +108,22 @@ Performance Performance::window(double start, double end, double min_len) const 
   return out;
 }
 
+Performance Performance::transformed(int semitones, double time_scale, double velocity_scale) const {
+  if (!(time_scale > 0) || !std::isfinite(time_scale))
+    throw ValueError("Performance.transformed: time_scale must be > 0, got " + num(time_scale));
+  if (!(velocity_scale > 0) || !std::isfinite(velocity_scale))
+    throw ValueError("Performance.transformed: velocity_scale must be > 0, got " + num(velocity_scale));
+  Performance out;
+  out.notes.reserve(notes.size());
+  for (const Note& n : notes) {
+    const int key = n.key + semitones;
+    if (key < kMinKey || key > kMaxKey) continue;
+    const int v = static_cast<int>(std::lround(n.velocity * velocity_scale));
+    out.notes.push_back({key, n.onset * time_scale, n.offset * time_scale, std::clamp(v, 1, 127)});
+  }
+  for (const PedalPoint& p : pedal) out.pedal.push_back({p.time * time_scale, p.value});
+  out.sort();
+  return out;
+}
+
 }  // namespace pianograd

@@ -57,6 +57,11 @@ struct Performance {
   // ends cleanly). Sorted. ValueError unless 0 <= start < end.
   Performance window(double start, double end, double min_len = 0.03) const;
 
+  // Data augmentation for the motion LM: keys moved by `semitones` (notes leaving 21..108 dropped), every
+  // time multiplied by `time_scale` (> 0: 1.1 is 10% slower), velocities multiplied by `velocity_scale`
+  // (> 0) and clamped to 1..127. Sorted. ValueError for a non-positive or non-finite scale.
+  Performance transformed(int semitones, double time_scale = 1.0, double velocity_scale = 1.0) const;
+
   bool operator==(const Performance&) const = default;
 };
 

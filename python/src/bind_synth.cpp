@@ -234,6 +234,9 @@ void bind_synth(py::module_& m) {
       .def("window", &pg::Performance::window, py::arg("start"), py::arg("end"), py::arg("min_len") = 0.03,
            "The excerpt [start, end) shifted to 0: notes starting before end - min_len, offsets clipped,\n"
            "the pedal at `start` carried in and lifted at the cut.")
+      .def("transformed", &pg::Performance::transformed, py::arg("semitones") = 0, py::arg("time_scale") = 1.0,
+           py::arg("velocity_scale") = 1.0,
+           "Transposed (keys off the keyboard dropped), time-scaled and velocity-scaled copy (augmentation).")
       .def("to_dict", [](const pg::Performance& p) { return performance_dict(p); },
            "{'notes': [[key, onset, offset, velocity], ...], 'pedal': [[time, value], ...]} (the label JSON).")
       .def_static("from_dict", [](const py::dict& d) {

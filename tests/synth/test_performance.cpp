@@ -119,3 +119,20 @@ TEST(Performance, WindowShiftsClipsAndCarriesThePedal) {
   EXPECT_DOUBLE_EQ(clip.window(2.0, 4.0).notes[0].offset, 2.0);
   EXPECT_THROW(p.window(3.0, 3.0), pg::ValueError);
 }
+
+TEST(Performance, TransformedTransposesScalesAndDropsKeysOffTheKeyboard) {
+  pg::Performance p;
+  p.notes = {{60, 0.5, 1.0, 100}, {106, 1.0, 2.0, 20}, {22, 0.0, 0.1, 3}};
+  p.pedal = {{0.25, 1.0}};
+  const pg::Performance q = p.transformed(3, 2.0, 1.5);
+  ASSERT_EQ(q.notes.size(), 2u);  // 106 + 3 is past C8
+  EXPECT_EQ(q.notes[0], (pg::Note{25, 0.0, 0.2, 5}));
+  EXPECT_EQ(q.notes[1], (pg::Note{63, 1.0, 2.0, 127}));  // 150 clamped
+  EXPECT_DOUBLE_EQ(q.pedal[0].time, 0.5);
+  EXPECT_NO_THROW(q.validate());
+  pg::Performance sorted = p;
+  sorted.sort();
+  EXPECT_EQ(p.transformed(0), sorted);
+  EXPECT_THROW(p.transformed(0, 0.0), pg::ValueError);
+  EXPECT_THROW(p.transformed(0, 1.0, -1.0), pg::ValueError);
+}
