@@ -1,5 +1,6 @@
 // Every op of the engine.
 #pragma once
+#include "autodiff/ops/attention.h"
 #include "autodiff/ops/conv.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/ops/harmonic_stack.h"

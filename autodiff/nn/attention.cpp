@@ -60,20 +60,29 @@ Tensor MultiheadAttention::forward(const Tensor& q, const Tensor& k, const Tenso
     if (in_proj_bias.defined()) y = add(y, slice(in_proj_bias, 0, role * D, (role + 1) * D));
     return y;
   };
-  // Scaling q before the product (not the scores after) touches T*D instead of T*S values.
-  Tensor qh = permute(reshape(mul(project(q, 0), 1.0 / std::sqrt(static_cast<double>(hd))), {B, T, H, hd}), {0, 2, 1, 3});
-  Tensor kt = permute(reshape(project(k, 1), {B, S, H, hd}), {0, 2, 3, 1});  // [B, H, hd, S]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const Tensor pq = project(q, 0), pk = project(k, 1);
   Tensor vh = permute(reshape(project(v, 2), {B, S, H, hd}), {0, 2, 1, 3});  // [B, H, S, hd]
-  Tensor scores = matmul(qh, kt);                                             // [B, H, T, S]
-  if (causal) scores = add(scores, causal_mask(T, S, scores.dtype()));
-  if (attn_mask.defined()) {
+  Tensor ctx;                                                                 // [B, H, T, hd]
+  if (!attn_mask.defined()) {
+    // The fused kernel (autodiff/ops/attention.h): no [B, H, T, S] score matrix, forward or backward.
+    Tensor qh = permute(reshape(pq, {B, T, H, hd}), {0, 2, 1, 3});
+    Tensor kh = permute(reshape(pk, {B, S, H, hd}), {0, 2, 1, 3});
+    ctx = scaled_dot_product_attention(qh, kh, vh, causal, scale);
+  } else {
     if (!is_floating(attn_mask.dtype()))
       throw DTypeError(std::string("MultiheadAttention: attn_mask must be an additive floating mask, got ") +
                        dtype_name(attn_mask.dtype()));
+    // An arbitrary additive mask: the op chain. Scaling q before the product (not the scores after)
+    // touches T*D instead of T*S values.
+    Tensor qh = permute(reshape(mul(pq, scale), {B, T, H, hd}), {0, 2, 1, 3});
+    Tensor kt = permute(reshape(pk, {B, S, H, hd}), {0, 2, 3, 1});  // [B, H, hd, S]
+    Tensor scores = matmul(qh, kt);                                 // [B, H, T, S]
+    if (causal) scores = add(scores, causal_mask(T, S, scores.dtype()));
     scores = add(scores, attn_mask.dtype() == scores.dtype() ? attn_mask : attn_mask.to(scores.dtype()));
+    ctx = matmul(softmax(scores, -1), vh);
   }
-  Tensor attn = softmax(scores, -1);
-  Tensor out = reshape(permute(matmul(attn, vh), {0, 2, 1, 3}), {B, T, D});
+  Tensor out = reshape(permute(ctx, {0, 2, 1, 3}), {B, T, D});
   return out_proj->forward(out);
 }
 

@@ -1,5 +1,6 @@
-// Multi-head scaled dot-product attention (Vaswani et al. 2017), batch-first [B, T, D], built from
-// matmul / softmax / reshape / permute so the tape differentiates it. Parameter names follow
+// Multi-head scaled dot-product attention (Vaswani et al. 2017), batch-first [B, T, D]. Without an
+// attn_mask the heads go through the fused scaled_dot_product_attention op (autodiff/ops/attention.h:
+// FlashAttention-style, no [B, H, T, S] score matrix); with one, through matmul / add / softmax. Parameter names follow
 // torch.nn.MultiheadAttention (in_proj_weight, in_proj_bias, out_proj.*) so weights can be exchanged.
 #pragma once
 #include <memory>
@@ -19,6 +20,8 @@ class MultiheadAttention : public Module {
   Tensor forward(const Tensor& x) override;
   // query [B, T, D], key/value [B, S, D] -> [B, T, D]. attn_mask (optional) is added to the scores:
   // a floating tensor broadcastable to [B, H, T, S] (0 = keep, -inf = drop), combined with `causal`.
+  // Without attn_mask, a causal module needs T <= S (ShapeError otherwise: the first queries would see
+  // no key).
   Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& attn_mask);
   std::string type_name() const override { return "MultiheadAttention"; }
 

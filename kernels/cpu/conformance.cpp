@@ -19,6 +19,7 @@ const std::vector<Case>& cases() {
     detail::add_conv_cases(t);
     detail::add_spectral_cases(t);
     detail::add_modal_cases(t);
+    detail::add_attention_cases(t);
     return t;
   }();
   return table;

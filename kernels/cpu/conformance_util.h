@@ -157,5 +157,6 @@ void add_linalg_cases(std::vector<Case>& out);
 void add_conv_cases(std::vector<Case>& out);
 void add_spectral_cases(std::vector<Case>& out);
 void add_modal_cases(std::vector<Case>& out);
+void add_attention_cases(std::vector<Case>& out);
 
 }  // namespace pianograd::kernels::cpu::conformance::detail

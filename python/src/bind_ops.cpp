@@ -143,6 +143,11 @@ void bind_ops(py::module_& m) {
         "log(sum(exp(x), axis)), computed stably.");
   m.def("softmax", &pg::softmax, py::arg("x"), py::arg("axis") = -1, "Softmax along axis.");
   m.def("log_softmax", &pg::log_softmax, py::arg("x"), py::arg("axis") = -1, "Log-softmax along axis.");
+  m.def("scaled_dot_product_attention", [](T q, T k, T v, bool causal, double scale) {
+    MaybeRelease rel(q.numel());
+    return pg::scaled_dot_product_attention(q, k, v, causal, scale);
+  }, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal") = true, py::arg("scale") = 0.0,
+  "softmax(scale q k^T) v over [..., T, D] (fused; scale 0 = 1/sqrt(D)); causal: query i sees keys j <= i + Tk - Tq.");
 
   // --- shape and indexing (autodiff/ops/shape_ops.h) ---
   m.def("reshape", [](T x, O shape) { return pg::reshape(x, shape_from(shape)); }, py::arg("x"), py::arg("shape"),
