@@ -144,6 +144,7 @@ Tensor.__str__ = _tensor_repr
 
 from . import nn, optim  # noqa: E402  (submodules need the names above)
 from ._core import cuda  # noqa: E402,F401  (pg.cuda.is_available(), device_count(), ...)
+from .lm.generate import generate  # noqa: E402,F401  (pg.generate: the motion LM continues a prompt)
 
 
 # Python-side progress reporting for long loops (tqdm when installed, else a plain iterator).

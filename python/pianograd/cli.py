@@ -11,6 +11,9 @@
     pianograd train transcription ...   trains the transcriber (pianograd.transcription)
     pianograd eval --data D [--model M] scores a transcriber; JSON + Markdown + PNG report
     pianograd experiment --out R        the sample-efficiency experiment
+    pianograd train lm --config C       trains the motion language model (pianograd.lm)
+    pianograd lm eval --midi DIR        scores MIDI files with the motion LM and its baselines
+    pianograd generate out.mid          continues a prompt with the motion LM (--wav renders it)
 """
 from __future__ import annotations
 
@@ -319,9 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
                           add_help=False)
     data.add_argument("args", nargs=argparse.REMAINDER)
     data.set_defaults(func=_cmd_data)
+    from .lm.cli import add_parsers as add_lm_parsers
     from .transcription.cli import add_parsers
 
     add_parsers(sub)
+    add_lm_parsers(sub)
     return p
 
 

@@ -9,6 +9,7 @@ void bind_transcriber(py::module_& m);  // bind_transcriber.cpp
 void bind_metrics(py::module_& m);  // bind_metrics.cpp
 void bind_ngram(py::module_& m);    // bind_ngram.cpp
 void bind_motion(py::module_& m);  // bind_motion.cpp
+void bind_motion_lm(py::module_& m);  // bind_motion_lm.cpp
 }  // namespace pgpy
 
 PYBIND11_MODULE(_core, m) {
@@ -26,5 +27,6 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_metrics(m);
   pgpy::bind_ngram(m);
   pgpy::bind_motion(m);
+  pgpy::bind_motion_lm(m);
   pgpy::bind_info(m);
 }

@@ -34,8 +34,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .train import train
 
+    if args.what == "lm":
+        from ..lm.cli import train_lm
+        return train_lm(args)
     if args.what != "transcription":
-        raise ValueError(f"train: unknown target {args.what!r} (known: transcription)")
+        raise ValueError(f"train: unknown target {args.what!r} (known: transcription, lm)")
     over = {"out": args.out, "steps": args.steps, "time_budget_s": args.time_budget, "data": args.data,
             "n_pairs": args.n_pairs, "seed": args.seed, "threads": args.threads, "init": args.init}
     cfg = TrainConfig.load(args.config, **over) if args.config else \
@@ -94,9 +97,10 @@ def add_parsers(sub) -> None:
     t.add_argument("--frame-threshold", type=float, default=None, help="default: the model's tuned value or 0.5")
     t.set_defaults(func=_cmd_transcribe)
 
-    tr = sub.add_parser("train", help="train a model: `pianograd train transcription --config C`")
-    tr.add_argument("what", choices=["transcription"])
-    tr.add_argument("--config", default=None, help="JSON training config (configs/transcription/*.json)")
+    tr = sub.add_parser("train", help="train a model: `pianograd train transcription|lm --config C`")
+    tr.add_argument("what", choices=["transcription", "lm"])
+    tr.add_argument("--config", default=None, help="JSON training config (configs/transcription/*.json, configs/lm/*.json)")
+    tr.add_argument("--arch", default=None, choices=["transformer", "gru", "ngram"], help="lm: which model")
     tr.add_argument("--out", default=None, help="run folder (checkpoint, log.jsonl, model.safetensors)")
     tr.add_argument("--data", default=None, help="prepared data folder (pianograd data prepare)")
     tr.add_argument("--steps", type=int, default=None)

@@ -1,0 +1,233 @@
+"""Training the motion language model and its baselines (issue 14, item 6): random crops of tokenised,
+augmented performances (transposition, tempo and velocity scaling drawn per crop), next-token
+cross-entropy, AdamW with warm-up and cosine decay, gradient clipping, periodic validation NLL,
+atomic checkpoints, resume, seeds.
+
+    arch transformer  pg.MotionLM (config.model overrides pg.MotionLMConfig)
+    arch gru          pg.MotionGRU sized to the transformer's parameter count (same vocabulary, width)
+    arch ngram        pg.NGramLM (config.model: {"order": 5}), fitted on every transposition of the data
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from .. import _core as pg
+from .. import optim
+from ..data.cache import atomic_write_json
+from .config import LMConfig
+from .data import fingerprint, performances
+
+CKPT = "checkpoint"
+
+
+def transformer_config(cfg: LMConfig, tok: "pg.MotionTokenizer") -> "pg.MotionLMConfig":
+    over = {k: v for k, v in cfg.model.items() if k != "order"}
+    return pg.MotionLMConfig(**{"vocab_size": tok.vocab_size, "seed": cfg.seed, **over})
+
+
+def make_model(cfg: LMConfig, tok: "pg.MotionTokenizer"):
+    lm = transformer_config(cfg, tok)
+    if cfg.arch == "transformer":
+        return pg.MotionLM(lm)
+    gc = pg.MotionGRUConfig.matching(lm, pg.MotionLM(lm).parameter_count())
+    return pg.MotionGRU(gc)
+
+
+def load_any(path: str):
+    """A MotionLM, MotionGRU or NGramLM checkpoint, whichever the file is."""
+    p = str(path)
+    if p.endswith(".ngram"):
+        return pg.NGramLM.load(p)
+    try:
+        return pg.MotionLM.load(p)
+    except ValueError:  # not a transformer checkpoint: the GRU's (or a clear error naming the file)
+        return pg.MotionGRU.load(p)
+
+
+class Crops:
+    """Random training crops [context + 1 tokens] from tokenised, augmented windows of performances."""
+
+    def __init__(self, perfs: List["pg.Performance"], tok: "pg.MotionTokenizer", cfg: LMConfig, length: int,
+                 rng: np.random.Generator) -> None:
+        self.perfs, self.tok, self.cfg, self.length, self.rng = perfs, tok, cfg, length, rng
+        self.durations = np.array([max(p.duration, 1e-3) for p in perfs])
+        # Tokens per second of each performance: the window that yields `length` tokens.
+        self.rate = np.array([max(len(tok.encode(p)), 1) / d for p, d in zip(perfs, self.durations)])
+        self.weights = self.durations / self.durations.sum()
+
+    def crop(self) -> np.ndarray:
+        cfg, r = self.cfg, self.rng
+        i = int(r.choice(len(self.perfs), p=self.weights))
+        p, dur = self.perfs[i], self.durations[i]
+        span = 1.5 * self.length / self.rate[i] + 1.0
+        # A tenth of the crops open the piece (BOS first), so the model learns how performances start.
+        start = 0.0 if (r.random() < 0.1 or dur <= span) else float(r.uniform(0.0, dur - span))
+        w = p if (start == 0.0 and dur <= span) else p.window(start, min(dur, start + span), 0.0)
+        w = w.transformed(int(r.integers(-cfg.transpose, cfg.transpose + 1)),
+                          float(r.uniform(1 - cfg.tempo, 1 + cfg.tempo)),
+                          float(r.uniform(1 - cfg.velocity, 1 + cfg.velocity)))
+        t = self.tok.encode(w, bos=start == 0.0)
+        out = np.zeros(self.length + 1, dtype=np.int64)  # PAD beyond the end: ignored by the loss
+        out[: min(len(t), self.length + 1)] = t[: self.length + 1]
+        return out
+
+    def batch(self, n: int) -> np.ndarray:
+        return np.stack([self.crop() for _ in range(n)])
+
+
+def fit_ngram(cfg: LMConfig, tok: "pg.MotionTokenizer", train: List["pg.Performance"]) -> "pg.NGramLM":
+    """The n-gram on every transposition within cfg.transpose of every training performance."""
+    seqs = [tok.encode(p.transformed(k), bos=True) for p in train for k in range(-cfg.transpose, cfg.transpose + 1)]
+    lm = pg.NGramLM(tok.vocab_size, int(cfg.model.get("order", 5)))
+    lm.fit([s for s in seqs if len(s) > 1])
+    return lm
+
+
+def validation_nll(model, tok: "pg.MotionTokenizer", perfs: List["pg.Performance"]) -> float:
+    total, count = 0.0, 0
+    for p in perfs:
+        t = tok.encode(p, bos=True)
+        if len(t) < 2:
+            continue
+        nll = model.sequence_nll(t) if isinstance(model, pg.NGramLM) else float(pg.token_nll(model, t).sum())
+        total += nll
+        count += len(t) - 1
+    return total / max(count, 1)
+
+
+class LMTrainer:
+    def __init__(self, cfg: LMConfig, quiet: bool = False, data=None) -> None:
+        self.cfg, self.quiet = cfg, quiet
+        if cfg.threads:
+            pg.set_num_threads(cfg.threads)
+        pg.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.tok = pg.MotionTokenizer()
+        self.perfs, self.names = data if data is not None else performances(cfg, progress=not quiet)
+        self.step = 0
+        self.log: List[dict] = []
+        if cfg.arch == "ngram":
+            self.model = None
+            return
+        self.model = make_model(cfg, self.tok)
+        self.model.train()
+        self.context = transformer_config(cfg, self.tok).context
+        self.opt = optim.AdamW(list(self.model.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
+        self.crops = Crops(self.perfs["train"], self.tok, cfg, self.context, np.random.default_rng(cfg.seed + 1))
+        self.valid = self.perfs["valid"][: cfg.eval_pieces]
+        self._resume()
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def _model_file(self) -> str:
+        return "model.safetensors"
+
+    def _save(self, final: bool = False) -> None:
+        ck = self.out / CKPT
+        ck.mkdir(exist_ok=True)
+        self.model.save(str(ck / self._model_file()))
+        pg.save_safetensors(str(ck / "optim.safetensors"), self.opt.state_dict())
+        atomic_write_json(ck / "state.json", {"step": self.step, "config": self.cfg.to_dict(),
+                                              "rng": self.rng.bit_generator.state,
+                                              "crop_rng": self.crops.rng.bit_generator.state})
+        if final:
+            self.model.save(str(self.out / self._model_file()))
+
+    def _resume(self) -> None:
+        st = self.out / CKPT / "state.json"
+        if not st.is_file():
+            return
+        state = json.loads(st.read_text())
+        free = ("time_budget_s", "threads")
+        if {k: v for k, v in state["config"].items() if k not in free} != \
+                {k: v for k, v in self.cfg.to_dict().items() if k not in free}:
+            raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
+                             "use another --out or delete it")
+        ck = self.out / CKPT
+        self.model = load_any(str(ck / self._model_file()))
+        self.model.train()
+        self.opt = optim.AdamW(list(self.model.parameters()), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
+        self.rng.bit_generator.state = state["rng"]
+        self.crops.rng.bit_generator.state = state["crop_rng"]
+        self.step = int(state["step"])
+        logf = self.out / "log.jsonl"
+        if logf.is_file():
+            self.log = [json.loads(l) for l in logf.read_text().splitlines() if l.strip()]
+            self.log = [r for r in self.log if r["step"] <= self.step]
+
+    def _record(self, rec: dict, on_log) -> None:
+        self.log.append(rec)
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if on_log:
+            on_log(rec)
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> Dict[str, object]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        if cfg.arch == "ngram":
+            lm = fit_ngram(cfg, self.tok, self.perfs["train"])
+            lm.save(str(self.out / "model.ngram"))
+            v = validation_nll(lm, self.tok, self.perfs["valid"][: cfg.eval_pieces])
+            self._record({"step": 0, "seconds": round(time.perf_counter() - t0, 2), "valid_nll": v}, on_log)
+            return {"steps": 0, "seconds": time.perf_counter() - t0, "model": str(self.out / "model.ngram"),
+                    "parameters": lm.num_ngrams, "valid_nll": v, "log": self.log}
+        bar = None
+        if not self.quiet:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train lm ({cfg.arch})", unit="step")
+        params = list(self.model.parameters())
+        acc, n_acc = 0.0, 0
+        try:
+            while self.step < cfg.steps:
+                if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+                    break
+                x = pg.from_numpy(self.crops.batch(cfg.batch))
+                self.sched.apply(self.opt)
+                self.opt.zero_grad()
+                loss = self.model.loss(x)
+                loss.backward()
+                gn = optim.clip_grad_norm(params, cfg.clip_norm)
+                if not math.isfinite(gn):
+                    raise FloatingPointError(f"step {self.step}: gradient norm is {gn}")
+                self.opt.step()
+                self.step += 1
+                acc += loss.item()
+                n_acc += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{acc / n_acc:.3f}")
+                last = self.step == cfg.steps
+                if self.step % cfg.log_every == 0 or last:
+                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2), "loss": acc / n_acc,
+                           "lr": self.sched(self.step)}
+                    if self.step % cfg.eval_every == 0 or last:
+                        rec["valid_nll"] = validation_nll(self.model, self.tok, self.valid)
+                        self.model.train()
+                    acc, n_acc = 0.0, 0
+                    self._record(rec, on_log)
+                if self.step % cfg.checkpoint_every == 0:
+                    self._save()
+        finally:
+            if bar is not None:
+                bar.close()
+        self._save(final=True)
+        self.model.eval()
+        return {"steps": self.step, "seconds": time.perf_counter() - t0, "model": str(self.out / self._model_file()),
+                "parameters": int(self.model.parameter_count()), "data": fingerprint(self.perfs["train"]),
+                "log": self.log}
+
+
+def train(cfg: LMConfig, quiet: bool = False, data=None) -> Dict[str, object]:
+    """Trains per cfg (resuming from cfg.out/checkpoint when present); returns a summary."""
+    return LMTrainer(cfg, quiet, data).run()
