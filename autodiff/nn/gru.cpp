@@ -44,16 +44,16 @@ std::pair<Tensor, Tensor> GRU::forward(const Tensor& x, const Tensor& h0) {
   std::vector<Tensor> finals;
   for (int64_t l = 0; l < num_layers; ++l) {
     // The input projections of all time steps in one matmul; only h W_hh^T stays in the loop.
-    Tensor gi = matmul(seq, transpose(weight_ih[static_cast<size_t>(l)], 0, 1));  // [T, B, 3H]
-    if (!bias_ih.empty()) gi = add(gi, bias_ih[static_cast<size_t>(l)]);
-    const Tensor whh_t = transpose(weight_hh[static_cast<size_t>(l)], 0, 1);      // [H, 3H]
+    // linear() multiplies by the transposed weight in place: no [3H, H] transpose copy per time step.
+    const Tensor gi = linear(seq, weight_ih[static_cast<size_t>(l)],
+                             bias_ih.empty() ? Tensor() : bias_ih[static_cast<size_t>(l)]);  // [T, B, 3H]
+    const Tensor bhh = bias_hh.empty() ? Tensor() : bias_hh[static_cast<size_t>(l)];
     Tensor h = h0.defined() ? h0.select(0, l) : zeros({B, H}, x.dtype());
     std::vector<Tensor> outs;
     outs.reserve(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) {
       const Tensor gi_t = gi.select(0, t);  // [B, 3H]
-      Tensor gh = matmul(h, whh_t);
-      if (!bias_hh.empty()) gh = add(gh, bias_hh[static_cast<size_t>(l)]);
+      const Tensor gh = linear(h, weight_hh[static_cast<size_t>(l)], bhh);
       const Tensor r = sigmoid(add(slice(gi_t, 1, 0, H), slice(gh, 1, 0, H)));
       const Tensor z = sigmoid(add(slice(gi_t, 1, H, 2 * H), slice(gh, 1, H, 2 * H)));
       const Tensor n = tanh(add(slice(gi_t, 1, 2 * H, 3 * H), mul(r, slice(gh, 1, 2 * H, 3 * H))));
