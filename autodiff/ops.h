@@ -6,6 +6,7 @@
 #include "autodiff/ops/harmonic_stack.h"
 #include "autodiff/ops/linalg.h"
 #include "autodiff/ops/nn_ops.h"
+#include "autodiff/ops/recurrent.h"
 #include "autodiff/ops/reduce.h"
 #include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"

@@ -47,22 +47,11 @@ std::pair<Tensor, Tensor> GRU::forward(const Tensor& x, const Tensor& h0) {
     // linear() multiplies by the transposed weight in place: no [3H, H] transpose copy per time step.
     const Tensor gi = linear(seq, weight_ih[static_cast<size_t>(l)],
                              bias_ih.empty() ? Tensor() : bias_ih[static_cast<size_t>(l)]);  // [T, B, 3H]
-    const Tensor bhh = bias_hh.empty() ? Tensor() : bias_hh[static_cast<size_t>(l)];
-    Tensor h = h0.defined() ? h0.select(0, l) : zeros({B, H}, x.dtype());
-    std::vector<Tensor> outs;
-    outs.reserve(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) {
-      const Tensor gi_t = gi.select(0, t);  // [B, 3H]
-      const Tensor gh = linear(h, weight_hh[static_cast<size_t>(l)], bhh);
-      const Tensor r = sigmoid(add(slice(gi_t, 1, 0, H), slice(gh, 1, 0, H)));
-      const Tensor z = sigmoid(add(slice(gi_t, 1, H, 2 * H), slice(gh, 1, H, 2 * H)));
-      const Tensor n = tanh(add(slice(gi_t, 1, 2 * H, 3 * H), mul(r, slice(gh, 1, 2 * H, 3 * H))));
-      // h' = n + z (h - n): the same as (1 - z) n + z h with one op fewer.
-      h = add(n, mul(z, sub(h, n)));
-      outs.push_back(h);
-    }
-    finals.push_back(h);
-    seq = stack(outs, 0);  // [T, B, H]
+    const Tensor h0l = h0.defined() ? h0.select(0, l) : zeros({B, H}, x.dtype(), x.device());
+    // The time loop is one op (autodiff/ops/recurrent.h): its VJP is one backpropagation through time.
+    seq = gru_recurrence(gi, weight_hh[static_cast<size_t>(l)],
+                         bias_hh.empty() ? Tensor() : bias_hh[static_cast<size_t>(l)], h0l);  // [T, B, H]
+    finals.push_back(seq.select(0, T - 1));
   }
   return {permute(seq, {1, 0, 2}), stack(finals, 0)};
 }

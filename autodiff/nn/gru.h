@@ -1,5 +1,6 @@
-// Gated recurrent unit (Cho et al. 2014), batch-first, one or more stacked layers, composed from ops
-// (the tape unrolls it over time). Gate order and parameter names follow torch.nn.GRU:
+// Gated recurrent unit (Cho et al. 2014), batch-first, one or more stacked layers: per layer one GEMM for
+// the input projections and one gru_recurrence op for the time loop. Gate order and parameter names
+// follow torch.nn.GRU:
 //   r = σ(W_ir x + b_ir + W_hr h + b_hr)
 //   z = σ(W_iz x + b_iz + W_hz h + b_hz)
 //   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))

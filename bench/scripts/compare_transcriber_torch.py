@@ -13,11 +13,11 @@ head, BCE-with-logits + masked velocity MSE). Skips cleanly when torch is not in
 """
 import argparse
 import math
-import statistics
 import sys
-import time
 
 import numpy as np
+
+from _timing import print_ratios, time_interleaved
 
 
 # Overrides of TranscriberConfig's defaults, by --config name.
@@ -30,20 +30,6 @@ def make_batch(batch, n, frames, seed=0):
     onset = (rng.random((batch, frames, 88)) < 0.005).astype(np.float32)
     frame = (rng.random((batch, frames, 88)) < 0.05).astype(np.float32)
     return audio, {"onset": onset, "frame": frame, "offset": onset.copy(), "velocity": onset * 0.6}
-
-
-def time_interleaved(steps, repeats):
-    """All `repeats` times of each step function, alternating them so that both see the same machine
-    load (the numbers are taken on a shared machine)."""
-    for step in steps:
-        step()  # warm-up (allocations, lazy init)
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for i, step in enumerate(steps):
-            t0 = time.perf_counter()
-            step()
-            times[i].append(time.perf_counter() - t0)
-    return times
 
 
 def ours(cfg_json, audio, targets, threads):
@@ -176,12 +162,7 @@ def main():
     print(f"transcriber train step ({args.config} config), batch {args.batch} x {args.seconds:g} s, "
           f"{args.threads} thread(s), {args.repeats} steps each; params ours {m.parameter_count()} / torch "
           f"{torch_params}")
-    # Best of N is each library's speed with the least interference; the median says how steady it is
-    # (torch's step time varies much more than ours from one step to the next).
-    print(f"{'':8} {'pianograd':>12} {'torch':>12} {'torch/ours':>12}")
-    for name, pick in (("best", min), ("median", statistics.median)):
-        a, b = pick(t_ours), pick(t_torch)
-        print(f"{name:8} {a * 1e3:10.1f}ms {b * 1e3:10.1f}ms {b / a:12.2f}")
+    print_ratios(t_ours, t_torch)
     return 0
 
 

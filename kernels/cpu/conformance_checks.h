@@ -44,6 +44,9 @@ template <class T> using BinaryFn = std::function<void(BinaryOp, const T*, long,
 template <class T> using UnaryFn = std::function<void(UnaryOp, const T*, T*, long)>;
 template <class T> Outcome check_binary(BinaryOp op, long n, const BinaryFn<T>& fn);
 template <class T> Outcome check_unary(UnaryOp op, long n, const UnaryFn<T>& fn);
+// gx = gy f'(x) with y = f(x) from ref::unary, on the op's domain.
+template <class T> using UnaryBwdFn = std::function<void(UnaryOp, const T*, const T*, const T*, T*, long)>;
+template <class T> Outcome check_unary_backward(UnaryOp op, long n, const UnaryBwdFn<T>& fn);
 
 // Training (size = elements). weight: 0 none, 1 one broadcast pos_weight, 2 one per element.
 template <class T>

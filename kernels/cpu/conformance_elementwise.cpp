@@ -145,6 +145,19 @@ Outcome unary_case(const UnarySpec& s, long n, const UnaryFn<T>& fn) {
                unary_specials(s, n, fn));
 }
 
+// The derivative's bound: the op's own (sin, cos, tanh and exp inside gelu' and softplus') plus the
+// product with gy; its floor 1 covers gelu''s zero near x = -0.75 and sin/cos's zeros.
+template <class T>
+Outcome unary_backward_case(const UnarySpec& s, long n, const UnaryBwdFn<T>& fn) {
+  const auto x = sample<T>(n, s.x, 7 + n), gy = uniform<T>(n, 13 + n, -2, 2);
+  std::vector<T> y(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+  ref::unary<T>(s.op, x.data(), y.data(), n);
+  Guarded<T> got(n);
+  fn(s.op, x.data(), y.data(), gy.data(), got.data(), n);
+  ref::unary_backward<T>(s.op, x.data(), y.data(), gy.data(), want.data(), n);
+  return worst(ulps_each(got.data(), want.data(), n, 1.0, s.ulps + 2, "gx"), guards(got, "gx"));
+}
+
 }  // namespace
 
 void add_elementwise_cases(std::vector<Case>& out) {
@@ -158,6 +171,11 @@ void add_elementwise_cases(std::vector<Case>& out) {
     out.push_back(make_case("unary", s.name, [&s](auto t, long n) {
       using T = decltype(t);
       return unary_case<T>(s, n, &unary<T>);
+    }, large));
+  for (const UnarySpec& s : unary_specs())
+    out.push_back(make_case("unary_backward", s.name, [&s](auto t, long n) {
+      using T = decltype(t);
+      return unary_backward_case<T>(s, n, &unary_backward<T>);
     }, large));
 }
 
@@ -177,9 +195,17 @@ Outcome check_unary(UnaryOp op, long n, const UnaryFn<T>& fn) {
     if (s.op == op) return detail::unary_case<T>(s, n, fn);
   return detail::broken("no unary spec");
 }
+template <class T>
+Outcome check_unary_backward(UnaryOp op, long n, const UnaryBwdFn<T>& fn) {
+  for (const auto& s : unary_specs())
+    if (s.op == op) return detail::unary_backward_case<T>(s, n, fn);
+  return detail::broken("no unary spec");
+}
 template Outcome check_binary<float>(BinaryOp, long, const BinaryFn<float>&);
 template Outcome check_binary<double>(BinaryOp, long, const BinaryFn<double>&);
 template Outcome check_unary<float>(UnaryOp, long, const UnaryFn<float>&);
 template Outcome check_unary<double>(UnaryOp, long, const UnaryFn<double>&);
+template Outcome check_unary_backward<float>(UnaryOp, long, const UnaryBwdFn<float>&);
+template Outcome check_unary_backward<double>(UnaryOp, long, const UnaryBwdFn<double>&);
 
 }  // namespace pianograd::kernels::cpu::conformance

@@ -2,6 +2,8 @@
 // derivative kernels.
 #include "kernels/cpu/elementwise.h"
 
+#include "kernels/common/unary_grad.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -20,10 +22,16 @@ template <class T>
 void unary(UnaryOp op, const T* x, T* y, long n) {
   for (long i = 0; i < n; ++i) y[i] = unary_scalar(op, x[i]);
 }
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n) {
+  for (long i = 0; i < n; ++i) gx[i] = gy[i] * unary_grad_scalar(op, x[i], y[i]);
+}
 template void binary<float>(BinaryOp, const float*, long, const float*, long, float*, long);
 template void binary<double>(BinaryOp, const double*, long, const double*, long, double*, long);
 template void unary<float>(UnaryOp, const float*, float*, long);
 template void unary<double>(UnaryOp, const double*, double*, long);
+template void unary_backward<float>(UnaryOp, const float*, const float*, const float*, float*, long);
+template void unary_backward<double>(UnaryOp, const double*, const double*, const double*, double*, long);
 }  // namespace ref
 
 namespace {
@@ -41,6 +49,19 @@ BinaryFn<T> pick_binary() {
     case Isa::scalar: break;
   }
   return &ref::binary<T>;
+}
+template <class T>
+using UnaryBwdFn = void (*)(UnaryOp, const T*, const T*, const T*, T*, long);
+
+template <class T>
+UnaryBwdFn<T> pick_unary_backward() {
+  switch (active_isa()) {
+    case Isa::avx512: return &avx512::unary_backward<T>;
+    case Isa::avx2: return &avx2::unary_backward<T>;
+    case Isa::sse2: return &sse2::unary_backward<T>;
+    case Isa::scalar: break;
+  }
+  return &ref::unary_backward<T>;
 }
 template <class T>
 UnaryFn<T> pick_unary() {
@@ -69,25 +90,8 @@ void unary(UnaryOp op, const T* x, T* y, long n) {
 
 template <class T>
 void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n) {
-  auto each = [&](auto&& d) {
-    parallel_chunks(n, [&](long lo, long hi) {
-      for (long i = lo; i < hi; ++i) gx[i] = gy[i] * d(x[i], y[i]);
-    });
-  };
-  switch (op) {
-    case UnaryOp::neg: return each([](T, T) { return T(-1); });
-    case UnaryOp::exp: return each([](T, T v) { return v; });
-    case UnaryOp::log: return each([](T u, T) { return T(1) / u; });
-    case UnaryOp::sqrt: return each([](T, T v) { return T(0.5) / v; });
-    case UnaryOp::abs: return each([](T u, T) { return u > T(0) ? T(1) : (u < T(0) ? T(-1) : T(0)); });
-    case UnaryOp::sin: return each([](T u, T) { return std::cos(u); });
-    case UnaryOp::cos: return each([](T u, T) { return -std::sin(u); });
-    case UnaryOp::tanh: return each([](T, T v) { return T(1) - v * v; });
-    case UnaryOp::sigmoid: return each([](T, T v) { return v * (T(1) - v); });
-    case UnaryOp::relu: return each([](T u, T) { return u > T(0) ? T(1) : T(0); });
-    case UnaryOp::gelu: return each([](T u, T) { return gelu_grad_scalar(u); });
-    case UnaryOp::softplus: return each([](T u, T) { return sigmoid_scalar(u); });
-  }
+  const UnaryBwdFn<T> fn = pick_unary_backward<T>();
+  parallel_chunks(n, [&](long lo, long hi) { fn(op, x + lo, y + lo, gy + lo, gx + lo, hi - lo); });
 }
 
 template void binary<float>(BinaryOp, const float*, long, const float*, long, float*, long);
@@ -100,5 +104,6 @@ template void unary_backward<double>(UnaryOp, const double*, const double*, cons
 // Covered by the conformance suite (kernels/cpu/conformance_*.cpp; kernel_registry.h).
 PG_CPU_KERNEL(binary);
 PG_CPU_KERNEL(unary);
+PG_CPU_KERNEL(unary_backward);
 
 }  // namespace pianograd::kernels::cpu

@@ -16,6 +16,7 @@ template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const
 namespace ref {
 template <class T> void binary(BinaryOp op, const T* a, long sa, const T* b, long sb, T* y, long n);
 template <class T> void unary(UnaryOp op, const T* x, T* y, long n);
+template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n);
 }  // namespace ref
 
 // One namespace per ISA translation unit (elementwise_<isa>.cpp), single-threaded.
@@ -23,6 +24,7 @@ template <class T> void unary(UnaryOp op, const T* x, T* y, long n);
   namespace ns {                                                                                \
   template <class T> void binary(BinaryOp op, const T* a, long sa, const T* b, long sb, T* y, long n); \
   template <class T> void unary(UnaryOp op, const T* x, T* y, long n);                          \
+  template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n); \
   }
 PG_ELEMENTWISE_ISA_DECL(sse2)
 PG_ELEMENTWISE_ISA_DECL(avx2)

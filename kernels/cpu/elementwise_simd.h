@@ -5,6 +5,7 @@
 #include <limits>
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/common/unary_grad.h"
 #include "kernels/cpu/elementwise.h"
 
 namespace pianograd::kernels::cpu::simd {
@@ -124,6 +125,53 @@ void unary(UnaryOp op, const T* x, T* y, long n) {
   }
 }
 
+// gx = gy * f'(x) (unary_grad.h's derivatives, from x or from y = f(x)). d(x, y, i) loads what its op
+// needs, so the ops that read one input stream one array fewer.
+template <class Arch, class T, class D>
+inline void unary_backward_loop(const T* x, const T* y, const T* gy, T* gx, long n, UnaryOp op, D d) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr long W = static_cast<long>(B::size);
+  long i = 0;
+  for (; i + W <= n; i += W) (B::load_unaligned(gy + i) * d(x, y, i)).store_unaligned(gx + i);
+  for (; i < n; ++i) gx[i] = gy[i] * unary_grad_scalar(op, x[i], y[i]);
+}
+
+template <class Arch, class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n) {
+  using B = xsimd::batch<T, Arch>;
+  const B zero(T(0)), one(T(1)), half(T(0.5));
+  const auto X = [](const T* p, const T*, long i) { return B::load_unaligned(p + i); };
+  const auto Y = [](const T*, const T* p, long i) { return B::load_unaligned(p + i); };
+  auto via_x = [&](auto f) { return unary_backward_loop<Arch>(x, y, gy, gx, n, op, [&](const T* a, const T* b, long i) { return f(X(a, b, i)); }); };
+  auto via_y = [&](auto f) { return unary_backward_loop<Arch>(x, y, gy, gx, n, op, [&](const T* a, const T* b, long i) { return f(Y(a, b, i)); }); };
+  switch (op) {
+    case UnaryOp::neg: return via_x([&](B) { return B(T(-1)); });
+    case UnaryOp::exp: return via_y([](B v) { return v; });
+    case UnaryOp::log: return via_x([&](B u) { return one / u; });
+    case UnaryOp::sqrt: return via_y([&](B v) { return half / v; });
+    case UnaryOp::abs:
+      return via_x([&](B u) { return xsimd::select(u > zero, one, xsimd::select(u < zero, B(T(-1)), zero)); });
+    case UnaryOp::sin: return via_x([](B u) { return xsimd::cos(u); });
+    case UnaryOp::cos: return via_x([](B u) { return -xsimd::sin(u); });
+    case UnaryOp::tanh: return via_y([&](B v) { return one - v * v; });
+    case UnaryOp::sigmoid: return via_y([&](B v) { return v * (one - v); });
+    case UnaryOp::relu: return via_x([&](B u) { return xsimd::select(u > zero, one, zero); });
+    case UnaryOp::gelu:
+      // The tanh form's derivative: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2), t = tanh(c (x + a x^3)).
+      return via_x([&](B u) {
+        const B c(kGeluC<T>), a(kGeluA<T>), u2 = u * u;
+        const B t = xsimd::tanh(c * (u + a * u2 * u));
+        return half * (one + t) + half * u * (one - t * t) * (c * (one + B(T(3)) * a * u2));
+      });
+    case UnaryOp::softplus:
+      // sigmoid(x), from exp(-|x|) so that it never overflows (sigmoid_scalar's split by sign).
+      return via_x([&](B u) {
+        const B e = xsimd::exp(-xsimd::abs(u));
+        return xsimd::select(u >= zero, one / (one + e), e / (one + e));
+      });
+  }
+}
+
 }  // namespace pianograd::kernels::cpu::simd
 
 // Instantiates the ISA namespace's entry points over the templated bodies for one architecture.
@@ -133,8 +181,13 @@ void unary(UnaryOp op, const T* x, T* y, long n) {
     simd::binary<Arch, T>(op, a, sa, b, sb, y, n);                                               \
   }                                                                                              \
   template <class T> void unary(UnaryOp op, const T* x, T* y, long n) { simd::unary<Arch, T>(op, x, y, n); } \
+  template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, long n) { \
+    simd::unary_backward<Arch, T>(op, x, y, gy, gx, n);                                          \
+  }                                                                                              \
   template void binary<float>(BinaryOp, const float*, long, const float*, long, float*, long);   \
   template void binary<double>(BinaryOp, const double*, long, const double*, long, double*, long); \
   template void unary<float>(UnaryOp, const float*, float*, long);                               \
   template void unary<double>(UnaryOp, const double*, double*, long);                            \
+  template void unary_backward<float>(UnaryOp, const float*, const float*, const float*, float*, long); \
+  template void unary_backward<double>(UnaryOp, const double*, const double*, const double*, double*, long); \
   }

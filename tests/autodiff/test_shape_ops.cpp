@@ -1,6 +1,8 @@
 // Forward values and argument checks of the join and index ops (gradients: gradcheck_shape.cpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "pianograd.h"
 
 namespace pianograd {
@@ -10,6 +12,37 @@ using VD = std::vector<double>;
 using VI = std::vector<int64_t>;
 
 Tensor seq(const Shape& s) { return arange(0, static_cast<double>(shape_numel(s)), 1, DType::f64).reshape(s); }
+
+// permute against index arithmetic, for every permutation of a rank-4 shape with a size-1 dim (the copy
+// merges trailing dims that stay contiguous, walks the last one at a stride otherwise), in the 4- and
+// 8-byte element types.
+TEST(Permute, EveryPermutationMatchesIndexArithmetic) {
+  const Shape xs{3, 1, 4, 5};
+  const int64_t n = shape_numel(xs);
+  std::vector<int64_t> perm{0, 1, 2, 3};
+  do {
+    Shape ys(4);
+    for (size_t i = 0; i < 4; ++i) ys[i] = xs[static_cast<size_t>(perm[i])];
+    const std::vector<int64_t> xst{20, 20, 5, 1};
+    std::vector<double> want(static_cast<size_t>(n));
+    int64_t k = 0;
+    for (int64_t a = 0; a < ys[0]; ++a)
+      for (int64_t b = 0; b < ys[1]; ++b)
+        for (int64_t c = 0; c < ys[2]; ++c)
+          for (int64_t d = 0; d < ys[3]; ++d) {
+            const int64_t i[4] = {a, b, c, d};
+            int64_t off = 0;
+            for (size_t q = 0; q < 4; ++q) off += i[q] * xst[static_cast<size_t>(perm[q])];
+            want[static_cast<size_t>(k++)] = static_cast<double>(off);
+          }
+    for (DType dt : {DType::f32, DType::f64, DType::i64, DType::i32}) {
+      const Tensor y = permute(seq(xs).to(dt), perm);
+      ASSERT_EQ(y.shape(), ys);
+      EXPECT_EQ(y.to(DType::f64).to_vector<double>(), want) << dtype_name(dt) << " perm " << perm[0] << perm[1]
+                                                            << perm[2] << perm[3];
+    }
+  } while (std::next_permutation(perm.begin(), perm.end()));
+}
 
 TEST(Expand, BroadcastsValues) {
   Tensor y = expand(from_vector<double>({1, 2, 3}, {3, 1}), {2, 3, 2});

@@ -17,13 +17,16 @@ namespace {
 using namespace conformance;
 
 template <class T>
-void elementwise(int W, BinaryFn<T> binary, UnaryFn<T> unary, LossFn<T> loss, AdamFn<T> adam) {
+void elementwise(int W, BinaryFn<T> binary, UnaryFn<T> unary, UnaryBwdFn<T> unary_bwd, LossFn<T> loss, AdamFn<T> adam) {
   const char* t = type_name<T>();
   for (long n : sizes(W)) {
     for (int op = 0; op <= static_cast<int>(BinaryOp::minimum); ++op)
       expect_ok(check_binary<T>(static_cast<BinaryOp>(op), n, binary), W, t, "binary op " + std::to_string(op), n);
     for (int op = 0; op <= static_cast<int>(UnaryOp::softplus); ++op)
       expect_ok(check_unary<T>(static_cast<UnaryOp>(op), n, unary), W, t, "unary op " + std::to_string(op), n);
+    for (int op = 0; op <= static_cast<int>(UnaryOp::softplus); ++op)
+      expect_ok(check_unary_backward<T>(static_cast<UnaryOp>(op), n, unary_bwd), W, t,
+                "unary_backward op " + std::to_string(op), n);
     for (auto kind : {PointwiseLoss::mse, PointwiseLoss::l1, PointwiseLoss::bce_with_logits})
       for (int weight = 0; weight < (kind == PointwiseLoss::bce_with_logits ? 3 : 1); ++weight)
         expect_ok(check_pointwise_loss<T>(kind, weight, n, loss), W, t, "pointwise_loss " + std::to_string(static_cast<int>(kind)), n);
@@ -33,9 +36,10 @@ void elementwise(int W, BinaryFn<T> binary, UnaryFn<T> unary, LossFn<T> loss, Ad
 
 #define PG_TEST(ns, W)                                                                                   \
   TEST(EmulatedWidth, ElementwiseLossesAndAdam##W) {                                                     \
-    elementwise<float>(W, &ns::binary<float>, &ns::unary<float>, &ns::pointwise_loss<float>, &ns::adam_update<float>); \
-    elementwise<double>(W, &ns::binary<double>, &ns::unary<double>, &ns::pointwise_loss<double>,          \
-                        &ns::adam_update<double>);                                                       \
+    elementwise<float>(W, &ns::binary<float>, &ns::unary<float>, &ns::unary_backward<float>,              \
+                       &ns::pointwise_loss<float>, &ns::adam_update<float>);                             \
+    elementwise<double>(W, &ns::binary<double>, &ns::unary<double>, &ns::unary_backward<double>,         \
+                        &ns::pointwise_loss<double>, &ns::adam_update<double>);                          \
   }
 PG_EMULATED_WIDTHS(PG_TEST)
 #undef PG_TEST
