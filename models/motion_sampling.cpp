@@ -19,6 +19,7 @@ void check(const SamplingOptions& o) {
   if (!(o.top_p > 0 && o.top_p <= 1)) throw ValueError("generate: top_p must be in (0, 1], got " + std::to_string(o.top_p));
   if (o.max_new_tokens < 1) throw ValueError("generate: max_new_tokens must be >= 1");
   if (!(o.max_seconds >= 0)) throw ValueError("generate: max_seconds must be >= 0");
+  if (o.min_new_tokens < 0) throw ValueError("generate: min_new_tokens must be >= 0");
 }
 
 Tensor batch_tokens(const std::vector<std::vector<int32_t>>& rows, size_t from) {
@@ -101,6 +102,7 @@ std::vector<std::vector<int32_t>> generate(MotionLM& model, const MotionTokenize
   std::mt19937_64 rng(o.seed);
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   const std::vector<int32_t> banned = {MotionTokenizer::kPad, MotionTokenizer::kBos};
+  const std::vector<int32_t> banned_early = {MotionTokenizer::kPad, MotionTokenizer::kBos, MotionTokenizer::kEos};
   std::vector<char> done(B, 0);
   std::vector<double> seconds(B, 0.0);
   KVCache cache = model.new_cache(static_cast<int64_t>(B));
@@ -112,7 +114,7 @@ std::vector<std::vector<int32_t>> generate(MotionLM& model, const MotionTokenize
     for (size_t b = 0; b < B; ++b) {
       if (!done[b]) {
         const float* row = logits.data<float>() + (static_cast<int64_t>(b) * T + T - 1) * V;
-        next[b] = sample_token(row, V, o, banned, uni(rng));
+        next[b] = sample_token(row, V, o, step < o.min_new_tokens ? banned_early : banned, uni(rng));
         const int32_t t = next[b];
         if (tok.kind(t) == TokenKind::shift) seconds[b] += tok.value(t) * tok.config().time_step;
         if (t == MotionTokenizer::kEos || (o.max_seconds > 0 && seconds[b] >= o.max_seconds)) done[b] = 1;

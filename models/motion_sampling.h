@@ -4,7 +4,7 @@
 // al. 2020). Seeded: the same prompts, options and model give the same tokens.
 //
 // Rules, all documented for users of `pianograd generate` / pg.generate:
-//   * PAD and BOS are never sampled; EOS ends a sequence.
+//   * PAD and BOS are never sampled; EOS ends a sequence (and is not sampled before min_new_tokens).
 //   * A sequence also ends once its tokens span max_seconds of music (the sum of its SHIFTs), or after
 //     max_new_tokens. The batch runs until every sequence has ended.
 //   * Prompts are cut to the shortest one's length, keeping their most recent tokens (the batch shares
@@ -29,6 +29,7 @@ struct SamplingOptions {
   int64_t max_new_tokens = 2048;
   double max_seconds = 0.0;  // 0: no limit
   bool use_cache = true;     // false: every step recomputes the whole window (the benchmark's baseline)
+  int64_t min_new_tokens = 0;  // EOS is not sampled before this many new tokens (fixed-length runs)
 };
 
 // Continuations (without their prompts) of each prompt. ValueError for bad options or tokens outside

@@ -30,30 +30,42 @@ double max_rel(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+// The fused op and the chain on the same inputs, in `dt` and (the truth) in f64: their values and the
+// gradients of all inputs. In f64 both must agree to `tol`. In f32 the two round differently (the op
+// keeps h' = n + z (h - n), its GEMMs add in another order), so the fused op must stay within a few
+// times the chain's own distance from the f64 truth plus `tol`: measured 1e-5 to 3e-5 of the largest
+// value for both on every ISA at T 64, where a wrong term would be off by O(1).
 void compare(DType dt, int64_t T, int64_t B, int64_t H, bool bias, double tol) {
   manual_seed(5);
-  Tensor gi = randn({T, B, 3 * H}, dt), w = mul(randn({3 * H, H}, dt), 0.5), h0 = randn({B, H}, dt);
-  Tensor b = bias ? mul(randn({3 * H}, dt), 0.3) : Tensor();
-  const Tensor gy = randn({T, B, H}, dt);
-  std::vector<Tensor> fused, ref;
-  for (auto* grads : {&fused, &ref}) {
+  const Tensor gi0 = randn({T, B, 3 * H}, dt), w0 = mul(randn({3 * H, H}, dt), 0.5), h00 = randn({B, H}, dt);
+  const Tensor b0 = bias ? mul(randn({3 * H}, dt), 0.3) : Tensor();
+  const Tensor gy0 = randn({T, B, H}, dt);
+  auto run = [&](bool fused, DType as) {
+    auto fresh = [&](const Tensor& t) { return t.to(as).clone(); };  // own leaves: grads must not accumulate
+    Tensor gi = fresh(gi0), w = fresh(w0), h0 = fresh(h00), b = bias ? fresh(b0) : Tensor();
     std::vector<Tensor*> ins{&gi, &w, &h0};
     if (bias) ins.push_back(&b);
-    for (Tensor* t : ins) t->zero_grad(), t->requires_grad_(true);
-    const Tensor y = grads == &fused ? gru_recurrence(gi, w, b, h0) : chain(gi, w, b, h0);
-    y.backward(gy);
-    grads->push_back(y.detach());
-    for (Tensor* t : ins) grads->push_back(t->grad().clone());
-  }
+    for (Tensor* t : ins) t->requires_grad_(true);
+    const Tensor y = fused ? gru_recurrence(gi, w, b, h0) : chain(gi, w, b, h0);
+    y.backward(gy0.to(as));
+    std::vector<Tensor> out{y.detach()};
+    for (Tensor* t : ins) out.push_back(t->grad().clone());
+    return out;
+  };
+  const auto got = run(true, dt), chained = run(false, dt), truth = run(false, DType::f64);
   const char* names[] = {"output", "d gi", "d w_hh", "d h0", "d b_hh"};
-  for (size_t i = 0; i < fused.size(); ++i)
-    EXPECT_LT(max_rel(fused[i], ref[i]), tol) << names[i] << " " << dtype_name(dt) << " T " << T << " B " << B << " H " << H;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = max_rel(got[i], truth[i]), chain_err = max_rel(chained[i], truth[i]);
+    const double bound = dt == DType::f64 ? tol : 5 * chain_err + tol;
+    EXPECT_LT(err, bound) << names[i] << " " << dtype_name(dt) << " T " << T << " B " << B << " H " << H
+                          << " (the op chain's error " << chain_err << ")";
+  }
 }
 
 TEST(GruRecurrence, MatchesTheOpChain) {
   compare(DType::f64, 7, 3, 5, true, 1e-12);
   compare(DType::f64, 5, 1, 4, false, 1e-12);
-  compare(DType::f32, 64, 16, 40, true, 2e-5);  // past the GEMM's small-M path and over many steps
+  compare(DType::f32, 64, 16, 40, true, 1e-5);  // past the GEMM's small-M path and over many steps
 }
 
 TEST(GruRecurrence, Errors) {

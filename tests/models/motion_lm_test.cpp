@@ -2,6 +2,7 @@
 // full forward, learning a sequence, checkpoints and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -181,8 +182,18 @@ TEST(MotionSampling, GeneratesSeededValidContinuationsWithAndWithoutTheCache) {
     const double secs = tok.seconds(s.data(), s.size());
     EXPECT_TRUE(secs >= 0.5 || (!s.empty() && s.back() == MotionTokenizer::kEos) || s.size() == 2000u) << secs;
   }
+  // min_new_tokens: no EOS before it, so an untrained model runs the full length.
+  SamplingOptions fixed;
+  fixed.seed = 9;
+  fixed.min_new_tokens = fixed.max_new_tokens = 200;
+  for (const auto& s : generate(m, tok, prompts, fixed)) {
+    EXPECT_EQ(s.size(), 200u);
+    EXPECT_EQ(std::count(s.begin(), s.end(), MotionTokenizer::kEos), 0);
+  }
   o.top_p = 0;
   EXPECT_THROW(generate(m, tok, prompts, o), ValueError);
+  fixed.min_new_tokens = -1;
+  EXPECT_THROW(generate(m, tok, prompts, fixed), ValueError);
   EXPECT_THROW(generate(m, tok, {{5000}}, SamplingOptions{}), ValueError);
 }
 
