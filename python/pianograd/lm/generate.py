@@ -32,7 +32,8 @@ def generate(model=None, prompt: Optional[Union["pg.Performance", PathLike]] = N
              temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int = 0,
              include_prompt: bool = True, max_new_tokens: int = 100_000) -> "pg.Performance":
     """A performance continuing `prompt` (a pg.Performance or a MIDI file; None: from scratch) by
-    `seconds` of sampled music. model: a pg.MotionLM, a checkpoint path, or None for the shipped one.
+    `seconds` of sampled music (EOS is not sampled: the continuation runs its full length, or until
+    max_new_tokens). model: a pg.MotionLM, a checkpoint path, or None for the shipped one.
     A prompt longer than the model's context keeps its last context / 2 tokens as the model's history."""
     if not seconds > 0:
         raise ValueError(f"generate: seconds must be > 0, got {seconds}")
@@ -42,7 +43,8 @@ def generate(model=None, prompt: Optional[Union["pg.Performance", PathLike]] = N
         prompt = pg.read_midi(prompt)
     start = tok.encode(prompt, bos=True) if prompt is not None and prompt.notes else np.array([tok.BOS], np.int32)
     cont = pg.generate_tokens(lm, tok, [start], temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                              max_new_tokens=max_new_tokens, max_seconds=seconds)[0]
+                              max_new_tokens=max_new_tokens, max_seconds=seconds,
+                              min_new_tokens=max_new_tokens)[0]
     return tok.decode(np.concatenate([start, cont]) if include_prompt else np.concatenate([[tok.BOS], cont]))
 
 
