@@ -87,6 +87,34 @@ def test_cli_eval_and_generate(tiny, tmp_path, capsys):
     assert pg.read_midi(tmp_path / "g.mid").notes and (tmp_path / "g.wav").stat().st_size > 1000
 
 
+def test_report(tiny, tmp_path):
+    """The evaluation report on the tiny models: every table, the curves, a valid sampled continuation."""
+    from dataclasses import asdict
+
+    from pianograd.lm.report import main as report_main
+
+    cfg, data, root = tiny
+    models = tmp_path / "models"
+    models.mkdir()
+    for arch, src, dst in (("transformer", "run", "motion_lm.safetensors"), ("gru", "gru", "gru.safetensors"),
+                           ("ngram", "ng", "model.ngram")):
+        name = "model.ngram" if arch == "ngram" else "model.safetensors"
+        if not (root / src / name).is_file():
+            train(LMConfig.from_dict({"arch": arch, "out": str(root / src)}, cfg), quiet=True, data=data)
+        (models / dst).write_bytes((root / src / name).read_bytes())
+    conf = tmp_path / "tiny.json"
+    conf.write_text(json.dumps(asdict(cfg)))
+    out = tmp_path / "report"
+    assert report_main(["--config", str(conf), "--models", str(models), "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["results"]) == {"model", "gru", "ngram"} and res["sample"]["valid"]
+    assert res["sample"]["duration_s"] >= 30.0 and res["test_performances"] == len(data[0]["test"])
+    text = (out / "report.md").read_text()
+    assert "| ngram |" in text and "Per test work" in text
+    for f in ("curves.png", "sample_continuation.png", "sample_continuation.mid"):
+        assert (out / f).stat().st_size > 100
+
+
 def test_bad_input_is_a_clear_error(tiny, tmp_path, capsys):
     cfg, data, root = tiny
     m = pg.MotionLM(pg.MotionLMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, context=16))

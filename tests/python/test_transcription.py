@@ -169,6 +169,23 @@ def test_cli_transcribe_and_eval(data, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_cli_transcribe_unreadable_audio_is_one_line(tmp_path, capsys):
+    """A corrupt, truncated or empty audio file: exit 1 and one line naming the file, no traceback
+    (issue 17: the reader was soundfile, whose LibsndfileError escaped the CLI's handler)."""
+    from pianograd.cli import main
+
+    rng = np.random.default_rng(0)
+    cases = {"junk.wav": rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+             "truncated.wav": b"RIFF\x10\x00\x00\x00WAVEfmt ", "empty.flac": b"",
+             "text.wav": b"not audio at all\n" * 20}
+    for name, blob in cases.items():
+        (tmp_path / name).write_bytes(blob)
+        assert main(["transcribe", str(tmp_path / name), str(tmp_path / "out.mid")]) == 1, name
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and name in err and err.count("\n") == 1, err
+        assert not (tmp_path / "out.mid").exists()
+
+
 def test_train_config_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown keys"):
         TrainConfig.from_dict({"stepz": 3})

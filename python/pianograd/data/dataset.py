@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from .._core import Performance
+from .._core import Performance, read_audio
 from .prepare import MANIFEST
 from .splits import labelled_subset
 
@@ -82,8 +82,8 @@ def excerpts(manifest: dict, split: str, labelled: Optional[bool] = None) -> Lis
 
 
 def load_audio(path: PathLike) -> Tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate."""
-    import soundfile as sf
-
-    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return x.mean(axis=1) if x.shape[1] > 1 else x[:, 0], sr
+    """Mono float32 samples in [-1, 1] and the sample rate, through the engine's reader (pg.read_audio:
+    libsndfile, channels mixed down), so an unreadable file is an OSError naming it, which the CLI
+    prints as one line (soundfile's LibsndfileError is a RuntimeError and came out as a traceback)."""
+    x, sr = read_audio(str(path))
+    return np.ascontiguousarray(x, dtype=np.float32), int(sr)
