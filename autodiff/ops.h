@@ -7,6 +7,7 @@
 #include "autodiff/ops/linalg.h"
 #include "autodiff/ops/nn_ops.h"
 #include "autodiff/ops/recurrent.h"
+#include "autodiff/ops/rotary.h"
 #include "autodiff/ops/reduce.h"
 #include "autodiff/ops/shape_ops.h"
 #include "autodiff/tape.h"

@@ -118,12 +118,7 @@ MotionLM::MotionLM(const MotionLMConfig& config) : config_(config) {
   rope_sin_ = register_buffer("rope_sin", s);
 }
 
-Tensor MotionLM::rotate(const Tensor& x, int64_t pos0) const {
-  const int64_t T = x.shape()[2], half = x.shape()[3] / 2;
-  const Tensor c = slice(rope_cos_, 0, pos0, pos0 + T), s = slice(rope_sin_, 0, pos0, pos0 + T);
-  const Tensor x1 = slice(x, 3, 0, half), x2 = slice(x, 3, half, 2 * half);
-  return concat({sub(mul(x1, c), mul(x2, s)), add(mul(x1, s), mul(x2, c))}, 3);
-}
+Tensor MotionLM::rotate(const Tensor& x, int64_t pos0) const { return rotary_embedding(x, rope_cos_, rope_sin_, pos0); }
 
 Tensor checked_tokens(const Tensor& tokens, int64_t vocab, const char* what) {
   if (tokens.dim() != 2) throw ShapeError(std::string(what) + ": tokens must be [B, T], got " + shape_str(tokens.shape()));
