@@ -87,6 +87,33 @@ def test_cli_eval_and_generate(tiny, tmp_path, capsys):
     assert pg.read_midi(tmp_path / "g.mid").notes and (tmp_path / "g.wav").stat().st_size > 1000
 
 
+def test_ngram_recipe_is_fitted_once_and_matches(tiny, tmp_path, capsys):
+    """A shipped n-gram as its recipe (ngram.json): fitted from the same data on first use, cached, and
+    scoring exactly as the n-gram trained by `train lm --arch ngram`."""
+    from dataclasses import asdict
+
+    from pianograd.lm.evaluate import load_models
+
+    cfg, data, root = tiny
+    run = root / "run"
+    if not (run / "model.safetensors").is_file():
+        train(cfg, quiet=True, data=data)
+    ng = train(LMConfig.from_dict({"arch": "ngram", "out": str(tmp_path / "ng")}, cfg), quiet=True, data=data)
+    d = tmp_path / "shipped"
+    d.mkdir()
+    (d / "motion_lm.safetensors").write_bytes((run / "model.safetensors").read_bytes())
+    (d / "ngram.json").write_text(json.dumps({**asdict(cfg), "arch": "ngram"}))
+    models = load_models(d / "motion_lm.safetensors")
+    assert "fitting the n-gram" in capsys.readouterr().out
+    want = score(pg.NGramLM.load(ng["model"]), data[0]["test"])["nll_per_event"]
+    assert score(models["ngram"], data[0]["test"])["nll_per_event"] == pytest.approx(want, abs=1e-9)
+    load_models(d / "motion_lm.safetensors")
+    assert "fitting" not in capsys.readouterr().out  # the second time from the cache
+    (d / "ngram.json").write_text(json.dumps({**asdict(cfg), "arch": "gru"}))
+    with pytest.raises(ValueError, match="arch ngram"):
+        load_models(d / "motion_lm.safetensors")
+
+
 def test_report(tiny, tmp_path):
     """The evaluation report on the tiny models: every table, the curves, a valid sampled continuation."""
     from dataclasses import asdict

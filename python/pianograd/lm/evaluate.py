@@ -7,7 +7,9 @@ as its share of all the nats.
     pianograd lm eval [--model M] --midi DIR [--json OUT.json]
 
 scores every MIDI file of DIR with the model (the shipped one by default) and the n-gram and GRU
-trained on the same data (found beside the model: model.ngram, gru.safetensors).
+trained on the same data (found beside the model: model.ngram, gru.safetensors). The shipped n-gram is
+a recipe, ngram.json (its training config): the fitted table of every 5-gram of every transposition
+is ~250 MB, so it is refitted from the same data on first use (about 20 s) and kept in the data cache.
 """
 from __future__ import annotations
 
@@ -66,14 +68,40 @@ def score(model, perfs: Sequence["pg.Performance"], tok: Optional["pg.MotionToke
     return out
 
 
+def ngram_from_recipe(recipe: PathLike) -> Path:
+    """The n-gram a recipe (an LM config with arch ngram) describes: fitted from its data on first use,
+    then read from cfg.cache/lm/ngram_<hash>.ngram (the hash covers the config and the code version)."""
+    from dataclasses import asdict
+
+    from ..data.cache import hash_obj
+    from .config import LMConfig
+    from .data import performances
+    from .train import fit_ngram
+
+    cfg = LMConfig.load(recipe)
+    if cfg.arch != "ngram":
+        raise ValueError(f"{recipe}: an n-gram recipe must have arch ngram, got {cfg.arch!r}")
+    d = {k: v for k, v in asdict(cfg).items() if k not in ("out", "cache", "threads", "time_budget_s")}
+    path = Path(cfg.cache) / "lm" / f"ngram_{hash_obj('lm-ngram', d)[:16]}.ngram"
+    if not path.is_file():
+        print(f"fitting the n-gram of {recipe} (first use; cached as {path})")
+        perfs, _ = performances(cfg, progress=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fit_ngram(cfg, pg.MotionTokenizer(), perfs["train"]).save(str(path))  # NGramLM.save is atomic
+    return path
+
+
 def baselines_beside(model_path: PathLike) -> Dict[str, PathLike]:
-    """The n-gram and GRU trained on the same data, stored next to a transformer checkpoint."""
+    """The n-gram and GRU trained on the same data, stored next to a transformer checkpoint (the n-gram
+    as model.ngram, or as the recipe ngram.json)."""
     d = Path(model_path).parent
     found = {}
     for name, file in (("ngram", "model.ngram"), ("gru", "gru.safetensors")):
         if (d / file).is_file():
             found[name] = d / file
-    return found
+    if "ngram" not in found and (d / "ngram.json").is_file():
+        found["ngram"] = ngram_from_recipe(d / "ngram.json")
+    return {k: found[k] for k in ("ngram", "gru") if k in found}
 
 
 def load_models(model: Optional[PathLike] = None) -> Dict[str, object]:
