@@ -154,10 +154,11 @@ tokens with rotary positions and the fused causal attention; an nn.Module.)doc")
 
   m.def("generate_tokens", [](pg::MotionLM& model, const pg::MotionTokenizer& tok, const py::list& prompts,
                               double temperature, int64_t top_k, double top_p, uint64_t seed, int64_t max_new_tokens,
-                              double max_seconds, bool use_cache, int64_t min_new_tokens) {
+                              double max_seconds, bool use_cache, int64_t min_new_tokens, bool piano_grammar) {
     std::vector<std::vector<int32_t>> ps;
     for (const auto& p : prompts) ps.push_back(token_list(p));
-    pg::SamplingOptions o{temperature, top_k, top_p, seed, max_new_tokens, max_seconds, use_cache, min_new_tokens};
+    pg::SamplingOptions o{temperature, top_k, top_p, seed, max_new_tokens, max_seconds, use_cache, min_new_tokens,
+                          piano_grammar};
     std::vector<std::vector<int32_t>> out;
     {
       py::gil_scoped_release rel;
@@ -173,9 +174,11 @@ tokens with rotary positions and the fused causal attention; an nn.Module.)doc")
   }, py::arg("model"), py::arg("tokenizer"), py::arg("prompts"), py::kw_only(), py::arg("temperature") = 1.0,
   py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("max_new_tokens") = 2048,
   py::arg("max_seconds") = 0.0, py::arg("use_cache") = true, py::arg("min_new_tokens") = 0,
+  py::arg("piano_grammar") = true,
   "Continuations (int32 token arrays, without the prompts) of each prompt (token sequences; [] = BOS),\n"
   "sampled with temperature / top-k / top-p, seeded; a sequence ends at EOS, max_seconds of music or\n"
-  "max_new_tokens (see models/motion_sampling.h for the rules on prompt lengths and the context).");
+  "max_new_tokens. piano_grammar: NOTE_OFF only for sounding keys, NOTE_ON only for silent ones (see\n"
+  "models/motion_sampling.h for these rules, prompt lengths and the context).");
 }
 
 }  // namespace pgpy

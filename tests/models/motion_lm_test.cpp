@@ -172,10 +172,9 @@ TEST(MotionSampling, GeneratesSeededValidContinuationsWithAndWithoutTheCache) {
     EXPECT_NO_THROW(tok.decode(s).validate());
   }
   SamplingOptions nc = o;
-  nc.use_cache = false;
-  nc.max_new_tokens = 30;  // within the context both paths see the same logits
+  nc.use_cache = false;  // both paths read the same windows, restarts included
+  EXPECT_EQ(generate(m, tok, prompts, nc), a);
   o.max_new_tokens = 30;
-  EXPECT_EQ(generate(m, tok, prompts, nc), generate(m, tok, prompts, o));
   o.max_seconds = 0.5;
   o.max_new_tokens = 2000;
   for (const auto& s : generate(m, tok, prompts, o)) {
@@ -190,6 +189,29 @@ TEST(MotionSampling, GeneratesSeededValidContinuationsWithAndWithoutTheCache) {
     EXPECT_EQ(s.size(), 200u);
     EXPECT_EQ(std::count(s.begin(), s.end(), MotionTokenizer::kEos), 0);
   }
+  // The piano grammar: every sampled NOTE_OFF releases a sounding key, every NOTE_ON strikes a silent
+  // one (an untrained model breaks both rules often without it).
+  SamplingOptions g = fixed;
+  g.min_new_tokens = 0;
+  int broken_without = 0;
+  for (bool grammar : {true, false}) {
+    g.piano_grammar = grammar;
+    for (const auto& s : generate(m, tok, {{MotionTokenizer::kBos, tok.note_on(60)}}, g)) {
+      std::vector<int> down(kNumKeys, 0);
+      down[60 - kMinKey] = 1;
+      int broken = 0;
+      for (int32_t t : s) {
+        const TokenKind k = tok.kind(t);
+        if (k != TokenKind::note_on && k != TokenKind::note_off) continue;
+        int& d = down[static_cast<size_t>(tok.value(t) - kMinKey)];
+        if ((k == TokenKind::note_on) == (d > 0)) ++broken;
+        d = k == TokenKind::note_on ? d + 1 : std::max(0, d - 1);
+      }
+      if (grammar) EXPECT_EQ(broken, 0);
+      else broken_without = broken;
+    }
+  }
+  EXPECT_GT(broken_without, 0);
   o.top_p = 0;
   EXPECT_THROW(generate(m, tok, prompts, o), ValueError);
   fixed.min_new_tokens = -1;
@@ -257,6 +279,60 @@ TEST(MotionGRU, LearnsAndMatchesATransformersSize) {
   g.save(path);
   EXPECT_EQ(MotionGRU::load(path)->config().to_json(), gc.to_json());
   std::remove(path.c_str());
+}
+
+// What a token stream leaves behind: the notes sounding (key, velocity bin; per key in strike order)
+// and the pedal, read as MotionTokenizer::decode reads it.
+struct StreamEnd {
+  std::vector<std::vector<int>> sounding = std::vector<std::vector<int>>(kNumKeys);
+  bool pedal = false;
+  int bin = -1;
+  bool operator==(const StreamEnd& o) const { return sounding == o.sounding && pedal == o.pedal && bin == o.bin; }
+};
+
+StreamEnd stream_end(const MotionTokenizer& tok, const std::vector<int32_t>& s) {
+  StreamEnd e;
+  e.bin = tok.config().velocity_bins / 2;
+  for (int32_t t : s) {
+    const TokenKind k = tok.kind(t);
+    if (k == TokenKind::velocity) e.bin = tok.value(t);
+    if (k == TokenKind::note_on) e.sounding[static_cast<size_t>(tok.value(t) - kMinKey)].push_back(e.bin);
+    if (k == TokenKind::note_off) {
+      auto& q = e.sounding[static_cast<size_t>(tok.value(t) - kMinKey)];
+      if (!q.empty()) q.erase(q.begin());
+    }
+    if (k == TokenKind::pedal_on) e.pedal = true;
+    if (k == TokenKind::pedal_off) e.pedal = false;
+  }
+  return e;
+}
+
+TEST(MotionSampling, RestartWindowKeepsTheStateOfTheWholeSequence) {
+  MotionTokenizer tok;
+  // Long notes under the pedal, re-struck keys, changing dynamics: many notes outlive any short tail.
+  Performance p;
+  for (int i = 0; i < 60; ++i) {
+    const double on = 0.13 * i;
+    p.notes.push_back({36 + (i * 7) % 50, on, on + (i % 5 == 0 ? 3.0 : 0.2), 20 + (i * 37) % 100});
+  }
+  p.notes.push_back({60, 1.0, 6.0, 90});
+  p.notes.push_back({60, 1.5, 2.0, 30});  // the same key again while it sounds
+  p.pedal = {{0.5, 1.0}, {2.5, 0.0}, {3.0, 1.0}};
+  p.sort();
+  const std::vector<int32_t> seq = tok.encode(p, true);
+  ASSERT_GT(seq.size(), 200u);
+  for (size_t cut = 20; cut < seq.size(); cut += 17)
+    for (size_t tail : {size_t{1}, size_t{8}, size_t{40}}) {
+      const std::vector<int32_t> s(seq.begin(), seq.begin() + static_cast<std::ptrdiff_t>(cut));
+      const auto w = restart_window(tok, s, tail);
+      ASSERT_EQ(w.front(), MotionTokenizer::kBos);
+      EXPECT_TRUE(std::equal(s.end() - static_cast<std::ptrdiff_t>(std::min(tail, s.size())), s.end(), w.end() - static_cast<std::ptrdiff_t>(std::min(tail, s.size()))));
+      EXPECT_TRUE(stream_end(tok, w) == stream_end(tok, s)) << "cut " << cut << " tail " << tail;
+      EXPECT_LE(w.size(), std::min(tail, s.size()) + 3 + 2 * static_cast<size_t>(kNumKeys));
+    }
+  // A sequence shorter than the tail is itself (BOS not doubled).
+  const std::vector<int32_t> short_seq(seq.begin(), seq.begin() + 5);
+  EXPECT_EQ(restart_window(tok, short_seq, 10), short_seq);
 }
 
 }  // namespace

@@ -23,7 +23,23 @@ from .. import _core as pg
 from ..data.cache import atomic_write_json
 from .config import LMConfig
 from .data import fingerprint, performances
-from .evaluate import DEFAULT_MODEL, FIELDS, load_models, score, table
+from .evaluate import DEFAULT_MODEL, FIELDS, load_models, score, table, token_scores
+
+KINDS = ("shift", "note_on", "note_off", "velocity", "pedal_on", "pedal_off")
+
+
+def by_kind(model, perfs: List["pg.Performance"], tok: "pg.MotionTokenizer") -> Dict[str, float]:
+    """NLL per token of each token kind (the pitch field split into note-on and note-off)."""
+    kind = np.array([tok.kind(i).name if i >= 3 else "special" for i in range(tok.vocab_size)])
+    sums: Dict[str, List[float]] = {k: [0.0, 0] for k in KINDS}
+    for p in perfs:
+        nll, targets, _ = token_scores(model, tok, p)
+        ks = kind[targets]
+        for k in KINDS:
+            sel = ks == k
+            sums[k][0] += float(nll[sel].sum())
+            sums[k][1] += int(sel.sum())
+    return {k: s / max(n, 1) for k, (s, n) in sums.items()}
 
 
 def _log(path: Path) -> List[dict]:
@@ -103,13 +119,14 @@ def main(argv=None) -> int:
     for p, n in zip(test, names["test"]):
         per_work.setdefault(n, []).append(p)
     works = {n: {name: score(m, ps, tok)["nll_per_event"] for name, m in models.items()} for n, ps in per_work.items()}
+    kinds = {name: by_kind(m, test, tok) for name, m in models.items()}
     sample = _sample(models_dir, test, out)
     logs = {"transformer": _log(Path(cfg.out) / "log.jsonl"), "gru": _log(Path(cfg.out + "_gru") / "log.jsonl")}
     _curves(logs, out / "curves.png")
     params = {name: (m.parameter_count() if hasattr(m, "parameter_count") else None) for name, m in models.items()}
     result = {"config": args.config, "test_works": len(per_work), "test_performances": len(test),
               "train_performances": len(perfs["train"]), "train_fingerprint": fingerprint(perfs["train"]),
-              "parameters": params, "results": res, "per_work": works, "sample": sample,
+              "parameters": params, "results": res, "by_kind": kinds, "per_work": works, "sample": sample,
               "training_seconds": {k: (v[-1]["seconds"] if v else None) for k, v in logs.items()}}
     atomic_write_json(out / "results.json", result)
     m, ng, gru = res["model"], res.get("ngram"), res.get("gru")
@@ -136,6 +153,10 @@ def main(argv=None) -> int:
               "| model | " + " | ".join(FIELDS) + " |", "|---|" + "---|" * len(FIELDS)]
     for name, r in res.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * r[f'share_{f}']:.0f} %" for f in FIELDS) + " |")
+    lines += ["", "NLL per token of each kind (nats):", "", "| model | " + " | ".join(KINDS) + " |",
+              "|---|" + "---|" * len(KINDS)]
+    for name, r in kinds.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in KINDS) + " |")
     lines += ["", "## Per test work (NLL / event)", "", "| work | " + " | ".join(models) + " |",
               "|---|" + "---|" * len(models)]
     for n, w in sorted(works.items()):
