@@ -37,9 +37,12 @@ Audio read_audio(const std::string& path) {
     if (!std::filesystem::exists(path, ec)) throw FileNotFound("read_audio: no such file: " + path);
     throw IOError("read_audio: cannot read " + path + ": " + sf_strerror(nullptr));
   }
-  if (info.channels < 1 || info.samplerate < 1)
+  // Refused at the header: rates outside what write_audio accepts, and channel counts no recording has
+  // (a corrupt header that libsndfile still opens otherwise yields megabytes of nonsense).
+  if (info.channels < 1 || info.channels > kMaxChannels || info.samplerate < 1 || info.samplerate > kMaxSampleRate)
     throw IOError("read_audio: " + path + ": invalid header (" + std::to_string(info.channels) + " channels, " +
-                  std::to_string(info.samplerate) + " Hz)");
+                  std::to_string(info.samplerate) + " Hz; expected 1.." + std::to_string(kMaxChannels) +
+                  " channels at 1.." + std::to_string(kMaxSampleRate) + " Hz)");
   Audio out;
   out.sample_rate = info.samplerate;
   // Read in blocks rather than trusting info.frames, which a corrupt header can make absurd.
@@ -53,11 +56,20 @@ Audio read_audio(const std::string& path) {
     for (sf_count_t i = 0; i < got; ++i) {
       float s = 0.0f;
       for (size_t c = 0; c < ch; ++c) s += buf[static_cast<size_t>(i) * ch + c];
+      if (!std::isfinite(s))
+        throw IOError("read_audio: " + path + ": sample " + std::to_string(out.samples.size()) + " is not finite");
       out.samples.push_back(s * scale);
     }
   }
   if (sf_error(f.get()) != SF_ERR_NO_ERROR)
     throw IOError("read_audio: error while reading " + path + ": " + sf_strerror(f.get()));
+  if (out.samples.empty()) throw IOError("read_audio: " + path + ": no samples");
+  // A stream whose header states its length (FLAC's STREAMINFO, WAV's data chunk) but ends early was
+  // cut: refuse it rather than return a silently shorter piece.
+  const auto have = static_cast<sf_count_t>(out.samples.size());
+  if (info.frames > 0 && info.frames != SF_COUNT_MAX && have < info.frames)
+    throw IOError("read_audio: " + path + ": truncated (the header promises " + std::to_string(info.frames) +
+                  " frames, the file holds " + std::to_string(have) + ")");
   return out;
 }
 
@@ -75,8 +87,9 @@ void write_audio(const std::string& path, const std::vector<float>& samples, int
     if (major == SF_FORMAT_FLAC) throw ValueError("write_audio: " + path + ": FLAC cannot store float samples");
     sub = SF_FORMAT_FLOAT;
   }
-  if (sample_rate < 1 || sample_rate > 768000)
-    throw ValueError("write_audio: " + path + ": sample rate must be 1..768000 Hz, got " + std::to_string(sample_rate));
+  if (sample_rate < 1 || sample_rate > kMaxSampleRate)
+    throw ValueError("write_audio: " + path + ": sample rate must be 1.." + std::to_string(kMaxSampleRate) +
+                     " Hz, got " + std::to_string(sample_rate));
   if (major == SF_FORMAT_FLAC && sample_rate > 655350)
     throw ValueError("write_audio: " + path + ": FLAC sample rate must be <= 655350 Hz, got " + std::to_string(sample_rate));
   if (!(options.peak > 0.0f && options.peak <= 1.0f))

@@ -12,9 +12,14 @@ struct Audio {
   int sample_rate = 0;         // Hz
 };
 
+inline constexpr int kMaxSampleRate = 768000;  // Hz, reading and writing
+inline constexpr int kMaxChannels = 256;
+
 // Reads any file libsndfile understands (WAV, FLAC, AIFF, OGG, ...), mixing several channels down to mono
-// by averaging. Throws FileNotFound for a missing file and IOError, naming the file and libsndfile's
-// message, for an unreadable or corrupt one.
+// by averaging. Throws FileNotFound for a missing file and IOError, naming the file and what is wrong, for
+// an unreadable or corrupt one: libsndfile's message, a rate outside 1..kMaxSampleRate Hz or a channel
+// count outside 1..kMaxChannels, no samples, a NaN or infinite sample, or fewer frames than the header
+// promises (a truncated file).
 Audio read_audio(const std::string& path);
 
 enum class SampleFormat { pcm16, pcm24, float32 };

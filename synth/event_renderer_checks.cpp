@@ -6,6 +6,7 @@
 
 #include "autodiff/dispatch.h"
 #include "kernels/common/modal_math.h"
+#include "synth/audio_io.h"
 #include "synth/event_renderer.h"
 
 namespace pianograd::detail {
@@ -14,10 +15,24 @@ using kernels::kModalBlock;
 
 void check_render_options(const char* op, const RenderOptions& ro, int64_t num_samples) {
   if (num_samples < 1) throw ValueError(std::string(op) + ": num_samples must be >= 1, got " + std::to_string(num_samples));
-  if (!(ro.sample_rate >= 1000.0 && std::isfinite(ro.sample_rate)))
-    throw ValueError(std::string(op) + ": sample rate must be >= 1000 Hz, got " + std::to_string(ro.sample_rate));
-  if (!(ro.damper_tau > 0)) throw ValueError(std::string(op) + ": damper_tau must be > 0");
-  if (!(ro.rel_threshold >= 0)) throw ValueError(std::string(op) + ": rel_threshold must be >= 0");
+  const std::string o(op);
+  // Rates a recording can have (the audio reader's bounds); 10^9 Hz once rendered 10^9 samples (issue 17).
+  if (!(ro.sample_rate >= 1000.0 && ro.sample_rate <= kMaxSampleRate))
+    throw ValueError(o + ": sample_rate must be in 1000.." + std::to_string(kMaxSampleRate) + " Hz, got " +
+                     std::to_string(ro.sample_rate));
+  if (ro.max_partials < 0)
+    throw ValueError(o + ": max_partials must be >= 0 (0: the per-key table), got " + std::to_string(ro.max_partials));
+  if (!(ro.tail_seconds >= 0 && ro.tail_seconds <= 3600))
+    throw ValueError(o + ": tail_seconds must be in [0, 3600], got " + std::to_string(ro.tail_seconds));
+  if (!(ro.damper_tau > 0 && std::isfinite(ro.damper_tau)))
+    throw ValueError(o + ": damper_tau must be > 0, got " + std::to_string(ro.damper_tau));
+  if (!(ro.rel_threshold >= 0 && ro.rel_threshold < 1))
+    throw ValueError(o + ": rel_threshold must be in [0, 1), got " + std::to_string(ro.rel_threshold));
+  if (!(ro.pedal_frame_rate >= 0 && std::isfinite(ro.pedal_frame_rate)))
+    throw ValueError(o + ": pedal_frame_rate must be >= 0, got " + std::to_string(ro.pedal_frame_rate));
+  if (ro.group_size < 1) throw ValueError(o + ": group_size must be >= 1, got " + std::to_string(ro.group_size));
+  if (!(ro.tape_budget_bytes >= 0))
+    throw ValueError(o + ": tape_budget_bytes must be >= 0, got " + std::to_string(ro.tape_budget_bytes));
   if (!(ro.partial_floor >= 0 && ro.partial_floor < 1))
     throw ValueError(std::string(op) + ": partial_floor must be in [0, 1), got " + std::to_string(ro.partial_floor));
   if (ro.checkpoint <= 0 || ro.checkpoint % kModalBlock != 0)

@@ -56,12 +56,14 @@ Tensor render_n(PianoParams& params, const Performance& perf, int64_t N, const R
 }  // namespace
 
 Tensor render(PianoParams& params, const Performance& perf, const RenderOptions& ro) {
+  detail::check_render_options("render", ro, 1);  // before the length is computed from them
   perf.validate();
   return render_n(params, perf, perf_samples(perf, ro), ro);
 }
 
 Tensor render_batch(PianoParams& params, const std::vector<Performance>& perfs, const RenderOptions& ro) {
   if (perfs.empty()) throw ValueError("render_batch: no performances");
+  detail::check_render_options("render_batch", ro, 1);
   int64_t N = 1;
   for (const auto& p : perfs) {
     p.validate();

@@ -1,5 +1,6 @@
 // C++ exceptions -> Python builtins (DESIGN.md §3): the message is the C++ one, which names the op,
 // the expectation and what was found. Most specific types first.
+#include <cstring>
 #include <exception>
 
 #include "autodiff/errors.h"
@@ -7,25 +8,41 @@
 
 namespace pgpy {
 
+namespace {
+// Raises `type` with the C++ message. A message may quote bytes of a corrupt file (a JSON parser's "last
+// read" of a safetensors header): they are not valid UTF-8, and PyErr_SetString would turn the error into
+// a UnicodeDecodeError. Decoding with backslashreplace keeps the promised type and shows the bytes as \xNN.
+void raise(PyObject* type, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "backslashreplace");
+  if (!msg) {  // out of memory while building the message
+    PyErr_Clear();
+    PyErr_SetString(type, "pianograd: error (message not decodable)");
+    return;
+  }
+  PyErr_SetObject(type, msg);
+  Py_DECREF(msg);
+}
+}  // namespace
+
 void bind_errors(py::module_& m) {
   namespace pg = pianograd;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const pg::ShapeError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      raise(PyExc_ValueError, e.what());
     } catch (const pg::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      raise(PyExc_ValueError, e.what());
     } catch (const pg::DTypeError& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
+      raise(PyExc_TypeError, e.what());
     } catch (const pg::IndexError& e) {
-      PyErr_SetString(PyExc_IndexError, e.what());
+      raise(PyExc_IndexError, e.what());
     } catch (const pg::FileNotFound& e) {
-      PyErr_SetString(PyExc_FileNotFoundError, e.what());
+      raise(PyExc_FileNotFoundError, e.what());
     } catch (const pg::IOError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      raise(PyExc_OSError, e.what());
     } catch (const pg::Error& e) {  // DeviceError, GraphError and any later subtype
-      PyErr_SetString(PyExc_RuntimeError, e.what());
+      raise(PyExc_RuntimeError, e.what());
     } catch (const std::bad_alloc&) {
       PyErr_SetString(PyExc_MemoryError, "pianograd: out of memory");
     }

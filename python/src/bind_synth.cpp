@@ -27,26 +27,50 @@ std::string fspath(const py::object& p) { return py::str(py::module_::import("os
 
 // A note from a pg.Note, a (key, onset, offset, velocity) sequence, a dict, or any object with those
 // attributes (pianograd.data.Note, pretty_midi.Note has `pitch`/`start`/`end` and is accepted too).
-pg::Note note_from(const py::handle& h) {
+// A note field as an int or a float, as a ValueError naming the note and the field otherwise (pybind11's
+// own cast error is a RuntimeError that names neither). An integer-valued float (64.0) is an int.
+int int_field(const py::handle& v, size_t index, const char* field) {
+  if (py::isinstance<py::bool_>(v) || !(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v) ||
+                                        py::hasattr(v, "__index__") || py::hasattr(v, "__float__")))
+    throw py::value_error("Performance: note " + std::to_string(index) + ": " + field + " must be an integer, got " +
+                          std::string(py::repr(v)));
+  const double d = py::hasattr(v, "__index__") ? py::float_(py::reinterpret_borrow<py::object>(v)).cast<double>()
+                                              : v.cast<double>();
+  if (!(std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e9))
+    throw py::value_error("Performance: note " + std::to_string(index) + ": " + field + " must be an integer, got " +
+                          std::string(py::repr(v)));
+  return static_cast<int>(d);
+}
+
+double real_field(const py::handle& v, size_t index, const char* field) {
+  if (py::isinstance<py::bool_>(v) || py::isinstance<py::str>(v) || !py::hasattr(v, "__float__"))
+    throw py::value_error("Performance: note " + std::to_string(index) + ": " + field + " must be a number, got " +
+                          std::string(py::repr(v)));
+  return v.cast<double>();
+}
+
+pg::Note note_from(const py::handle& h, size_t i = 0) {
   if (py::isinstance<pg::Note>(h)) return h.cast<pg::Note>();
   pg::Note n;
+  auto fill = [&](const py::handle& key, const py::handle& on, const py::handle& off, const py::handle& vel) {
+    n.key = int_field(key, i, "key");
+    n.onset = real_field(on, i, "onset");
+    n.offset = real_field(off, i, "offset");
+    if (!vel.is_none()) n.velocity = int_field(vel, i, "velocity");
+  };
   if (py::isinstance<py::dict>(h)) {
     auto d = h.cast<py::dict>();
-    n.key = d["key"].cast<int>();
-    n.onset = d["onset"].cast<double>();
-    n.offset = d["offset"].cast<double>();
-    n.velocity = d.contains("velocity") ? d["velocity"].cast<int>() : 64;
+    for (const char* k : {"key", "onset", "offset"})
+      if (!d.contains(k)) throw py::value_error("Performance: note " + std::to_string(i) + ": no '" + k + "' in the dict");
+    fill(d["key"], d["onset"], d["offset"], d.contains("velocity") ? py::object(d["velocity"]) : py::object(py::none()));
     return n;
   }
   if (py::isinstance<py::sequence>(h) && !py::isinstance<py::str>(h)) {
     auto s = h.cast<py::sequence>();
     if (s.size() != 3 && s.size() != 4)
-      throw py::value_error("Performance: a note sequence must be (key, onset, offset[, velocity]), got " +
-                            std::to_string(s.size()) + " items");
-    n.key = s[0].cast<int>();
-    n.onset = s[1].cast<double>();
-    n.offset = s[2].cast<double>();
-    if (s.size() == 4) n.velocity = s[3].cast<int>();
+      throw py::value_error("Performance: note " + std::to_string(i) + ": a note sequence must be (key, onset, offset[, "
+                            "velocity]), got " + std::to_string(s.size()) + " items");
+    fill(s[0], s[1], s[2], s.size() == 4 ? py::object(s[3]) : py::object(py::none()));
     return n;
   }
   auto get = [&](const char* a, const char* b) -> py::object {
@@ -55,10 +79,7 @@ pg::Note note_from(const py::handle& h) {
     throw py::type_error(std::string("Performance: cannot read a note from ") +
                          std::string(py::str(py::type::of(h).attr("__name__"))) + " (no '" + a + "' attribute)");
   };
-  n.key = get("key", "pitch").cast<int>();
-  n.onset = get("onset", "start").cast<double>();
-  n.offset = get("offset", "end").cast<double>();
-  n.velocity = get("velocity", "velocity").cast<int>();
+  fill(get("key", "pitch"), get("onset", "start"), get("offset", "end"), get("velocity", "velocity"));
   return n;
 }
 
@@ -74,7 +95,7 @@ pg::PedalPoint pedal_from(const py::handle& h) {
 pg::Performance performance_from(const py::handle& notes, const py::handle& pedal, bool validate) {
   pg::Performance p;
   if (!notes.is_none())
-    for (auto h : notes) p.notes.push_back(note_from(h));
+    for (auto h : notes) p.notes.push_back(note_from(h, p.notes.size()));
   if (!pedal.is_none())
     for (auto h : pedal) p.pedal.push_back(pedal_from(h));
   if (validate) p.validate();
@@ -100,13 +121,13 @@ py::dict performance_dict(const pg::Performance& p) {
 }
 
 // A pg.Performance as is; anything with `notes` (and optionally `pedal`) attributes, or a list of notes.
-pg::Performance as_performance(const py::handle& obj) {
+pg::Performance as_performance(const py::handle& obj, bool validate = true) {
   if (py::isinstance<pg::Performance>(obj)) return obj.cast<pg::Performance>();
   if (py::hasattr(obj, "notes")) {
     const py::object pedal = py::hasattr(obj, "pedal") ? py::object(obj.attr("pedal")) : py::object(py::none());
-    return performance_from(obj.attr("notes"), pedal, true);
+    return performance_from(obj.attr("notes"), pedal, validate);
   }
-  return performance_from(obj, py::none(), true);
+  return performance_from(obj, py::none(), validate);
 }
 
 std::vector<float> samples_from(const py::handle& obj) {
@@ -211,7 +232,7 @@ void bind_synth(py::module_& m) {
       "pairs. Performance(obj) also copies any object with `notes`/`pedal` attributes. Invalid input\n"
       "raises ValueError naming the note and field.")
       .def(py::init([](const py::object& notes, const py::object& pedal, bool validate) {
-             if (!notes.is_none() && pedal.is_none() && py::hasattr(notes, "notes")) return as_performance(notes);
+             if (!notes.is_none() && pedal.is_none() && py::hasattr(notes, "notes")) return as_performance(notes, validate);
              return performance_from(notes, pedal, validate);
            }), py::arg("notes") = py::none(), py::arg("pedal") = py::none(), py::arg("validate") = true)
       .def_property("notes", [](const pg::Performance& p) { return p.notes; },

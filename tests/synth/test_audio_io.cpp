@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numbers>
 #include <random>
@@ -111,6 +114,64 @@ TEST(AudioIO, ReadErrors) {
     } catch (const pg::IOError&) {
     }
   }
+}
+
+std::vector<char> file_bytes(const std::filesystem::path& p) {
+  std::vector<char> b(std::filesystem::file_size(p));
+  std::ifstream(p, std::ios::binary).read(b.data(), static_cast<long>(b.size()));
+  return b;
+}
+
+void put_bytes(const std::filesystem::path& p, const std::vector<char>& b, size_t n) {
+  std::ofstream(p, std::ios::binary).write(b.data(), static_cast<long>(n));
+}
+
+// Issue 17: what the reader used to accept in silence is refused, naming the file and the reason.
+void expect_refused(const pg::test::TempPath& f, const std::string& why) {
+  try {
+    const pg::Audio a = pg::read_audio(f.str());
+    ADD_FAILURE() << why << ": read " << a.samples.size() << " samples at " << a.sample_rate << " Hz";
+  } catch (const pg::IOError& e) {
+    EXPECT_NE(std::string(e.what()).find(f.str()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+  }
+}
+
+TEST(AudioIO, RefusesAbsurdRatesEmptyNonFiniteAndTruncatedFiles) {
+  pg::test::TempPath wav(".wav");
+  pg::write_audio(wav.str(), sine(100.0, 8000.0, 400), 8000, {pg::SampleFormat::float32});
+  const std::vector<char> good = file_bytes(wav.path());
+  ASSERT_EQ(std::string(good.data() + 12, 4), "fmt ");
+  auto patched = [&](size_t at, uint32_t v) {
+    std::vector<char> b = good;
+    for (int i = 0; i < 4; ++i) b[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+    return b;
+  };
+  pg::test::TempPath bad(".wav");
+  put_bytes(bad.path(), patched(24, 2147483647u), good.size());  // the fmt chunk's sample rate
+  expect_refused(bad, "invalid header");
+  // A NaN in the data chunk of the float file: the last sample.
+  std::vector<char> nan = good;
+  const float q = NAN;
+  std::memcpy(nan.data() + nan.size() - 4, &q, 4);
+  put_bytes(bad.path(), nan, nan.size());
+  expect_refused(bad, "not finite");
+  // A header with no frames.
+  pg::test::TempPath empty(".wav");
+  pg::write_audio(empty.str(), {}, 8000);
+  expect_refused(empty, "no samples");
+  // A FLAC cut in the middle: its STREAMINFO promises every frame.
+  pg::test::TempPath flac(".flac");
+  std::mt19937 rng(1);
+  std::normal_distribution<float> noise(0.0f, 0.2f);  // noise does not compress: the cut loses frames
+  std::vector<float> x(20000);
+  for (float& v : x) v = std::clamp(noise(rng), -1.0f, 1.0f);
+  pg::write_audio(flac.str(), x, 16000);
+  ASSERT_EQ(pg::read_audio(flac.str()).samples.size(), x.size());
+  const std::vector<char> fb = file_bytes(flac.path());
+  pg::test::TempPath cut(".flac");
+  put_bytes(cut.path(), fb, fb.size() * 6 / 10);
+  EXPECT_THROW(pg::read_audio(cut.str()), pg::IOError);
 }
 
 TEST(AudioIO, WriteValidationAndClipping) {
