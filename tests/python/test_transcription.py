@@ -95,7 +95,7 @@ def test_training_with_every_signal_checkpoints_and_resumes(data, tmp_path):
     s = train(cfg, quiet=True)
     assert s["steps"] == 3
     run = tmp_path / "run"
-    for f in ("model.safetensors", "piano.safetensors", "log.jsonl", "checkpoint/state.json",
+    for f in ("model.safetensors", "piano.safetensors", "log.jsonl", "checkpoint/manifest.json",
               "checkpoint/optim.safetensors", "checkpoint/piano_optim.safetensors"):
         assert (run / f).is_file(), f
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

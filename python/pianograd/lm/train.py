@@ -18,12 +18,11 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .. import _core as pg
-from .. import optim
+from .. import checkpointing, optim
 from ..data.cache import atomic_write_json
 from .config import LMConfig
 from .data import fingerprint, performances
 
-CKPT = "checkpoint"
 
 
 def transformer_config(cfg: LMConfig, tok: "pg.MotionTokenizer") -> "pg.MotionLMConfig":
@@ -131,27 +130,26 @@ class LMTrainer:
         return "model.safetensors"
 
     def _save(self, final: bool = False) -> None:
-        ck = self.out / CKPT
-        ck.mkdir(exist_ok=True)
-        self.model.save(str(ck / self._model_file()))
-        pg.save_safetensors(str(ck / "optim.safetensors"), self.opt.state_dict())
-        atomic_write_json(ck / "state.json", {"step": self.step, "config": self.cfg.to_dict(),
-                                              "rng": self.rng.bit_generator.state,
-                                              "crop_rng": self.crops.rng.bit_generator.state})
+        # one unit: model, optimizer and state switched in together (pianograd.checkpointing)
+        checkpointing.save(self.out, self.step, {
+            self._model_file(): self.model.save,
+            "optim.safetensors": lambda path: pg.save_safetensors(path, self.opt.state_dict()),
+        }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state,
+            "crop_rng": self.crops.rng.bit_generator.state})
         if final:
             self.model.save(str(self.out / self._model_file()))
 
     def _resume(self) -> None:
-        st = self.out / CKPT / "state.json"
-        if not st.is_file():
+        found = checkpointing.load(self.out)
+        if found is None:
             return
-        state = json.loads(st.read_text())
+        ck, manifest = found
+        state = manifest["state"]
         free = ("time_budget_s", "threads")
         if {k: v for k, v in state["config"].items() if k not in free} != \
                 {k: v for k, v in self.cfg.to_dict().items() if k not in free}:
             raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
                              "use another --out or delete it")
-        ck = self.out / CKPT
         self.model = load_any(str(ck / self._model_file()))
         self.model.train()
         self.opt = optim.AdamW(list(self.model.parameters()), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)

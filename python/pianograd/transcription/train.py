@@ -20,13 +20,12 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .. import _core as pg
-from .. import optim
+from .. import checkpointing, optim
 from ..data import DataConfig, PRESETS, load_manifest, prepare, with_pair_budget
 from .config import TrainConfig
 from .sources import RealSource, Segment, rolls_to_targets
 from .synthetic import SyntheticSource, corpus_pool
 
-CKPT = "checkpoint"
 
 
 def ensure_data(cfg: TrainConfig, quiet: bool = False) -> dict:
@@ -155,28 +154,26 @@ class Trainer:
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def _save(self, final: bool = False) -> None:
-        ck = self.out / CKPT
-        ck.mkdir(exist_ok=True)
-        self.model.save(str(ck / "model.safetensors"))
-        pg.save_safetensors(str(ck / "optim.safetensors"), self.opt.state_dict())
+        # one unit: every file and the state switched in together (pianograd.checkpointing)
+        writers = {"model.safetensors": self.model.save,
+                   "optim.safetensors": lambda path: pg.save_safetensors(path, self.opt.state_dict())}
         if self.piano is not None:
-            self.piano.save(str(ck / "piano.safetensors"))
+            writers["piano.safetensors"] = self.piano.save
             if self.piano_opt is not None:
-                pg.save_safetensors(str(ck / "piano_optim.safetensors"), self.piano_opt.state_dict())
-        from ..data.cache import atomic_write_json
-        # written last: a checkpoint is complete exactly when state.json names its step
-        atomic_write_json(ck / "state.json", {"step": self.step, "config": self.cfg.to_dict(),
-                                              "rng": self.rng.bit_generator.state})
+                writers["piano_optim.safetensors"] = lambda path: pg.save_safetensors(path, self.piano_opt.state_dict())
+        checkpointing.save(self.out, self.step, writers, {"step": self.step, "config": self.cfg.to_dict(),
+                                                           "rng": self.rng.bit_generator.state})
         if final:
             self.model.save(str(self.out / "model.safetensors"))
             if self.piano is not None and self.cfg.learn_piano:
                 self.piano.save(str(self.out / "piano.safetensors"))
 
     def _resume(self) -> None:
-        st = self.out / CKPT / "state.json"
-        if not st.is_file():
+        found = checkpointing.load(self.out)
+        if found is None:
             return
-        state = json.loads(st.read_text())
+        ck, manifest = found
+        state = manifest["state"]
         # how long and on how many threads a run goes do not change what it computes: a resumed run may
         # get a new time budget or thread count; anything else must match
         free = ("time_budget_s", "threads")
@@ -185,7 +182,6 @@ class Trainer:
         if not same:
             raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
                              "use another --out or delete it")
-        ck = self.out / CKPT
         self.model = pg.Transcriber.load(str(ck / "model.safetensors"))
         self.model.train()
         self.opt = optim.Adam(list(self.model.parameters()), lr=self.cfg.lr)
