@@ -42,6 +42,11 @@ class MotionGRU : public nn::Module {
   std::pair<Tensor, Tensor> forward(const Tensor& tokens, const Tensor& h0);
   Tensor loss(const Tensor& tokens, int64_t ignore = 0);  // as MotionLM::loss
 
+  // Dropout calls made so far: each call's mask is seeded from config.seed and this count. A trainer
+  // saves it with a checkpoint and sets it back on resume, so the resumed run draws the same masks.
+  uint64_t dropout_calls() const { return dropout_calls_; }
+  void set_dropout_calls(uint64_t n) { dropout_calls_ = n; }
+
   void save(const std::string& path) const;
   static std::shared_ptr<MotionGRU> load(const std::string& path);
 

@@ -64,6 +64,11 @@ class MotionLM : public nn::Module {
   Tensor step(const Tensor& tokens, KVCache& cache);
 
   // Safetensors checkpoint with the config under metadata "motion_lm_config" (atomic write).
+  // Dropout calls made so far: each call's mask is seeded from config.seed and this count. A trainer
+  // saves it with a checkpoint and sets it back on resume, so the resumed run draws the same masks.
+  uint64_t dropout_calls() const { return dropout_calls_; }
+  void set_dropout_calls(uint64_t n) { dropout_calls_ = n; }
+
   void save(const std::string& path) const;
   static std::shared_ptr<MotionLM> load(const std::string& path);
 

@@ -110,6 +110,8 @@ tokens with rotary positions and the fused causal attention; an nn.Module.)doc")
       "Mean next-token cross-entropy (nats) over crops [B, T + 1]; targets equal to `ignore` (PAD) skipped.")
       .def_property_readonly("config", [](const pg::MotionLM& s) { return s.config(); })
       .def("parameter_count", [](const pg::MotionLM& s) { return s.num_parameters(); })
+      .def_property("dropout_calls", &pg::MotionLM::dropout_calls, &pg::MotionLM::set_dropout_calls,
+                    "Dropout calls so far (masks are seeded from config.seed and this count; saved by trainers).")
       .def("save", [](const pg::MotionLM& self, const py::object& path) { self.save(fspath(path)); }, py::arg("path"))
       .def_static("load", [](const py::object& path) { return pg::MotionLM::load(fspath(path)); }, py::arg("path"));
 
@@ -128,6 +130,8 @@ tokens with rotary positions and the fused causal attention; an nn.Module.)doc")
       }, py::arg("tokens"), py::arg("ignore") = 0)
       .def_property_readonly("config", [](const pg::MotionGRU& s) { return s.config(); })
       .def("parameter_count", [](const pg::MotionGRU& s) { return s.num_parameters(); })
+      .def_property("dropout_calls", &pg::MotionGRU::dropout_calls, &pg::MotionGRU::set_dropout_calls,
+                    "Dropout calls so far (masks are seeded from config.seed and this count; saved by trainers).")
       .def("save", [](const pg::MotionGRU& self, const py::object& path) { self.save(fspath(path)); }, py::arg("path"))
       .def_static("load", [](const py::object& path) { return pg::MotionGRU::load(fspath(path)); }, py::arg("path"));
 

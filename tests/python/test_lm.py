@@ -142,6 +142,28 @@ def test_report(tiny, tmp_path):
         assert (out / f).stat().st_size > 100
 
 
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_resume_is_bit_exact(tiny, tmp_path, arch):
+    """Killed after a checkpoint and resumed, a run ends with the parameters of the run never stopped, bit
+    for bit: the crop and dropout generators are in the checkpoint (issue 17, item 6)."""
+    from pianograd.lm.train import LMTrainer
+
+    cfg, data, _ = tiny
+    cfg = LMConfig.from_dict({"arch": arch, "steps": 6, "checkpoint_every": 3, "eval_every": 100, "log_every": 100,
+                              "model": {**cfg.model, "dropout": 0.2}}, cfg)
+    whole = LMTrainer(LMConfig.from_dict({"out": str(tmp_path / "whole")}, cfg), True, data)
+    whole.run()
+    split = LMConfig.from_dict({"out": str(tmp_path / "split")}, cfg)
+    assert LMTrainer(split, True, data).run(stop_at=4)["interrupted"]  # step 4 is lost, as in a kill
+    resumed = LMTrainer(split, True, data)
+    assert resumed.step == 3
+    resumed.run()
+    a, b = dict(whole.model.named_parameters()), dict(resumed.model.named_parameters())
+    assert a.keys() == b.keys()
+    for k in a:
+        assert np.array_equal(a[k].numpy(), b[k].numpy()), k
+
+
 def test_bad_input_is_a_clear_error(tiny, tmp_path, capsys):
     cfg, data, root = tiny
     m = pg.MotionLM(pg.MotionLMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, context=16))

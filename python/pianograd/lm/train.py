@@ -135,7 +135,8 @@ class LMTrainer:
             self._model_file(): self.model.save,
             "optim.safetensors": lambda path: pg.save_safetensors(path, self.opt.state_dict()),
         }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state,
-            "crop_rng": self.crops.rng.bit_generator.state})
+            "crop_rng": self.crops.rng.bit_generator.state,
+            "dropout_calls": int(getattr(self.model, "dropout_calls", 0))})
         if final:
             self.model.save(str(self.out / self._model_file()))
 
@@ -145,7 +146,7 @@ class LMTrainer:
             return
         ck, manifest = found
         state = manifest["state"]
-        free = ("time_budget_s", "threads")
+        free = ("time_budget_s", "threads")  # threads may change the last bits: see the transcription trainer
         if {k: v for k, v in state["config"].items() if k not in free} != \
                 {k: v for k, v in self.cfg.to_dict().items() if k not in free}:
             raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
@@ -156,6 +157,8 @@ class LMTrainer:
         self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
         self.rng.bit_generator.state = state["rng"]
         self.crops.rng.bit_generator.state = state["crop_rng"]
+        if "dropout_calls" in state:  # the same dropout masks as an uninterrupted run
+            self.model.dropout_calls = int(state["dropout_calls"])
         self.step = int(state["step"])
         logf = self.out / "log.jsonl"
         if logf.is_file():
@@ -170,7 +173,10 @@ class LMTrainer:
             on_log(rec)
 
     # ---- the loop -------------------------------------------------------------------------------
-    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> Dict[str, object]:
+    def run(self, on_log: Optional[Callable[[dict], None]] = None, stop_at: Optional[int] = None) -> Dict[str, object]:
+        """Trains until cfg.steps (or the time budget); stop_at ends early after that step without saving,
+        as a kill would (the last periodic checkpoint is what a resume finds). Resuming is exact: the same
+        parameters, bit for bit, as a run that was never stopped (same seed and threads)."""
         cfg = self.cfg
         t0 = time.perf_counter()
         if cfg.arch == "ngram":
@@ -190,6 +196,8 @@ class LMTrainer:
             while self.step < cfg.steps:
                 if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
                     break
+                if stop_at is not None and self.step >= stop_at:
+                    return {"steps": self.step, "interrupted": True}
                 x = pg.from_numpy(self.crops.batch(cfg.batch))
                 self.sched.apply(self.opt)
                 self.opt.zero_grad()

@@ -130,6 +130,7 @@ class Trainer:
             if cfg.synthetic else None
         self.step = 0
         self.log: List[dict] = []
+        self._consumed_rng: Optional[Dict[str, dict]] = None
         self._resume()
 
     # ---- data -----------------------------------------------------------------------------------
@@ -147,10 +148,21 @@ class Trainer:
         n = int(round(self.cfg.loop_segment_s * float(self.model.config.sample_rate)))
         return pg.from_numpy(np.stack([self.unlabelled.segment(n, False).audio for _ in range(self.cfg.loop_batch)]))
 
+    def _data_rngs(self) -> Dict[str, np.random.Generator]:
+        """Every generator the batches draw from (the trainer's and each source's)."""
+        rngs = {"rng": self.rng}
+        for name in ("real", "unlabelled", "synth"):
+            src = getattr(self, name)
+            if src is not None:
+                rngs[name] = src.rng
+        return rngs
+
     def _make(self):
         sup = self._supervised_batch() if (self.real is not None or self.synth is not None) else None
         loop = self._loop_batch() if self.unlabelled is not None else None
-        return sup, loop
+        # The generators' states right after this batch: the prefetch thread runs batches ahead of the
+        # step, so a checkpoint saves the states that follow the last batch *consumed* (exact resume).
+        return sup, loop, {k: g.bit_generator.state for k, g in self._data_rngs().items()}
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def _save(self, final: bool = False) -> None:
@@ -161,8 +173,9 @@ class Trainer:
             writers["piano.safetensors"] = self.piano.save
             if self.piano_opt is not None:
                 writers["piano_optim.safetensors"] = lambda path: pg.save_safetensors(path, self.piano_opt.state_dict())
+        rng_states = self._consumed_rng or {k: g.bit_generator.state for k, g in self._data_rngs().items()}
         checkpointing.save(self.out, self.step, writers, {"step": self.step, "config": self.cfg.to_dict(),
-                                                           "rng": self.rng.bit_generator.state})
+                                                           "rng_states": rng_states})
         if final:
             self.model.save(str(self.out / "model.safetensors"))
             if self.piano is not None and self.cfg.learn_piano:
@@ -174,8 +187,10 @@ class Trainer:
             return
         ck, manifest = found
         state = manifest["state"]
-        # how long and on how many threads a run goes do not change what it computes: a resumed run may
-        # get a new time budget or thread count; anything else must match
+        # a resumed run may get a new time budget or thread count; anything else must match. The time
+        # budget changes nothing that is computed; the thread count can change the last bits (work split
+        # across threads sums in another order, ~1e-7 relative), so a bit-exact resume keeps the threads
+        # (README, "Reliability")
         free = ("time_budget_s", "threads")
         same = {k: v for k, v in state["config"].items() if k not in free} == \
             {k: v for k, v in self.cfg.to_dict().items() if k not in free}
@@ -191,7 +206,12 @@ class Trainer:
             if self.piano_opt is not None:
                 self.piano_opt = optim.Adam(self.piano.parameters(), lr=self.cfg.piano_lr)
                 self.piano_opt.load_state_dict(pg.load_safetensors(str(ck / "piano_optim.safetensors")))
-        self.rng.bit_generator.state = state["rng"]
+        if "rng_states" in state:
+            for k, g in self._data_rngs().items():
+                if k in state["rng_states"]:
+                    g.bit_generator.state = state["rng_states"][k]
+        else:  # a checkpoint from before exact resume
+            self.rng.bit_generator.state = state["rng"]
         self.step = int(state["step"])
         logf = self.out / "log.jsonl"
         if logf.is_file():
@@ -217,7 +237,7 @@ class Trainer:
                     break
                 if stop_at is not None and self.step >= stop_at:
                     return {"steps": self.step, "interrupted": True}
-                sup, loop = pre.get()
+                sup, loop, self._consumed_rng = pre.get()
                 self.sched.apply(self.opt)
                 self.opt.zero_grad()
                 if self.piano_opt is not None:
