@@ -1,6 +1,7 @@
 #include "autodiff/tape.h"
 
 #include <atomic>
+#include <cstring>
 #include <string>
 
 #include "autodiff/broadcast.h"
@@ -105,10 +106,40 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs) {
   return false;
 }
 
+uint64_t stamp(const Tensor& t, bool bytes) {
+  if (!t.defined()) return 0;
+  const Storage& s = *t.impl()->storage;
+  uint64_t h = s.version * 0x9E3779B97F4A7C15ull + 1;
+  if (bytes && s.device.type == DeviceType::CPU && s.data) {
+    // 8 bytes at a time, multiply-xorshift (fast, not cryptographic: it only has to notice a write)
+    const auto* b = static_cast<const unsigned char*>(s.data);
+    size_t i = 0;
+    for (; i + 8 <= s.nbytes; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, b + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    for (; i < s.nbytes; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+void stamp_inputs(Node& node) {
+  node.stamps.resize(node.inputs.size());
+  node.hashed.resize(node.inputs.size());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Tensor& t = node.inputs[i];
+    node.hashed[i] = t.defined() && t.impl()->storage->external;
+    node.stamps[i] = stamp(t, node.hashed[i] != 0);
+  }
+}
+
 void attach(Tensor& out, const char* op, std::vector<Tensor> inputs, VJP vjp) {
   auto node = std::allocate_shared<Node>(PoolAllocator<Node>{});
   node->op = op;
   node->inputs = std::move(inputs);
+  stamp_inputs(*node);
   node->vjp = std::move(vjp);
   attach_node(out, std::move(node));
 }
@@ -150,6 +181,14 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
   const uint64_t pass = ++g_pass_counter;
   std::vector<Node*> order = topo_order(root, pass);
   PendingGuard guard{order};
+  // Every input still as its op saw it, checked before any VJP runs (a refused graph stays usable).
+  for (const Node* node : order)
+    for (size_t i = 0; i < node->stamps.size(); ++i)
+      if (detail::stamp(node->inputs[i], node->hashed[i] != 0) != node->stamps[i])
+        throw GraphError(std::string("backward: input ") + std::to_string(i) + " of op '" + node->op +
+                         "' (shape " + shape_str(node->inputs[i].shape()) + ") was modified in place after the op used "
+                         "it (an optimizer step, an assignment, or a write through a NumPy view), so its gradient "
+                         "would be computed from the new values; clone() it before changing it");
   root->pending_grad = seed;
   root->pending_owned = false;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {

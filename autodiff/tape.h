@@ -23,6 +23,8 @@ using VJP = std::function<Grads(const Tensor& grad_output)>;
 struct Node {
   const char* op = "";
   std::vector<Tensor> inputs;
+  std::vector<uint64_t> stamps;  // per input at record time (detail::stamp): checked before the VJP runs
+  std::vector<uint8_t> hashed;   // per input: its stamp hashes the bytes (external memory at record time)
   VJP vjp;  // reset after backward unless retain_graph (record() keeps its closure in ClosureNode instead)
   virtual ~Node();  // iterative: dropping a 10^6-op chain must not recurse once per node
 
@@ -68,6 +70,12 @@ class NoGrad {
 
 namespace detail {
 bool any_requires_grad(std::initializer_list<Tensor> inputs);
+// A tensor's write stamp: its storage's in-place version, and with `bytes` also a hash of its memory
+// (for external memory, which NumPy can write without note_inplace_write). 0 for an undefined tensor.
+// Whether the bytes count is fixed when the op is recorded, so exporting a tensor to NumPy later does
+// not by itself change its stamp (a write through that later view goes unnoticed: tape.h's limit).
+uint64_t stamp(const Tensor& t, bool bytes);
+void stamp_inputs(Node& node);
 void attach(Tensor& out, const char* op, std::vector<Tensor> inputs, VJP vjp);
 void attach_node(Tensor& out, std::shared_ptr<Node> node);
 }  // namespace detail
@@ -94,6 +102,7 @@ inline void record(Tensor& out, const char* op, std::initializer_list<Tensor> in
                                                           std::forward<F>(make_vjp));
   node->op = op;
   node->inputs.assign(inputs.begin(), inputs.end());
+  detail::stamp_inputs(*node);
   detail::attach_node(out, std::move(node));
 }
 // Same, for ops with a variable number of inputs (concat, stack).

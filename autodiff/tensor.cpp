@@ -124,6 +124,7 @@ Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype, std::funct
   auto impl = new_impl();
   impl->storage = Storage::borrow(data, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype),
                                   std::move(deleter), device);
+  impl->storage->external = true;  // someone else's memory: writes can come from outside (tape stamps)
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
@@ -302,6 +303,11 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
     throw IndexError("select: index " + std::to_string(index) + " out of range for dim " + std::to_string(d) +
                      " of size " + std::to_string(len));
   return squeeze(pianograd::slice(*this, a, i, i + 1, 1), a);
+}
+
+void Tensor::note_inplace_write() const {
+  check_defined("note_inplace_write");
+  ++impl_->storage->version;
 }
 
 Tensor Tensor::reshape(const Shape& s) const { return pianograd::reshape(*this, s); }

@@ -24,6 +24,13 @@ struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device{};
+  // In-place writes so far (Tensor::note_inplace_write): the tape stamps each recorded op's inputs with
+  // it and backward() refuses a stamp that changed, instead of computing a stale gradient.
+  uint64_t version = 0;
+  // Memory that code outside the engine can write without telling it (a NumPy array wrapped by
+  // pg.tensor, a DLPack import, or a buffer exported as a NumPy view / DLPack): its stamp also hashes
+  // the bytes, which catches those writes too.
+  bool external = false;
   std::function<void(void*)> deleter;
   Storage() = default;
   Storage(const Storage&) = delete;
@@ -100,6 +107,9 @@ class Tensor {
   // Autograd state.
   bool requires_grad() const;
   Tensor& requires_grad_(bool on = true);
+  // Call after writing this tensor's memory in place (optimizers, __setitem__): a recorded op that used
+  // the old values then refuses to backpropagate through them.
+  void note_inplace_write() const;
   bool is_leaf() const;
   Tensor grad() const;  // undefined when none has been accumulated
   void set_grad(const Tensor& g);

@@ -56,7 +56,10 @@ void Optimizer::step() {
   ++steps_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor g = params_[i].grad();
-    if (g.defined()) update(i, params_[i], g, steps_);
+    if (g.defined()) {
+      update(i, params_[i], g, steps_);
+      params_[i].note_inplace_write();
+    }
   }
 }
 

@@ -100,6 +100,7 @@ py::capsule to_dlpack(const Tensor& src, std::optional<bool> copy, bool versione
     pg::NoGrad ng;
     ex->t = copy.value_or(false) ? src.detach().clone() : src.detach();
   }
+  ex->t.impl()->storage->external = true;  // the consumer may write it: the tape hashes it (tape.h)
   ex->shape = ex->t.shape();
   ex->strides.resize(ex->shape.size());
   int64_t st = 1;

@@ -134,6 +134,7 @@ py::object tensor_to_array(const py::object& self) {
     st *= static_cast<py::ssize_t>(s[i]);
   }
   if (t.numel() == 0) return py::array(np_dtype_of(t.dtype()), shape, strides);
+  t.impl()->storage->external = true;  // writable from NumPy from now on: the tape hashes it (tape.h)
   return py::array(np_dtype_of(t.dtype()), shape, strides, t.raw_data(), self);
 }
 

@@ -223,6 +223,7 @@ omitted for one-element tensors. The GIL is released while the graph runs.)doc")
         py::object arr = tensor_to_array(self);
         py::object v = py::isinstance<Tensor>(value) ? tensor_to_array(value) : value;
         arr.attr("__setitem__")(key, v);
+        t.note_inplace_write();
       }, "In-place assignment through a NumPy view (tensors outside the graph only).")
       .def("__len__", [](const Tensor& t) {
         if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
