@@ -4,7 +4,7 @@ JOBS    ?= $(shell nproc)
 PY      := .venv/bin/python
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: demo test build bootstrap bench gpu-check clean
+.PHONY: demo test build bootstrap bench gpu-check clean test-sanitize
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -25,6 +25,19 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(PY) -m pytest -q tests/python
 	$(PY) tests/python/run_notebooks.py examples/notebooks
+
+# The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (issue 17): its own tree, no CUDA, no
+# Python, no benchmarks; any report fails the test that triggered it. The find_package consumer is left
+# out: it links the instrumented library without the ASan runtime, which ASan refuses by design.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-sanitize: bootstrap
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS=$(SAN_FLAGS)" \
+	      "-DCMAKE_C_FLAGS=$(SAN_FLAGS)" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
+	      "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" -DPIANOGRAD_CUDA=OFF \
+	      -DPIANOGRAD_BENCH=OFF -DPIANOGRAD_EXAMPLES=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	cmake --build build-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -E 'install\.find_package_consumer' $(SAN_CTEST_ARGS)
 
 # The main job (issue 5): data -> synth-loop training for a bounded few minutes -> transcription of held-out
 # audio -> metrics, WAV/MIDI/PNG/Markdown in out/transcription/. Then a phrase rendered by the C++ embedding.

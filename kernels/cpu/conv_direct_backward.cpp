@@ -110,7 +110,8 @@ void input_image(const T* gyn, const T* G, T* gxn, T* gx2n, long c1, const ConvG
         wide_grad<T>(nullptr, gyn, g, pl, Gb, nullptr);
       } else {  // L < M: a short plane, copied whole after its margin
         std::fill(Gb, Gb + g.Cout * (M + pl.xs), T(0));
-        for (long co = 0; co < g.Cout; ++co) std::memcpy(Gb + co * (M + pl.xs) + M, gyn + co * L, sizeof(T) * L);
+        if (L > 0)  // memcpy from a null gy of an empty plane is undefined (UBSan), even for 0 bytes
+          for (long co = 0; co < g.Cout; ++co) std::memcpy(Gb + co * (M + pl.xs) + M, gyn + co * L, sizeof(T) * L);
       }
       G = Gb;
     }
