@@ -113,3 +113,25 @@ def load(out: PathLike) -> Optional[Tuple[Path, dict]]:
             raise CheckpointError(f"{folder}: {name} is not the file of step {manifest['step']} that the manifest "
                                   "names (a mixed or altered checkpoint)")
     return folder, manifest
+
+
+# A resumed run may get a new time budget or thread count; anything else must match. The time budget
+# changes nothing that is computed; the thread count can change the last bits (work split across threads
+# sums in another order, ~1e-7 relative), so a bit-exact resume keeps the threads (README, "Reliability").
+FREE_KEYS = ("time_budget_s", "threads")
+
+
+def resume(out: PathLike, config: dict) -> Optional[Tuple[Path, dict, list]]:
+    """(folder, trainer state, log records up to its step) of the checkpoint in out, for a run of
+    `config`; None when there is none. ValueError when the checkpoint is of another configuration."""
+    found = load(out)
+    if found is None:
+        return None
+    folder, manifest = found
+    state = manifest["state"]
+    if {k: v for k, v in state["config"].items() if k not in FREE_KEYS} != \
+            {k: v for k, v in config.items() if k not in FREE_KEYS}:
+        raise ValueError(f"{out}: a checkpoint of a different configuration is there; use another --out or delete it")
+    logf = Path(out) / "log.jsonl"
+    log = [json.loads(line) for line in logf.read_text().splitlines() if line.strip()] if logf.is_file() else []
+    return folder, state, [r for r in log if r["step"] <= int(state["step"])]

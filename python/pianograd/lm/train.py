@@ -141,16 +141,10 @@ class LMTrainer:
             self.model.save(str(self.out / self._model_file()))
 
     def _resume(self) -> None:
-        found = checkpointing.load(self.out)
+        found = checkpointing.resume(self.out, self.cfg.to_dict())
         if found is None:
             return
-        ck, manifest = found
-        state = manifest["state"]
-        free = ("time_budget_s", "threads")  # threads may change the last bits: see the transcription trainer
-        if {k: v for k, v in state["config"].items() if k not in free} != \
-                {k: v for k, v in self.cfg.to_dict().items() if k not in free}:
-            raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
-                             "use another --out or delete it")
+        ck, state, self.log = found
         self.model = load_any(str(ck / self._model_file()))
         self.model.train()
         self.opt = optim.AdamW(list(self.model.parameters()), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
@@ -160,10 +154,6 @@ class LMTrainer:
         if "dropout_calls" in state:  # the same dropout masks as an uninterrupted run
             self.model.dropout_calls = int(state["dropout_calls"])
         self.step = int(state["step"])
-        logf = self.out / "log.jsonl"
-        if logf.is_file():
-            self.log = [json.loads(l) for l in logf.read_text().splitlines() if l.strip()]
-            self.log = [r for r in self.log if r["step"] <= self.step]
 
     def _record(self, rec: dict, on_log) -> None:
         self.log.append(rec)

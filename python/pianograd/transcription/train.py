@@ -182,21 +182,10 @@ class Trainer:
                 self.piano.save(str(self.out / "piano.safetensors"))
 
     def _resume(self) -> None:
-        found = checkpointing.load(self.out)
+        found = checkpointing.resume(self.out, self.cfg.to_dict())
         if found is None:
             return
-        ck, manifest = found
-        state = manifest["state"]
-        # a resumed run may get a new time budget or thread count; anything else must match. The time
-        # budget changes nothing that is computed; the thread count can change the last bits (work split
-        # across threads sums in another order, ~1e-7 relative), so a bit-exact resume keeps the threads
-        # (README, "Reliability")
-        free = ("time_budget_s", "threads")
-        same = {k: v for k, v in state["config"].items() if k not in free} == \
-            {k: v for k, v in self.cfg.to_dict().items() if k not in free}
-        if not same:
-            raise ValueError(f"{self.out}: a checkpoint of a different configuration is there; "
-                             "use another --out or delete it")
+        ck, state, self.log = found
         self.model = pg.Transcriber.load(str(ck / "model.safetensors"))
         self.model.train()
         self.opt = optim.Adam(list(self.model.parameters()), lr=self.cfg.lr)
@@ -213,10 +202,6 @@ class Trainer:
         else:  # a checkpoint from before exact resume
             self.rng.bit_generator.state = state["rng"]
         self.step = int(state["step"])
-        logf = self.out / "log.jsonl"
-        if logf.is_file():
-            self.log = [json.loads(line) for line in logf.read_text().splitlines() if line.strip()]
-            self.log = [r for r in self.log if r["step"] <= self.step]
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self, on_log: Optional[Callable[[dict], None]] = None, stop_at: Optional[int] = None) -> Dict[str, object]:
