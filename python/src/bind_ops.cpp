@@ -113,27 +113,44 @@ void bind_ops(py::module_& m) {
         py::arg("x"), py::arg("min"), py::arg("max"), "Clips x to [min, max]; zero gradient outside.");
 
   // --- reductions (autodiff/ops/reduce.h) ---
-  m.def("sum", [](T x, O axis, bool keepdim) { MaybeRelease rel(x.numel()); return pg::sum(x, axes_from(axis), keepdim); },
+  // Everything read from a Python object (axes, shapes, pairs) is read before the GIL is released, and
+  // Python results are built after it is taken back: neither may touch the interpreter without it.
+  m.def("sum", [](T x, O axis, bool keepdim) {
+    auto axes = axes_from(axis);
+    MaybeRelease rel(x.numel());
+    return pg::sum(x, axes, keepdim);
+  },
         py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false,
         "Sum over `axis` (an int, a sequence, or None for all).");
-  m.def("mean", [](T x, O axis, bool keepdim) { MaybeRelease rel(x.numel()); return pg::mean(x, axes_from(axis), keepdim); },
+  m.def("mean", [](T x, O axis, bool keepdim) {
+    auto axes = axes_from(axis);
+    MaybeRelease rel(x.numel());
+    return pg::mean(x, axes, keepdim);
+  },
         py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false, "Mean over `axis` (None: all).");
   m.def("var", [](T x, O axis, bool keepdim, int64_t correction) {
+    auto axes = axes_from(axis);
     MaybeRelease rel(x.numel());
-    return pg::var(x, axes_from(axis), keepdim, correction);
+    return pg::var(x, axes, keepdim, correction);
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false, py::arg("correction") = 0,
   "Variance over `axis`; correction=1 gives the unbiased estimate.");
   m.def("max", [](T x, std::optional<int64_t> axis, bool keepdim) -> py::object {
-    MaybeRelease rel(x.numel());
-    if (!axis) return py::cast(pg::max(x));
-    auto r = pg::max(x, *axis, keepdim);
+    std::pair<Tensor, Tensor> r;
+    {
+      MaybeRelease rel(x.numel());
+      r = axis ? pg::max(x, *axis, keepdim) : std::make_pair(pg::max(x), Tensor());
+    }
+    if (!axis) return py::cast(r.first);
     return py::make_tuple(r.first, r.second);
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false,
   "max(x) -> 0-d tensor; max(x, axis) -> (values, int64 indices).");
   m.def("min", [](T x, std::optional<int64_t> axis, bool keepdim) -> py::object {
-    MaybeRelease rel(x.numel());
-    if (!axis) return py::cast(pg::min(x));
-    auto r = pg::min(x, *axis, keepdim);
+    std::pair<Tensor, Tensor> r;
+    {
+      MaybeRelease rel(x.numel());
+      r = axis ? pg::min(x, *axis, keepdim) : std::make_pair(pg::min(x), Tensor());
+    }
+    if (!axis) return py::cast(r.first);
     return py::make_tuple(r.first, r.second);
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdim") = false,
   "min(x) -> 0-d tensor; min(x, axis) -> (values, int64 indices).");
@@ -193,18 +210,20 @@ void bind_ops(py::module_& m) {
   py::arg("dilation") = 1, py::arg("groups") = 1, "x [N,Cin,L] * weight [Cout,Cin/groups,K] (cross-correlation).");
   m.def("conv2d", [](T x, T w, const std::optional<Tensor>& b, const py::object& stride, const py::object& padding,
                      const py::object& dilation, int64_t groups, const std::string& activation) {
+    const auto st = conv_pair(stride, "stride"), pd = conv_pair(padding, "padding");
+    const auto dl = conv_pair(dilation, "dilation");
     MaybeRelease rel(x.numel() * w.numel());
-    return pg::conv2d(x, w, opt(b), conv_pair(stride, "stride"), conv_pair(padding, "padding"),
-                      conv_pair(dilation, "dilation"), groups, conv_activation(activation));
+    return pg::conv2d(x, w, opt(b), st, pd, dl, groups, conv_activation(activation));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
   py::arg("dilation") = 1, py::arg("groups") = 1, py::arg("activation") = "none",
   "x [N,Cin,H,W] * weight [Cout,Cin/groups,KH,KW]. stride / padding / dilation: an int or an (h, w) pair\n"
   "(torch's tuples); activation=\"relu\" fuses the ReLU into the conv (one op, no separate pass).");
   m.def("conv2d_concat", [](T x, T x2, T w, const std::optional<Tensor>& b, const py::object& stride,
                             const py::object& padding, const py::object& dilation, const std::string& activation) {
+    const auto st = conv_pair(stride, "stride"), pd = conv_pair(padding, "padding");
+    const auto dl = conv_pair(dilation, "dilation");
     MaybeRelease rel((x.numel() + x2.numel()) * w.numel());
-    return pg::conv2d_concat(x, x2, w, opt(b), conv_pair(stride, "stride"), conv_pair(padding, "padding"),
-                             conv_pair(dilation, "dilation"), conv_activation(activation));
+    return pg::conv2d_concat(x, x2, w, opt(b), st, pd, dl, conv_activation(activation));
   }, py::arg("x"), py::arg("x2"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
   py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("activation") = "none",
   "conv2d(concat([x, x2], 1), ...) without the concatenated copy where the direct kernel applies\n"
@@ -227,8 +246,9 @@ void bind_ops(py::module_& m) {
 
   // --- normalisation, dropout, losses (autodiff/ops/nn_ops.h) ---
   m.def("layer_norm", [](T x, O shape, const std::optional<Tensor>& w, const std::optional<Tensor>& b, double eps) {
+    auto ns = shape_from(shape);
     MaybeRelease rel(x.numel());
-    return pg::layer_norm(x, shape_from(shape), opt(w), opt(b), eps);
+    return pg::layer_norm(x, ns, opt(w), opt(b), eps);
   }, py::arg("x"), py::arg("normalized_shape"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
   py::arg("eps") = 1e-5, "Normalises over the trailing normalized_shape dims, then scales/shifts.");
   m.def("dropout", [](T x, double p, bool training, uint64_t seed) { return pg::dropout(x, p, training, seed); },

@@ -31,9 +31,12 @@ py::object binop(const Tensor& self, const py::object& other, F&& f) {
   // A Python number or array operand follows a CUDA tensor to its device (an explicit conversion of
   // the Python value, as for its dtype); Tensor operands on another device are the op's error.
   if (!py::isinstance<Tensor>(other) && o.device() != self.device()) o = o.to(self.device());
-  MaybeRelease rel(std::max(self.numel(), o.numel()));
-  Tensor r = f(self, o);
-  return py::cast(std::move(r));
+  Tensor r;
+  {
+    MaybeRelease rel(std::max(self.numel(), o.numel()));
+    r = f(self, o);
+  }
+  return py::cast(std::move(r));  // a Python object is made only with the GIL held
 }
 
 std::string tensor_repr(const Tensor& t) {

@@ -59,3 +59,29 @@ def test_concurrent_backward_calls_are_serialised():
     assert not errors
     for x in xs:
         assert x.grad is not None
+
+
+def test_python_arguments_are_read_before_the_gil_is_released():
+    """Regression: conv2d read its (h, w) pairs, sum/mean/var their axes and layer_norm its shape from
+    Python objects after releasing the GIL for a large input, and max/min and the tensor operators
+    built their Python result without it: a segfault (PyErr_Occurred with no thread state) in the
+    first OMR training step. Large inputs take the released path."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = pg.tensor(rng.random((4, 1, 64, 400), dtype=np.float32))
+    w = pg.tensor(rng.random((32, 1, 3, 3), dtype=np.float32))
+    y = pg.conv2d(x, w, None, stride=(1, 1), padding=(1, 1), dilation=(1, 1), activation="relu")
+    assert y.shape == (4, 32, 64, 400)
+    z = pg.conv2d(x, w, None, stride=(2, 1), padding=1)
+    assert z.shape == (4, 32, 32, 400)
+    big = pg.tensor(rng.random((256, 1024), dtype=np.float32))
+    a = big.numpy()
+    assert np.isclose(pg.sum(big, axis=(0, 1)).item(), a.sum(dtype=np.float64), rtol=1e-4)
+    assert np.allclose(pg.mean(big, axis=[1]).numpy(), a.mean(axis=1), rtol=1e-5)
+    assert np.allclose(pg.var(big, axis=(1,)).numpy(), a.var(axis=1), rtol=1e-3)
+    assert pg.layer_norm(big, (1024,)).shape == (256, 1024)
+    assert pg.max(big).item() == a.max() and pg.min(big).item() == a.min()
+    v, i = pg.max(big, 1)
+    assert np.array_equal(i.numpy(), a.argmax(axis=1))
+    assert np.allclose((big + big).numpy(), 2 * a)
