@@ -2,6 +2,7 @@
 #pragma once
 #include "autodiff/ops/attention.h"
 #include "autodiff/ops/conv.h"
+#include "autodiff/ops/ctc.h"
 #include "autodiff/ops/elementwise.h"
 #include "autodiff/ops/harmonic_stack.h"
 #include "autodiff/ops/linalg.h"

@@ -10,6 +10,9 @@ void bind_metrics(py::module_& m);  // bind_metrics.cpp
 void bind_ngram(py::module_& m);    // bind_ngram.cpp
 void bind_motion(py::module_& m);  // bind_motion.cpp
 void bind_motion_lm(py::module_& m);  // bind_motion_lm.cpp
+void bind_image(py::module_& m);  // bind_image.cpp
+void bind_omr_metrics(py::module_& m);  // bind_omr_metrics.cpp
+void bind_ctc(py::module_& m);  // bind_ctc.cpp
 }  // namespace pgpy
 
 PYBIND11_MODULE(_core, m) {
@@ -28,5 +31,8 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_ngram(m);
   pgpy::bind_motion(m);
   pgpy::bind_motion_lm(m);
+  pgpy::bind_image(m);
+  pgpy::bind_omr_metrics(m);
+  pgpy::bind_ctc(m);
   pgpy::bind_info(m);
 }

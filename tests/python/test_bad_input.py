@@ -41,6 +41,21 @@ def files(tmp_path_factory):
     # A safetensors header naming a tensor with bytes that are not UTF-8.
     head = b'{"w\xff\xfe":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
     (d / "name.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"\0\0\0\0")
+    # Score images: text, empty, cut PNG and JPEG, a PNG header (valid CRC) claiming 30000 x 30000 pixels.
+    import zlib
+
+    from PIL import Image
+
+    (d / "text.png").write_text("a text file, not a picture\n")
+    (d / "empty.png").write_bytes(b"")
+    pg.write_png(str(d / "ok.png"), rng.random((24, 32, 3)).astype(np.float32))
+    png = (d / "ok.png").read_bytes()
+    (d / "cut.png").write_bytes(png[: len(png) // 2])
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(d / "ok.jpg", quality=90)
+    jpg = (d / "ok.jpg").read_bytes()
+    (d / "cut.jpg").write_bytes(jpg[: len(jpg) * 2 // 3])
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    (d / "huge.png").write_bytes(png[:8] + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:])
     return d
 
 
@@ -114,6 +129,23 @@ CASES = [
     ("generate-seconds", lambda f: pg.generate(tiny_lm(), None, seconds=-1), ValueError, "seconds"),
     ("generate-top-p", lambda f: pg.generate_tokens(tiny_lm(), pg.MotionTokenizer(), [[]], top_p=0), ValueError,
      "top_p"),
+    # score images (OMR)
+    ("image-missing", lambda f: pg.read_image(str(f / "none.png")), FileNotFoundError, "none.png"),
+    ("image-text", lambda f: pg.read_image(str(f / "text.png")), OSError, "not a PNG or JPEG"),
+    ("image-empty", lambda f: pg.read_image(str(f / "empty.png")), OSError, "empty.png"),
+    ("image-directory", lambda f: pg.read_image(str(f)), OSError, "directory"),
+    ("image-cut-png", lambda f: pg.read_image(str(f / "cut.png")), OSError, "truncated PNG"),
+    ("image-cut-jpeg", lambda f: pg.read_image(str(f / "cut.jpg")), OSError, "truncated JPEG"),
+    ("image-huge-header", lambda f: pg.read_image(str(f / "huge.png")), ValueError, "30000 x 30000"),
+    ("image-bytes-junk", lambda f: pg.decode_image(b"GIF89a....", name="page.gif"), OSError, "page.gif"),
+    ("image-write-5-channels", lambda f: pg.write_png(str(f / "w.png"), np.zeros((2, 2, 5))), ValueError, "channels"),
+    ("image-write-int32", lambda f: pg.write_png(str(f / "w.png"), np.zeros((2, 2), np.int32)), TypeError, "int32"),
+    ("image-write-range", lambda f: pg.write_png(str(f / "w.png"), np.full((2, 2), 2.0)), ValueError, "[0, 1]"),
+    # OMR metrics
+    ("ser-lengths", lambda f: pg.symbol_error_rate([[1], [2]], [[1]]), ValueError, "2 predictions for 1"),
+    ("omr-note-no-onset", lambda f: pg.omr_note_f1([{"pitch": 60, "duration_beats": 1.0}], []), ValueError,
+     "onset_beats"),
+    ("omr-note-array-columns", lambda f: pg.omr_note_f1(np.zeros((3, 2)), []), ValueError, "(N, 3) or (N, 4)"),
 ]
 
 
