@@ -146,6 +146,8 @@ from . import nn, optim  # noqa: E402  (submodules need the names above)
 from ._core import cuda  # noqa: E402,F401  (pg.cuda.is_available(), device_count(), ...)
 from .lm.generate import generate  # noqa: E402,F401  (pg.generate: the motion LM continues a prompt)
 
+from . import omr  # noqa: E402,F401  (pg.omr(image) reads printed music; the package is callable)
+
 
 # Python-side progress reporting for long loops (tqdm when installed, else a plain iterator).
 def progress(iterable: Any, **kwargs: Any) -> Any:

@@ -325,8 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .lm.cli import add_parsers as add_lm_parsers
     from .transcription.cli import add_parsers
 
+    from .omr.cli import add_parsers as add_omr_parsers
+
     add_parsers(sub)
     add_lm_parsers(sub)
+    add_omr_parsers(sub)
     return p
 
 

@@ -3,6 +3,7 @@
     pianograd transcribe in.wav out.mid [--model M]      audio -> MIDI with the shipped (or a given) model
     pianograd train transcription --config C [--out D]   trains h (resumes from D/checkpoint)
     pianograd eval --model M --data D [--split test]     metrics + JSON/Markdown/PNG report
+    pianograd eval omr / train omr                       the OMR model's (pianograd.omr.cli)
     pianograd tune-decoding --model M --data D           decoding thresholds from the validation split
     pianograd experiment --data D --out R                the sample-efficiency table and plot
 """
@@ -34,6 +35,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .train import train
 
+    if args.what == "omr":
+        from ..omr.train import main as train_omr
+        if not args.config or not args.out:
+            raise ValueError("train omr: --config and --out are required (configs/omr/*.json)")
+        return train_omr(["--config", args.config, "--out", args.out])
     if args.what == "lm":
         from ..lm.cli import train_lm
         return train_lm(args)
@@ -50,6 +56,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
+
+    if args.what == "omr":
+        from ..omr.cli import _cmd_eval_omr
+        return _cmd_eval_omr(args)
+    if not args.data:
+        raise ValueError("eval: --data is required for a transcriber (a prepared data folder)")
 
     res = evaluate(args.model, args.data, args.split, out=args.out, limit=args.limit, progress=not args.quiet)
     if args.json:
@@ -98,7 +110,7 @@ def add_parsers(sub) -> None:
     t.set_defaults(func=_cmd_transcribe)
 
     tr = sub.add_parser("train", help="train a model: `pianograd train transcription|lm --config C`")
-    tr.add_argument("what", choices=["transcription", "lm"])
+    tr.add_argument("what", choices=["transcription", "lm", "omr"])
     tr.add_argument("--config", default=None, help="JSON training config (configs/transcription/*.json, configs/lm/*.json)")
     tr.add_argument("--arch", default=None, choices=["transformer", "gru", "ngram"], help="lm: which model")
     tr.add_argument("--out", default=None, help="run folder (checkpoint, log.jsonl, model.safetensors)")
@@ -112,14 +124,18 @@ def add_parsers(sub) -> None:
     tr.add_argument("--quiet", "-q", action="store_true")
     tr.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("eval", help="score a transcriber on a split of a prepared data set")
+    ev = sub.add_parser("eval", help="score a transcriber (or `eval omr`, the OMR model) on a split")
+    ev.add_argument("what", nargs="?", default="transcription", choices=["transcription", "omr"])
     ev.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
-    ev.add_argument("--data", required=True, help="prepared data folder")
+    ev.add_argument("--data", default=None, help="prepared data folder (transcription)")
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
     ev.add_argument("--out", default=None, help="write metrics.json, report.md and roll PNGs here")
     ev.add_argument("--limit", type=int, default=0, help="first K excerpts only")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--quiet", "-q", action="store_true")
+    from ..omr.cli import add_eval_arguments
+
+    add_eval_arguments(ev)
     ev.set_defaults(func=_cmd_eval)
 
     tu = sub.add_parser("tune-decoding", help="choose a model's decoding thresholds on the validation split")

@@ -1,0 +1,101 @@
+"""Scoring g: corpus symbol error rate (token edit distance, C++ pg.symbol_error_rate) and note F1 on
+(pitch, onset in beats) and with duration (C++ pg.omr_note_f1), per staff type (clef), on a split of
+the engraved data; a Markdown report with strips and their readings drawn as PNG.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .data import OmrDataConfig, StripSet, build
+from .recognize import read_strips
+from .tokens import decode_ids, tokens_to_notes
+
+
+def _notes(tokens: List[str]) -> List[dict]:
+    return [{"pitch": n.pitch, "onset_beats": float(n.onset), "duration_beats": float(n.duration), "staff": 0}
+            for n in tokens_to_notes(tokens, strict=False)]
+
+
+def score(model, s: StripSet, limit: Optional[int] = None, beam: int = 0) -> Dict[str, object]:
+    import pianograd as pg
+
+    n = len(s) if limit is None else min(limit, len(s))
+    hyp = read_strips(model, s.strips[:n], beam=beam)
+    refs = [decode_ids(i) for i in s.ids[:n]]
+    groups: Dict[str, List[int]] = {}
+    for i, r in enumerate(refs):
+        clef = next((t for t in r if t.startswith("clef:")), "clef:?")
+        groups.setdefault(clef, []).append(i)
+    groups["all"] = list(range(n))
+    vocab = {t: k for k, t in enumerate(sorted({t for x in refs + hyp for t in x}))}
+
+    def ids(seq):
+        return [vocab[t] for t in seq]
+
+    out: Dict[str, object] = {"strips": n}
+    for name, idx in sorted(groups.items()):
+        ser = pg.symbol_error_rate([ids(hyp[i]) for i in idx], [ids(refs[i]) for i in idx])
+        tp = {"onset": [0, 0, 0], "duration": [0, 0, 0]}
+        for i in idx:
+            r, e = _notes(refs[i]), _notes(hyp[i])
+            for key, wd in (("onset", False), ("duration", True)):
+                m = pg.omr_note_f1(r, e, with_duration=wd)
+                tp[key][0] += m["matched"]
+                tp[key][1] += m["n_ref"]
+                tp[key][2] += m["n_est"]
+        f1 = {}
+        for key, (mt, nr, ne) in tp.items():
+            p, rc = mt / max(ne, 1), mt / max(nr, 1)
+            f1[key] = 2 * p * rc / max(p + rc, 1e-12)
+        out[name] = {"ser": ser["ser"], "strips": len(idx), "note_f1": f1["onset"],
+                     "note_f1_duration": f1["duration"]}
+    out["examples"] = [{"ref": " ".join(refs[i]), "hyp": " ".join(hyp[i])} for i in range(min(n, 6))]
+    return out
+
+
+def evaluate(model_path: Optional[str], split: str = "test", font_set: str = "held_out",
+             cfg: Optional[OmrDataConfig] = None, out: Optional[str] = None, limit: Optional[int] = None,
+             beam: int = 0, progress: bool = True) -> Dict[str, object]:
+    from .model import load_model
+    from .recognize import DEFAULT_MODEL
+
+    model = load_model(model_path or DEFAULT_MODEL)
+    data = build(cfg or OmrDataConfig(), split, font_set, progress=progress)
+    res = score(model, data, limit, beam)
+    res.update({"split": split, "fonts": font_set, "model": str(model_path or DEFAULT_MODEL)})
+    if out:
+        write_report(Path(out), res, data, model)
+    return res
+
+
+def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> None:
+    from PIL import Image, ImageDraw
+
+    import pianograd as pg
+
+    from ..data.cache import atomic_write_json, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "metrics.json", res)
+    lines = [f"# OMR evaluation: {res['split']} split, {res['fonts']} fonts", "",
+             f"Model `{res['model']}`, {res['strips']} staff strips.", "",
+             "| staff type | strips | SER | note F1 (pitch+onset) | note F1 (+duration) |", "|---|---|---|---|---|"]
+    for k, v in res.items():
+        if isinstance(v, dict) and "ser" in v:
+            lines.append(f"| {k} | {v['strips']} | {v['ser']:.2%} | {v['note_f1']:.3f} | {v['note_f1_duration']:.3f} |")
+    lines += ["", "## Readings", ""]
+    hyp = read_strips(model, data.strips[:6])
+    for i, ex in enumerate(res["examples"]):
+        strip = data.strips[i]
+        canvas = Image.new("L", (strip.shape[1], strip.shape[0] + 30), 255)
+        canvas.paste(Image.fromarray(strip), (0, 0))
+        d = ImageDraw.Draw(canvas)
+        d.text((2, strip.shape[0] + 2), " ".join(hyp[i])[: strip.shape[1] // 6], fill=0)
+        name = f"strip_{i}.png"
+        pg.write_png(str(out / name), np.asarray(canvas, dtype=np.uint8))
+        lines += [f"![strip {i}]({name})", "", f"- truth: `{ex['ref']}`", f"- read:  `{ex['hyp']}`", ""]
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")

@@ -1,0 +1,176 @@
+"""Training g on engraved strips with CTC: `python -m pianograd.omr.train --config configs/omr/x.json --out runs/omr`.
+
+Signal (a) of issue 13, synthetic pairs from the engraver. Checkpoints are atomic and resumable
+(pianograd.checkpointing); batches are drawn from width buckets, so padding stays small.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+import pianograd as pg
+from pianograd import checkpointing, optim
+
+from .data import OmrDataConfig, StripSet, build
+from .model import OmrNet, batch_strips, frames, load_model, save_model
+
+
+@dataclass
+class OmrTrainConfig:
+    data: OmrDataConfig = field(default_factory=OmrDataConfig)
+    channels: List[int] = field(default_factory=lambda: [32, 64, 96, 128])
+    hidden: int = 192
+    batch: int = 16
+    lr: float = 1e-3
+    min_lr: float = 5e-5
+    warmup_steps: int = 100
+    steps: int = 3000
+    time_budget_s: float = 0.0      # stop early after this long (0 = none); the schedule still ends at `steps`
+    eval_every: int = 250
+    eval_strips: int = 200
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int = 0
+
+    def to_dict(self) -> dict:
+        # Through JSON, so a config compares equal to the one a checkpoint stored (tuples become lists).
+        return json.loads(json.dumps(asdict(self)))
+
+    @staticmethod
+    def from_dict(d: dict) -> "OmrTrainConfig":
+        d = dict(d)
+        data = OmrDataConfig(**d.pop("data", {}))
+        return OmrTrainConfig(data=data, **d)
+
+
+def greedy_ids(logits, lengths: List[int]) -> List[List[int]]:
+    return [list(map(int, s)) for s in pg.ctc_greedy_decode(logits, pg.tensor(np.array(lengths, np.int64)), 0)]
+
+
+def evaluate(net: OmrNet, s: StripSet, limit: Optional[int] = None, batch: int = 16) -> Dict[str, float]:
+    """Corpus SER (greedy decoding) on the first `limit` strips."""
+    n = len(s) if limit is None else min(limit, len(s))
+    order = sorted(range(n), key=lambda i: s.strips[i].shape[1])
+    edits = ref = 0
+    net.eval()
+    with pg.no_grad():
+        for k in range(0, n, batch):
+            idx = order[k:k + batch]
+            x, lens = batch_strips([s.strips[i] for i in idx])
+            hyp = greedy_ids(net(pg.tensor(x)), lens)
+            for i, h in zip(idx, hyp):
+                edits += pg.edit_distance(h, s.ids[i]) if hasattr(pg, "edit_distance") else _edit(h, s.ids[i])
+                ref += len(s.ids[i])
+    net.train()
+    return {"ser": edits / max(ref, 1), "strips": n}
+
+
+def _edit(a: List[int], b: List[int]) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
+class Trainer:
+    def __init__(self, cfg: OmrTrainConfig, out: Path, progress: bool = True) -> None:
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        if cfg.threads:
+            pg.set_num_threads(cfg.threads)
+        self.train_set = build(cfg.data, "train", progress=progress)
+        self.valid_set = build(cfg.data, "valid", progress=progress)
+        # CTC needs a frame per token; strips too narrow for their tokens cannot be learned from.
+        self.usable = [i for i in range(len(self.train_set))
+                       if frames(self.train_set.strips[i].shape[1]) >= 2 * len(self.train_set.ids[i]) + 1]
+        self.rng = np.random.default_rng(cfg.seed)
+        pg.manual_seed(cfg.seed) if hasattr(pg, "manual_seed") else None
+        self.net = OmrNet(cfg.channels, cfg.hidden)
+        self.net.train()
+        self.opt = optim.AdamW(list(self.net.parameters()), lr=cfg.lr, weight_decay=1e-4)
+        self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
+        self.step, self.log = 0, []
+        found = checkpointing.resume(self.out, cfg.to_dict())
+        if found is not None:
+            ck, state, self.log = found
+            self.net = load_model(ck / "model.safetensors")
+            self.net.train()
+            self.opt = optim.AdamW(list(self.net.parameters()), lr=cfg.lr, weight_decay=1e-4)
+            self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
+            self.rng.bit_generator.state = state["rng"]
+            self.step = int(state["step"])
+
+    def _batch(self):
+        # A random strip and its width neighbours: similar widths pad little.
+        by_w = sorted(self.usable, key=lambda i: self.train_set.strips[i].shape[1])
+        c = int(self.rng.integers(0, len(by_w)))
+        lo = max(0, min(c - self.cfg.batch // 2, len(by_w) - self.cfg.batch))
+        idx = by_w[lo:lo + self.cfg.batch]
+        x, lens = batch_strips([self.train_set.strips[i] for i in idx])
+        tl = [len(self.train_set.ids[i]) for i in idx]
+        tg = np.zeros((len(idx), max(tl)), dtype=np.int64)
+        for r, i in enumerate(idx):
+            tg[r, :tl[r]] = self.train_set.ids[i]
+        return x, tg, np.array(lens, np.int64), np.array(tl, np.int64)
+
+    def _save(self) -> None:
+        checkpointing.save(self.out, self.step, {
+            "model.safetensors": lambda p: save_model(self.net, p),
+            "optim.safetensors": lambda p: pg.save_safetensors(p, self.opt.state_dict()),
+        }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state})
+
+    def run(self) -> dict:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        n_params = sum(int(np.prod(p.shape)) for p in self.net.parameters())
+        if self.progress:
+            print(f"omr: {n_params:,} parameters; {len(self.usable)}/{len(self.train_set)} training strips usable")
+        while self.step < cfg.steps:
+            if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+                break
+            x, tg, il, tl = self._batch()
+            logits = self.net(pg.tensor(x))
+            loss = pg.ctc_loss(logits, pg.tensor(tg), pg.tensor(il), pg.tensor(tl), blank=0,
+                               reduction="mean", zero_infinity=True)
+            self.opt.zero_grad()
+            loss.backward()
+            optim.clip_grad_norm(list(self.net.parameters()), 5.0)
+            self.sched.apply(self.opt)
+            self.opt.step()
+            self.step += 1
+            rec = {"step": self.step, "loss": float(loss.item()), "s": round(time.perf_counter() - t0, 1)}
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                rec.update({f"valid_{k}": v for k, v in evaluate(self.net, self.valid_set, cfg.eval_strips).items()})
+            if self.progress and (self.step % 25 == 0 or "valid_ser" in rec):
+                print(json.dumps(rec), flush=True)
+            self.log.append(rec)
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if self.step % cfg.checkpoint_every == 0:
+                self._save()
+        self._save()
+        save_model(self.net, self.out / "model.safetensors", {"params": n_params, "steps": self.step})
+        return {"steps": self.step, "params": n_params, "log": self.log[-1] if self.log else {}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    cfg = OmrTrainConfig.from_dict(json.loads(Path(a.config).read_text()))
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    print(json.dumps(Trainer(cfg, Path(a.out)).run()["log"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

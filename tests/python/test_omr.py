@@ -1,0 +1,140 @@
+"""The OMR path end to end on a tiny configuration: engraved data, training with checkpoints and
+resume, page reading (staves, systems), the `pianograd omr` and `eval omr` commands, and bad input."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pianograd as pg
+from pianograd.omr.staff import deskew, find_staves, staff_strip
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "configs" / "omr" / "tiny.json"
+
+
+@pytest.fixture(scope="module")
+def piano_page():
+    from pianograd.data.engrave import render_page
+
+    return render_page("mozart/k545/movement1_exposition.mxl", zoom=2.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from pianograd.omr.train import OmrTrainConfig, Trainer
+
+    out = tmp_path_factory.mktemp("omr_run")
+    cfg = OmrTrainConfig.from_dict(json.loads(TINY.read_text()))
+    res = Trainer(cfg, out, progress=False).run()
+    assert res["steps"] == cfg.steps
+    return out
+
+
+@pytest.mark.parametrize("zoom", [1.2, 2.0, 3.0])
+def test_staves_and_systems_of_a_piano_page(zoom):
+    """A grand-staff page at 120-300 dpi: every staff found, paired into systems by the brace/barlines."""
+    from pianograd.data.engrave import render_page
+    from pianograd.omr.recognize import group_systems
+
+    page = render_page("mozart/k545/movement1_exposition.mxl", zoom=zoom)
+    g = deskew(page.grey)
+    staves = find_staves(g)
+    systems = group_systems(g, staves)
+    assert len(staves) >= 4 and len(staves) % 2 == 0
+    assert [len(s) for s in systems] == [2] * (len(staves) // 2)
+    spaces = [b.space for b in staves]
+    assert max(spaces) - min(spaces) < 0.1 * np.mean(spaces)
+    strip = staff_strip(g, staves[0])
+    assert strip.shape[0] == 64 and strip.dtype == np.uint8
+
+
+def test_choir_systems_group_four_staves():
+    from pianograd.data.engrave import render_page
+    from pianograd.omr.recognize import group_systems
+
+    page = render_page("bach/bwv269.mxl", zoom=2.0)
+    g = deskew(page.grey)
+    systems = group_systems(g, find_staves(g))
+    assert systems and all(len(s) == page.staves_per_system for s in systems)
+
+
+def test_skewed_page_is_straightened(piano_page):
+    from scipy import ndimage
+
+    from pianograd.omr.staff import skew_angle
+
+    tilted = ndimage.rotate(piano_page.grey, 0.8, reshape=False, order=1, cval=1.0)
+    assert abs(skew_angle(tilted) + 0.8) <= 0.1 or abs(skew_angle(tilted) - 0.8) <= 0.1
+    assert len(find_staves(deskew(tilted))) == len(find_staves(deskew(piano_page.grey)))
+
+
+@pytest.mark.parametrize("image", [np.ones((600, 800), np.float32), np.ones((1, 1), np.float32),
+                                   np.random.default_rng(0).random((300, 400)).astype(np.float32),
+                                   np.zeros((200, 200, 3), np.uint8)],
+                         ids=["blank page", "1x1", "noise photo", "black RGB"])
+def test_no_music_gives_an_empty_result(image):
+    r = pg.omr(image)  # no staff: no model is even loaded
+    assert r.notes == [] and r.warnings
+
+
+def test_bad_files_raise_typed_errors(tmp_path):
+    txt = tmp_path / "notes.png"
+    txt.write_text("not an image")
+    with pytest.raises(OSError, match="notes.png"):
+        pg.omr(str(txt))
+    with pytest.raises(FileNotFoundError):
+        pg.omr(str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="finite"):
+        pg.omr(np.full((50, 50), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"\[H,W\]"):
+        pg.omr(np.ones((2, 3, 4, 5), np.float32))
+
+
+def test_training_writes_checkpoints_and_resumes(tiny_model, tmp_path):
+    from pianograd import checkpointing
+    from pianograd.omr.train import OmrTrainConfig, Trainer
+
+    log = [json.loads(x) for x in (tiny_model / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, len(log) + 1))
+    assert all(np.isfinite(r["loss"]) for r in log) and "valid_ser" in log[-1]
+    assert checkpointing.load(tiny_model) is not None and (tiny_model / "model.safetensors").exists()
+    # Resume: a copy of the run continues from its checkpoint instead of starting over.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model, run, symlinks=True)
+    d = json.loads(TINY.read_text())
+    d["lr"] = 0.5
+    with pytest.raises(ValueError, match="different configuration"):
+        Trainer(OmrTrainConfig.from_dict(d), run, progress=False)
+    cfg = OmrTrainConfig.from_dict(json.loads(TINY.read_text()))
+    t = Trainer(cfg, run, progress=False)
+    assert t.step == cfg.steps
+
+
+def test_cli_reads_a_page_into_midi_json_musicxml_wav(tiny_model, piano_page, tmp_path):
+    from pianograd.cli import main
+
+    img = tmp_path / "page.png"
+    pg.write_png(str(img), piano_page.grey)
+    out = tmp_path / "out.mid"
+    rc = main(["omr", str(img), str(out), "--tempo", "100", "--json", str(tmp_path / "n.json"),
+               "--musicxml", str(tmp_path / "s.musicxml"), "--wav", str(tmp_path / "a.wav"),
+               "--model", str(tiny_model / "model.safetensors")])
+    assert rc == 0 and out.exists()
+    doc = json.loads((tmp_path / "n.json").read_text())
+    assert doc["tempo_bpm"] == 100
+    for n in doc["notes"]:
+        assert set(n) == {"pitch", "onset_beats", "duration_beats", "staff"}
+    pg.read_midi(str(out))
+
+
+def test_eval_omr_reports_ser_and_note_f1(tiny_model, tmp_path):
+    from pianograd.omr.data import OmrDataConfig
+    from pianograd.omr.evaluate import evaluate
+
+    d = json.loads(TINY.read_text())["data"]
+    res = evaluate(str(tiny_model / "model.safetensors"), "test", "held_out", cfg=OmrDataConfig(**d),
+                   out=str(tmp_path / "rep"), limit=4, progress=False)
+    assert 0 <= res["all"]["ser"] and 0 <= res["all"]["note_f1"] <= 1
+    assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "strip_0.png").exists()
