@@ -18,14 +18,14 @@ from ..data.cache import atomic_write_with, hash_obj
 from .staff import deskew, find_staves, staff_strip
 from .tokens import encode_ids
 
-DATA_VERSION = 1
+DATA_VERSION = 2
 CACHE = Path("data/cache/omr")
 
 
 @dataclass
 class OmrDataConfig:
     categories: Sequence[str] = ("chorale", "keyboard", "song", "quartet")
-    max_pieces: Dict[str, int] = field(default_factory=lambda: {"train": 150, "valid": 10, "test": 20})
+    max_pieces: Dict[str, int] = field(default_factory=lambda: {"train": 400, "valid": 12, "test": 24})
     fonts: Sequence[str] = ("Leipzig", "Bravura", "Gootville", "Petaluma")
     held_out_font: str = "Leland"
     variants: int = 1             # engravings per segment (style and degradation drawn anew)

@@ -35,7 +35,7 @@ def degrade(grey: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -
         tex /= max(float(np.abs(tex).max()), 1e-6)
         g = g - float(rng.uniform(0.03, 0.15)) * np.abs(tex)
     if rng.random() < 0.5 * p:
-        g = ndimage.gaussian_filter(g, sigma=float(rng.uniform(0.3, 1.2)))
+        g = ndimage.gaussian_filter(g, sigma=float(rng.uniform(0.3, 0.9)))
     if rng.random() < 0.5 * p:
         g = g + rng.normal(0.0, float(rng.uniform(0.01, 0.08)), size=g.shape).astype(np.float32)
     if rng.random() < 0.2 * p:  # dust and toner specks
@@ -48,5 +48,5 @@ def degrade(grey: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -
                                                                     quality=int(rng.integers(20, 90)))
         g = np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float32) / 255.0
     if rng.random() < 0.15 * p:  # a fax or bilevel scan
-        g = (g > float(rng.uniform(0.4, 0.7))).astype(np.float32)
+        g = (g > float(rng.uniform(0.55, 0.85))).astype(np.float32)
     return g

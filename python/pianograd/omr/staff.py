@@ -31,6 +31,18 @@ class StaffBox:
         return (self.lines[0] + self.lines[4]) / 2.0
 
 
+def flatten_light(grey: np.ndarray) -> np.ndarray:
+    """Paper made uniformly white: each pixel divided by the local paper level, a max filter wider
+    than any notation (uneven lighting and stains are smooth; ink is not)."""
+    from scipy import ndimage
+
+    g = np.asarray(grey, dtype=np.float32)
+    k = int(max(15, min(g.shape) // 12))
+    bg = ndimage.maximum_filter(ndimage.maximum_filter(g, size=(k, 1)), size=(1, k))
+    bg = ndimage.uniform_filter(bg, size=k)  # the max filter's blocks, smoothed
+    return np.clip(g / np.maximum(bg, 1e-3), 0.0, 1.0)
+
+
 def normalise(grey: np.ndarray) -> np.ndarray:
     """Contrast-stretched grey (1 = paper, 0 = ink): scans come in every exposure."""
     g = np.asarray(grey, dtype=np.float32)
@@ -73,31 +85,34 @@ def deskew(grey: np.ndarray) -> np.ndarray:
 
 
 def _line_rows(dark: np.ndarray) -> List[float]:
-    """Rows (sub-pixel centres) whose mean darkness marks a staff line: a line crosses most of the
-    staff's width, notes and text never do. Darkness, not a threshold, because a thin line drawn
-    between two pixel rows is only half dark in each."""
-    frac = dark.mean(axis=1)
-    if frac.max() <= 0.05:
+    """Rows (sub-pixel centres) where the row-mean darkness peaks: a staff line crosses most of the
+    staff's width, notes and text never do. Peaks, not a threshold, so lines that blur or a coarse
+    scan smear into each other stay apart; darkness, not ink counts, so a thin line drawn between two
+    pixel rows (half dark in each) still counts."""
+    from scipy.signal import find_peaks
+
+    prof = dark.mean(axis=1).astype(np.float64)
+    if prof.size < 3 or prof.max() <= 0.02:
         return []
-    hot = frac >= 0.4 * frac.max()
-    rows, i = [], 0
-    while i < len(hot):
-        if hot[i]:
-            j = i
-            while j + 1 < len(hot) and hot[j + 1]:
-                j += 1
-            w = frac[i:j + 1]
-            rows.append(float((np.arange(i, j + 1) * w).sum() / w.sum()))
-            i = j + 1
+    # A line must stand out absolutely (dark along much of the width) and above the page's own level
+    # (noise, a photo's texture), not only relative to the strongest row.
+    floor = max(0.2 * prof.max(), 0.12, float(np.median(prof)) + 0.08)
+    peaks, _ = find_peaks(prof, height=floor, distance=2)
+    rows = []
+    for p in peaks:  # a parabola through the peak and its neighbours places the line between rows
+        if 0 < p < prof.size - 1:
+            a, b, c = prof[p - 1], prof[p], prof[p + 1]
+            den = a - 2 * b + c
+            rows.append(float(p + (0.5 * (a - c) / den if den < 0 else 0.0)))
         else:
-            i += 1
+            rows.append(float(p))
     return rows
 
 
 def find_staves(grey: np.ndarray) -> List[StaffBox]:
     """Five-line staves, top to bottom. Lines are grouped in fives of near-equal spacing; a photo of
     no music, a blank page or text yields an empty list."""
-    g = normalise(grey)
+    g = normalise(flatten_light(grey))
     ink = g < 0.75
     h, w = ink.shape
     if h < 8 or w < 8:
@@ -108,23 +123,81 @@ def find_staves(grey: np.ndarray) -> List[StaffBox]:
     # not noteheads, stems or text, whose mass would otherwise raise rows between the lines.
     from scipy import ndimage
 
-    band = ink[:, c0:c1]
-    run = int(min(max(band.shape[1] // 20, 12), 60))
-    long_ink = ndimage.binary_opening(band, structure=np.ones((1, run), dtype=bool))
-    rows = _line_rows(long_ink.astype(np.float32))
+    dark = 1.0 - g[:, c0:c1]
+    run = int(min(max(dark.shape[1] // 20, 12), 60))
+    # Closing first bridges the gaps a binarised or noisy scan leaves in a line; the opening (a
+    # running minimum over `run` px) then removes whatever is shorter than that.
+    dark = ndimage.grey_closing(dark, size=(1, 3))
+    long_dark = ndimage.grey_opening(dark, size=(1, run))
+    rows = _line_rows(long_dark)
+    prof = long_dark.mean(axis=1)
     staves: List[StaffBox] = []
-    i = 0
-    while i + 4 < len(rows):
-        five = rows[i:i + 5]
-        gaps = np.diff(five)
-        if gaps.min() >= 2.0 and gaps.max() <= 1.35 * gaps.min():
-            x0, x1 = _extent(ink, five)
-            if x1 - x0 >= 4 * np.mean(gaps):
-                staves.append(StaffBox(tuple(five), x0, x1))
-                i += 5
-                continue
-        i += 1
+    for five in _fives(rows, prof):
+        x0, x1 = _extent(ink, five)
+        if x1 - x0 >= 4 * (five[4] - five[0]) / 4:
+            staves.append(StaffBox(tuple(five), x0, x1))
+    staves.sort(key=lambda b: b.lines[0])
     return staves
+
+
+def _fives(rows: List[float], prof: np.ndarray) -> List[List[float]]:
+    """Five equally spaced line peaks, allowing stray peaks (a flat beam, a blurred line's shoulder)
+    between them: every pair of peaks proposes a first line and a spacing, the other three must be
+    found near their places. Candidates are taken best first (strongest lines) without sharing a peak;
+    one with a strong line a space beyond either end is part of something larger and scores less, one
+    with strong lines between its own is lines of several staves and is dropped."""
+    n = len(rows)
+    r = np.asarray(rows)
+    height = np.array([prof[int(round(x))] for x in rows]) if n else np.zeros(0)
+
+    def near(target: float, tol: float) -> int:
+        k = int(np.argmin(np.abs(r - target)))
+        return k if abs(r[k] - target) <= tol else -1
+
+    cands = []
+    for i in range(n):
+        for j in range(i + 1, min(n, i + 12)):
+            # j as the second line, or as the fifth (the span averages out rounding at small spacings)
+            for sp, known in ((r[j] - r[i], {1: j}), ((r[j] - r[i]) / 4.0, {4: j})):
+                if sp < 2.5:
+                    continue
+                tol = max(1.0, 0.2 * sp)
+                idx = [i]
+                for k in (1, 2, 3, 4):
+                    m = known.get(k, near(r[i] + k * sp, tol))
+                    if m < 0 or m in idx:
+                        break
+                    idx.append(m)
+                if len(idx) == 5:
+                    cands.append(_scored(idx, r, height, tol, near))
+    cands = [c for c in cands if c is not None]
+    used: set = set()
+    fives = []
+    for score, idx in sorted(cands, key=lambda c: -c[0]):
+        lo, hi = r[idx[0]], r[idx[4]]
+        if used.intersection(idx) or any(not (hi < a or lo > b) for a, b in
+                                         ((f[0], f[4]) for f in fives)):
+            continue
+        used.update(idx)
+        fives.append([float(x) for x in r[idx]])
+    return fives
+
+
+def _scored(idx: List[int], r: np.ndarray, height: np.ndarray, tol: float, near):
+    """(score, idx) of a five-line candidate, or None when it is not a staff."""
+    ys = r[idx]
+    fit_sp = float(np.polyfit(np.arange(5), ys, 1)[0])
+    if np.abs(np.diff(ys) - fit_sp).max() > tol:
+        return None
+    inside = [m for m in range(idx[0] + 1, idx[4]) if m not in idx]
+    if sum(height[m] >= 0.5 * height[idx].mean() for m in inside) >= 2:
+        return None  # strong lines between: five lines of different staves, equally spaced
+    score = float(height[idx].sum())
+    for out in (ys[0] - fit_sp, ys[4] + fit_sp):
+        m = near(out, tol)
+        if m >= 0 and height[m] >= 0.5 * height[idx].mean():
+            score *= 0.5
+    return score, idx
 
 
 def _extent(ink: np.ndarray, lines) -> tuple:
