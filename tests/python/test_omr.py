@@ -138,3 +138,30 @@ def test_eval_omr_reports_ser_and_note_f1(tiny_model, tmp_path):
                    out=str(tmp_path / "rep"), limit=4, progress=False)
     assert 0 <= res["all"]["ser"] and 0 <= res["all"]["note_f1"] <= 1
     assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "strip_0.png").exists()
+
+
+def test_well_formed_readings_keep_the_metre():
+    from pianograd.omr.self_train import well_formed
+
+    good = "clef:G2 key:0 time:3/4 G4 1 | G4 2 D5 1 | B4 3/2 A4 1/2 G4 1 | C5 1".split()
+    assert well_formed(good)
+    assert not well_formed("clef:G2 time:3/4 G4 1 | G4 2 D5 2 | B4 3 | C5 1".split())  # a 4-beat bar
+    assert not well_formed("clef:G2 time:3/4 G4 | 1".split())  # does not decode
+    assert well_formed("clef:F4 key:-2 C3 1 D3 1 | E3 2".split())  # no metre shown: nothing to check
+
+
+def test_pair_budget_and_self_training(tmp_path):
+    """N labelled works, the rest unlabelled; pseudo-labels are re-read on schedule and survive resume."""
+    from pianograd.omr.train import OmrTrainConfig, Trainer
+
+    d = json.loads(TINY.read_text())
+    d.update({"n_labelled": 1, "self_train_from": 2, "self_train_every": 2, "self_train_max_nll": 50.0})
+    cfg = OmrTrainConfig.from_dict(d)
+    t = Trainer(cfg, tmp_path, progress=False)
+    pieces = {t.train_set.meta[i]["piece"] for i in t.targets}
+    assert len(pieces) == 1 and t.unlabelled and not t.pseudo
+    t.run()
+    log = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "pseudo" in r] == [2, 4, 6]
+    t2 = Trainer(cfg, tmp_path, progress=False)  # resumed: the pseudo-labels come back with the state
+    assert t2.pseudo == t.pseudo and set(t2.usable) == set(t.usable)

@@ -91,7 +91,7 @@ def _cmd_eval_omr(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     res = evaluate(args.model, args.split, args.fonts, out=args.out, limit=args.limit or None, beam=args.beam,
-                   progress=not args.quiet)
+                   progress=not args.quiet, pages=args.pages)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -99,6 +99,9 @@ def _cmd_eval_omr(args: argparse.Namespace) -> int:
     for k, v in res.items():
         if isinstance(v, dict) and "ser" in v:
             print(f"{k:<14} {v['strips']:>6} {v['ser']:>7.2%} {v['note_f1']:>8.3f} {v['note_f1_duration']:>8.3f}")
+    pr = res.get("page_reading")
+    if pr:
+        print(f"{'pages':<14} {len(pr['pages']):>6} {'':>7} {pr['note_f1_onset']:>8.3f} {pr['note_f1_duration']:>8.3f}")
     if args.out:
         print(f"report: {Path(args.out) / 'report.md'}")
     return 0
@@ -121,3 +124,4 @@ def add_eval_arguments(ev) -> None:
     ev.add_argument("--fonts", default="held_out", choices=["held_out", "train"],
                     help="omr: engrave the split in the held-out font or the training fonts")
     ev.add_argument("--beam", type=int, default=0, help="omr: CTC prefix beam width (0: greedy)")
+    ev.add_argument("--pages", type=int, default=0, help="omr: also read the first page of K piano works whole")

@@ -59,14 +59,21 @@ def score(model, s: StripSet, limit: Optional[int] = None, beam: int = 0) -> Dic
 
 def evaluate(model_path: Optional[str], split: str = "test", font_set: str = "held_out",
              cfg: Optional[OmrDataConfig] = None, out: Optional[str] = None, limit: Optional[int] = None,
-             beam: int = 0, progress: bool = True) -> Dict[str, object]:
+             beam: int = 0, progress: bool = True, pages: int = 0) -> Dict[str, object]:
+    """Strips of a split (SER, note F1 per staff type) and, with pages > 0, the first pages of that many
+    piano works of the split read whole (note F1 on grand-staff systems)."""
     from .model import load_model
     from .recognize import DEFAULT_MODEL
 
+    cfg = cfg or OmrDataConfig()
     model = load_model(model_path or DEFAULT_MODEL)
-    data = build(cfg or OmrDataConfig(), split, font_set, progress=progress)
+    data = build(cfg, split, font_set, progress=progress)
     res = score(model, data, limit, beam)
     res.update({"split": split, "fonts": font_set, "model": str(model_path or DEFAULT_MODEL)})
+    if pages:
+        font = cfg.held_out_font if font_set == "held_out" else cfg.fonts[0]
+        res["page_reading"] = score_pages(model, page_pieces(cfg, split)[:pages], font, beam=beam,
+                                          progress=progress)
     if out:
         write_report(Path(out), res, data, model)
     return res
@@ -87,6 +94,13 @@ def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> No
     for k, v in res.items():
         if isinstance(v, dict) and "ser" in v:
             lines.append(f"| {k} | {v['strips']} | {v['ser']:.2%} | {v['note_f1']:.3f} | {v['note_f1_duration']:.3f} |")
+    pr = res.get("page_reading")
+    if pr:
+        lines += ["", f"Whole pages (piano works, grand staves): note F1 {pr['note_f1_onset']:.3f} on "
+                  f"(pitch, onset), {pr['note_f1_duration']:.3f} with duration.", "",
+                  "| work | zoom | staves | systems | F1 | F1 +dur |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['piece']} | {r['zoom']} | {r['staves']} | {r['systems']} | {r['f1_onset']:.3f} | "
+                  f"{r['f1_duration']:.3f} |" for r in pr["pages"]]
     lines += ["", "## Readings", ""]
     hyp = read_strips(model, data.strips[:6])
     for i, ex in enumerate(res["examples"]):
@@ -99,3 +113,47 @@ def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> No
         pg.write_png(str(out / name), np.asarray(canvas, dtype=np.uint8))
         lines += [f"![strip {i}]({name})", "", f"- truth: `{ex['ref']}`", f"- read:  `{ex['hyp']}`", ""]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def page_pieces(cfg: OmrDataConfig, split: str = "test", categories=("keyboard", "song")) -> List[str]:
+    """Piano works of a split (their staves come as a grand staff per system)."""
+    from ..data.catalog import catalog
+    from ..data.splits import split_of
+
+    return sorted(p.id for p in catalog() if p.category in categories
+                  and split_of(p.group, cfg.split_seed, cfg.f_valid, cfg.f_test) == split)
+
+
+def score_pages(model, pieces: List[str], font: str, zooms=(1.4, 2.2), beam: int = 0,
+                progress: bool = True) -> Dict[str, object]:
+    """First pages of whole works engraved by Verovio (automatic system breaks, grand staves), read
+    with the page pipeline (staves, systems, pickup), scored on notes (pitch, onset in beats)."""
+    import pianograd as pg
+
+    from ..data.engrave import render_page
+    from .recognize import recognize
+
+    rows = []
+    tot = {"onset": [0, 0, 0], "duration": [0, 0, 0]}
+    for piece in pieces:
+        for zoom in zooms:
+            page = render_page(piece, font=font, zoom=zoom)
+            r = recognize(page.grey, model=model, beam=beam)
+            est = [{"pitch": n.pitch, "onset_beats": n.onset_beats + r.pickup_beats,
+                    "duration_beats": n.duration_beats, "staff": n.staff} for n in r.notes]
+            ref = [{"pitch": p, "onset_beats": o, "duration_beats": d, "staff": s} for p, o, d, s in page.notes]
+            row = {"piece": piece, "zoom": zoom, "staves": len(r.staves), "systems": len(r.systems)}
+            for key, wd in (("onset", False), ("duration", True)):
+                m = pg.omr_note_f1(ref, est, with_duration=wd)
+                row[f"f1_{key}"] = m["f1"]
+                tot[key][0] += m["matched"]
+                tot[key][1] += m["n_ref"]
+                tot[key][2] += m["n_est"]
+            rows.append(row)
+            if progress:
+                print(f"  page {piece} @{zoom}: {row['staves']} staves, F1 {row['f1_onset']:.3f}", flush=True)
+    out: Dict[str, object] = {"pages": rows}
+    for key, (mt, nr, ne) in tot.items():
+        p, rc = mt / max(ne, 1), mt / max(nr, 1)
+        out[f"note_f1_{key}"] = 2 * p * rc / max(p + rc, 1e-12)
+    return out

@@ -17,6 +17,7 @@ import numpy as np
 import pianograd as pg
 from pianograd import checkpointing, optim
 
+from ..data.splits import labelled_subset
 from .data import OmrDataConfig, StripSet, build
 from .model import OmrNet, batch_strips, frames, load_model, save_model
 
@@ -37,6 +38,11 @@ class OmrTrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     threads: int = 0
+    n_labelled: int = 0             # pair budget N: works whose images keep their labels (0 = all)
+    pair_seed: int = 0
+    self_train_from: int = 0        # signal (c): pseudo-label unlabelled images from this step (0 = off)
+    self_train_every: int = 500
+    self_train_max_nll: float = 0.05  # per token, of the greedy reading under CTC
 
     def to_dict(self) -> dict:
         # Through JSON, so a config compares equal to the one a checkpoint stored (tuples become lists).
@@ -88,9 +94,13 @@ class Trainer:
             pg.set_num_threads(cfg.threads)
         self.train_set = build(cfg.data, "train", progress=progress)
         self.valid_set = build(cfg.data, "valid", progress=progress)
-        # CTC needs a frame per token; strips too narrow for their tokens cannot be learned from.
-        self.usable = [i for i in range(len(self.train_set))
-                       if frames(self.train_set.strips[i].shape[1]) >= 2 * len(self.train_set.ids[i]) + 1]
+        # The pair budget: N works keep their labels, the others' images are unlabelled.
+        works = sorted({m["piece"] for m in self.train_set.meta})
+        keep = set(labelled_subset(works, cfg.n_labelled, cfg.pair_seed)) if cfg.n_labelled else set(works)
+        self.targets: Dict[int, List[int]] = {i: self.train_set.ids[i] for i in range(len(self.train_set))
+                                              if self.train_set.meta[i]["piece"] in keep}
+        self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets]
+        self.pseudo: Dict[int, List[int]] = {}
         self.rng = np.random.default_rng(cfg.seed)
         pg.manual_seed(cfg.seed) if hasattr(pg, "manual_seed") else None
         self.net = OmrNet(cfg.channels, cfg.hidden)
@@ -107,6 +117,15 @@ class Trainer:
             self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
             self.rng.bit_generator.state = state["rng"]
             self.step = int(state["step"])
+            self.pseudo = {int(k): v for k, v in state.get("pseudo", {}).items()}
+        self._refresh_usable()
+
+    def _refresh_usable(self) -> None:
+        # CTC needs a frame per token (two between repeats); narrower strips cannot be learned from.
+        labels = {**self.targets, **self.pseudo}
+        self.labels = labels
+        self.usable = sorted(i for i, ids in labels.items()
+                             if frames(self.train_set.strips[i].shape[1]) >= 2 * len(ids) + 1)
 
     def _batch(self):
         # A random strip and its width neighbours: similar widths pad little.
@@ -115,24 +134,37 @@ class Trainer:
         lo = max(0, min(c - self.cfg.batch // 2, len(by_w) - self.cfg.batch))
         idx = by_w[lo:lo + self.cfg.batch]
         x, lens = batch_strips([self.train_set.strips[i] for i in idx])
-        tl = [len(self.train_set.ids[i]) for i in idx]
+        tl = [len(self.labels[i]) for i in idx]
         tg = np.zeros((len(idx), max(tl)), dtype=np.int64)
         for r, i in enumerate(idx):
-            tg[r, :tl[r]] = self.train_set.ids[i]
+            tg[r, :tl[r]] = self.labels[i]
         return x, tg, np.array(lens, np.int64), np.array(tl, np.int64)
 
     def _save(self) -> None:
         checkpointing.save(self.out, self.step, {
             "model.safetensors": lambda p: save_model(self.net, p),
             "optim.safetensors": lambda p: pg.save_safetensors(p, self.opt.state_dict()),
-        }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state})
+        }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state,
+            "pseudo": {str(k): v for k, v in self.pseudo.items()}})
+
+    def _self_train(self) -> dict:
+        """Re-reads every unlabelled strip; the confident, well-formed readings become its labels."""
+        from .self_train import pseudo_labels
+
+        got = pseudo_labels(self.net, [self.train_set.strips[i] for i in self.unlabelled],
+                            self.cfg.self_train_max_nll)
+        self.pseudo = {i: ids for i, ids in zip(self.unlabelled, got) if ids is not None}
+        self._refresh_usable()
+        right = sum(self.pseudo[i] == self.train_set.ids[i] for i in self.pseudo)
+        return {"pseudo": len(self.pseudo), "pseudo_exact": right / max(len(self.pseudo), 1)}
 
     def run(self) -> dict:
         cfg = self.cfg
         t0 = time.perf_counter()
         n_params = sum(int(np.prod(p.shape)) for p in self.net.parameters())
         if self.progress:
-            print(f"omr: {n_params:,} parameters; {len(self.usable)}/{len(self.train_set)} training strips usable")
+            print(f"omr: {n_params:,} parameters; {len(self.usable)}/{len(self.train_set)} training strips usable "
+                  f"({len(self.targets)} labelled, {len(self.unlabelled)} unlabelled)")
         while self.step < cfg.steps:
             if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
                 break
@@ -147,9 +179,12 @@ class Trainer:
             self.opt.step()
             self.step += 1
             rec = {"step": self.step, "loss": float(loss.item()), "s": round(time.perf_counter() - t0, 1)}
+            if cfg.self_train_from and self.unlabelled and self.step >= cfg.self_train_from and \
+                    (self.step - cfg.self_train_from) % cfg.self_train_every == 0:
+                rec.update(self._self_train())
             if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                 rec.update({f"valid_{k}": v for k, v in evaluate(self.net, self.valid_set, cfg.eval_strips).items()})
-            if self.progress and (self.step % 25 == 0 or "valid_ser" in rec):
+            if self.progress and (self.step % 25 == 0 or "valid_ser" in rec or "pseudo" in rec):
                 print(json.dumps(rec), flush=True)
             self.log.append(rec)
             with open(self.out / "log.jsonl", "a") as f:
