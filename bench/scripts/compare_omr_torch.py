@@ -2,7 +2,7 @@
 """The OMR model's training step and inference in pianograd vs the same CRNN in PyTorch CPU eager.
 
 The PyTorch model mirrors pianograd.omr.model.OmrNet layer for layer and under the same parameter names:
-four 3x3 nn.Conv2d + ReLU (two 2x2 max pools, then two height-only stride-(2,1) convs), the per-column
+four 3x3 nn.Conv2d + ReLU (one 2x2 max pool, then three height-only stride-(2,1) convs), the per-column
 Linear + LayerNorm + ReLU, a forward nn.GRU and a backward one (batch_first, torch.flip for the reversal;
 our GRU has torch's r, z, n gate order and weight_ih_l0 / weight_hh_l0 / bias_* names), concat, the
 output Linear; F.ctc_loss on log_softmax of the logits permuted to [T, B, V] (blank 0, mean, zero_infinity).
@@ -51,7 +51,7 @@ def torch_model(torch, net):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
-            self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
+            self.conv2 = nn.Conv2d(c1, c2, 3, stride=(2, 1), padding=1)
             self.conv3 = nn.Conv2d(c2, c3, 3, stride=(2, 1), padding=1)
             self.conv4 = nn.Conv2d(c3, c4, 3, stride=(2, 1), padding=1)
             self.proj = nn.Linear(c4 * 4, H)
@@ -62,7 +62,7 @@ def torch_model(torch, net):
 
         def forward(self, x):
             h = F.max_pool2d(F.relu(self.conv1(x)), 2)
-            h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+            h = F.relu(self.conv2(h))
             h = F.relu(self.conv3(h))
             h = F.relu(self.conv4(h))
             b, c, hh, w = h.shape

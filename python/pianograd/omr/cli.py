@@ -124,4 +124,4 @@ def add_eval_arguments(ev) -> None:
     ev.add_argument("--fonts", default="held_out", choices=["held_out", "train"],
                     help="omr: engrave the split in the held-out font or the training fonts")
     ev.add_argument("--beam", type=int, default=0, help="omr: CTC prefix beam width (0: greedy)")
-    ev.add_argument("--pages", type=int, default=0, help="omr: also read the first page of K piano works whole")
+    ev.add_argument("--pages", type=int, default=0, help="omr: also read the first page of K multi-staff works whole (piano first)")

@@ -96,7 +96,7 @@ def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> No
             lines.append(f"| {k} | {v['strips']} | {v['ser']:.2%} | {v['note_f1']:.3f} | {v['note_f1_duration']:.3f} |")
     pr = res.get("page_reading")
     if pr:
-        lines += ["", f"Whole pages (piano works, grand staves): note F1 {pr['note_f1_onset']:.3f} on "
+        lines += ["", f"Whole first pages (piano works, then four-staff chorales): note F1 {pr['note_f1_onset']:.3f} on "
                   f"(pitch, onset), {pr['note_f1_duration']:.3f} with duration.", "",
                   "| work | zoom | staves | systems | F1 | F1 +dur |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['piece']} | {r['zoom']} | {r['staves']} | {r['systems']} | {r['f1_onset']:.3f} | "
@@ -115,13 +115,15 @@ def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> No
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
 
 
-def page_pieces(cfg: OmrDataConfig, split: str = "test", categories=("keyboard", "song")) -> List[str]:
-    """Piano works of a split (their staves come as a grand staff per system)."""
+def page_pieces(cfg: OmrDataConfig, split: str = "test", categories=("keyboard", "song", "chorale")) -> List[str]:
+    """Multi-staff works of a split, piano works first (a grand staff per system), then chorales (four
+    staves per system)."""
     from ..data.catalog import catalog
     from ..data.splits import split_of
 
-    return sorted(p.id for p in catalog() if p.category in categories
-                  and split_of(p.group, cfg.split_seed, cfg.f_valid, cfg.f_test) == split)
+    rank = {c: k for k, c in enumerate(categories)}
+    return [p.id for p in sorted(catalog(), key=lambda p: (rank.get(p.category, 99), p.id))
+            if p.category in categories and split_of(p.group, cfg.split_seed, cfg.f_valid, cfg.f_test) == split]
 
 
 def score_pages(model, pieces: List[str], font: str, zooms=(1.4, 2.2), beam: int = 0,

@@ -12,10 +12,11 @@ from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .staff import StaffBox, deskew, find_staves, normalise, staff_strip
+from .staff import StaffBox, deskew, find_staves, neighbour_limits, normalise, staff_strip
 from .tokens import decode_ids, tokens_to_notes
 
-DEFAULT_MODEL = Path(__file__).with_name("models") / "omr.safetensors"
+# resolve(): in a development build this file is a symlink to the source tree, where the model lives
+DEFAULT_MODEL = Path(__file__).resolve().with_name("models") / "omr.safetensors"
 
 
 @dataclass
@@ -158,26 +159,48 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
     if isinstance(net, (str, Path)):
         net = load_model(net)
     systems = group_systems(grey, staves)
-    strips = [staff_strip(grey, b) for b in staves]
+    strips = [staff_strip(grey, b, limits=neighbour_limits(staves, i)) for i, b in enumerate(staves)]
     tokens = read_strips(net, strips, beam, prior, prior_weight)
     notes: List[OmrNote] = []
     t0 = Fraction(0)
     pickup = Fraction(0)
+    bar: Optional[Fraction] = None  # the bar length the time signature in force gives
     for si, members in enumerate(systems):
-        length = Fraction(0)
+        readings = []
         for k, staff in enumerate(members):
             marks: List[Fraction] = []
             for n in tokens_to_notes(tokens[staff], strict=False, bars=marks):
                 notes.append(OmrNote(n.pitch, float(t0 + n.onset), float(n.duration), k, si))
-            length = max(length, marks[-1] if marks else Fraction(0))
+            readings.append(marks)
+            ts = next((t for t in tokens[staff] if t.startswith("time:")), None)
+            if ts is not None:
+                num, den = ts[5:].split("/")
+                bar = Fraction(int(num) * 4, int(den))
             if si == 0 and k == 0:
                 pickup = _pickup(tokens[staff], marks)
-        t0 += length
+        t0 += _system_length(readings, bar)
     if pickup:
         for n in notes:
             n.onset_beats -= float(pickup)
     notes.sort(key=lambda n: (n.onset_beats, n.pitch))
     return OmrResult(notes, staves, systems, tokens, float(pickup), float(t0 - pickup))
+
+
+def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction]) -> Fraction:
+    """The system's duration from the staff read most consistently: the one with the most bars exactly
+    as long as the time signature says (one staff's misread duration must not shift every later
+    system), then the length most staves agree on, then the longest."""
+    if not readings:
+        return Fraction(0)
+    ends = [m[-1] if m else Fraction(0) for m in readings]
+
+    def full_bars(m: Sequence[Fraction]) -> int:
+        if bar is None or not m:
+            return 0
+        starts = [Fraction(0)] + list(m[:-1])
+        return sum(b - a == bar for a, b in zip(starts, m))
+
+    return max(zip(readings, ends), key=lambda r: (full_bars(r[0]), ends.count(r[1]), r[1]))[1]
 
 
 def _pickup(tokens: Sequence[str], marks: Sequence[Fraction]) -> Fraction:

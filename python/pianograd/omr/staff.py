@@ -140,6 +140,13 @@ def find_staves(grey: np.ndarray) -> List[StaffBox]:
     return staves
 
 
+def neighbour_limits(staves: List[StaffBox], i: int) -> tuple:
+    """Rows halfway between staff i and the staves above and below it (or unbounded)."""
+    top = (staves[i - 1].lines[4] + staves[i].lines[0]) / 2 if i > 0 else -np.inf
+    bot = (staves[i].lines[4] + staves[i + 1].lines[0]) / 2 if i + 1 < len(staves) else np.inf
+    return (max(top, -1e9), min(bot, 1e9))
+
+
 def _fives(rows: List[float], prof: np.ndarray) -> List[List[float]]:
     """Five equally spaced line peaks, allowing stray peaks (a flat beam, a blurred line's shoulder)
     between them: every pair of peaks proposes a first line and a spacing, the other three must be
@@ -210,9 +217,12 @@ def _extent(ink: np.ndarray, lines) -> tuple:
     return int(cols[0]), int(cols[-1]) + 1
 
 
-def staff_strip(grey: np.ndarray, box: StaffBox, jitter: Optional[np.random.Generator] = None) -> np.ndarray:
+def staff_strip(grey: np.ndarray, box: StaffBox, jitter: Optional[np.random.Generator] = None,
+                limits: Optional[tuple] = None) -> np.ndarray:
     """The staff resampled to HEIGHT rows (uint8, 255 = paper); width follows at the same scale.
-    `jitter` (training) moves and scales the window by a fraction of a space, as detection would."""
+    `jitter` (training) moves and scales the window by a fraction of a space, as detection would.
+    `limits` (top, bottom image rows) whitens what lies beyond: on a page, halfway to the next staff,
+    so a neighbour's lines and notes (a grand staff is often closer than 6 spaces) are not read."""
     from PIL import Image
 
     sp, c = box.space, box.center
@@ -232,6 +242,13 @@ def staff_strip(grey: np.ndarray, box: StaffBox, jitter: Optional[np.random.Gene
     ys, ye, xs, xe = max(t, 0), min(b, h), max(l, 0), min(r, w)
     if ys < ye and xs < xe:
         win[ys - t:ye - t, xs - l:xe - l] = g8[ys:ye, xs:xe]
+    # Left of where the lines begin a page has braces, brackets and the system's opening barline, which
+    # a single engraved staff never shows: paper there, as in the strips the model learned from.
+    win[:, :max(0, int(np.ceil(box.x0 + 0.3 * sp)) - l)] = 255
+    if limits is not None:
+        lo, hi = int(np.floor(limits[0])) - t, int(np.ceil(limits[1])) - t
+        win[:max(lo, 0)] = 255
+        win[max(hi, 0):] = 255
     # Pillow's resize filters with a support widened by the reduction, so small notation does not alias.
     strip = Image.fromarray(win, mode="L").resize((out_w, HEIGHT), Image.Resampling.BILINEAR)
     return np.asarray(strip, dtype=np.uint8)
