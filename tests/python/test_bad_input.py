@@ -146,7 +146,55 @@ CASES = [
     ("omr-note-no-onset", lambda f: pg.omr_note_f1([{"pitch": 60, "duration_beats": 1.0}], []), ValueError,
      "onset_beats"),
     ("omr-note-array-columns", lambda f: pg.omr_note_f1(np.zeros((3, 2)), []), ValueError, "(N, 3) or (N, 4)"),
+    # CTC loss and decoders
+    ("ctc-rank", lambda f: pg.ctc_loss(_z(5, 4), _T, _IL, _TL), ValueError, "[B,T,C] (rank 3)"),
+    ("ctc-batch", lambda f: pg.ctc_loss(_z(2, 5, 4), _T[:1], _IL, _TL), ValueError, "targets has batch size 1"),
+    ("ctc-input-length", lambda f: pg.ctc_loss(_z(2, 5, 4), _T, np.array([9, 5]), _TL), ValueError,
+     "input_lengths[0] = 9"),
+    ("ctc-target-length", lambda f: pg.ctc_loss(_z(2, 5, 4), _T, _IL, np.array([3, 1])), ValueError,
+     "target_lengths[0] = 3"),
+    ("ctc-label-blank", lambda f: pg.ctc_loss(_z(2, 5, 4), np.array([[0, 2], [1, 0]]), _IL, _TL), ValueError,
+     "equals the blank"),
+    ("ctc-label-range", lambda f: pg.ctc_loss(_z(2, 5, 4), np.array([[7, 2], [1, 0]]), _IL, _TL), IndexError,
+     "targets[0, 0] = 7"),
+    ("ctc-nan", lambda f: pg.ctc_loss(pg.tensor(np.full((2, 5, 4), np.nan, np.float32)), _T, _IL, _TL),
+     ValueError, "finite"),
+    ("ctc-float-targets", lambda f: pg.ctc_loss(_z(2, 5, 4), _z(2, 2), _IL, _TL), TypeError, "int32 or int64"),
+    ("ctc-reduction", lambda f: pg.ctc_loss(_z(2, 5, 4), _T, _IL, _TL, reduction="avg"), ValueError, "'avg'"),
+    ("ctc-greedy-rank", lambda f: pg.ctc_greedy_decode(_z(5, 4), _IL), ValueError, "ctc_greedy_decode"),
+    ("ctc-beam-width", lambda f: pg.ctc_beam_decode(_z(5, 4), beam=0), ValueError, "beam must be >= 1"),
+    ("ctc-beam-length", lambda f: pg.ctc_beam_decode(_z(5, 4), length=9), ValueError, "exceeds the 5 frames"),
+    # reading score images (pg.omr) and its tokens
+    ("omr-nan-array", lambda f: pg.omr(np.full((40, 40), np.nan, np.float32)), ValueError, "finite"),
+    ("omr-4d-array", lambda f: pg.omr(np.ones((2, 3, 4, 5), np.float32)), ValueError, "[H,W] or [H,W,C]"),
+    ("omr-strings", lambda f: pg.omr(np.array([["a"]])), ValueError, "numbers"),
+    ("omr-missing", lambda f: pg.omr(str(f / "none.png")), FileNotFoundError, "none.png"),
+    ("omr-text-file", lambda f: pg.omr(str(f / "text.png")), OSError, "text.png"),
+    ("omr-tempo", lambda f: _omr_result().to_performance(0), ValueError, "tempo must be > 0"),
+    ("omr-token-unknown", lambda f: _tokens().encode_ids(["C4", "H9"]), ValueError, "'H9'"),
+    ("omr-token-id", lambda f: _tokens().decode_ids([10**6]), ValueError, "token id 1000000"),
+    ("omr-tokens-no-pitch", lambda f: _tokens().tokens_to_notes(["clef:G2", "1"]), ValueError,
+     "follows no pitch"),
 ]
+
+
+def _z(*shape):
+    return pg.tensor(np.zeros(shape, np.float32))
+
+
+_T, _IL, _TL = np.array([[1, 2], [1, 0]]), np.array([5, 5]), np.array([2, 1])
+
+
+def _omr_result():
+    from pianograd.omr.recognize import OmrResult
+
+    return OmrResult([], [], [], [])
+
+
+def _tokens():
+    from pianograd.omr import tokens
+
+    return tokens
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -168,4 +216,4 @@ def test_validate_false_keeps_what_it_is_given():
 
 
 def test_catalogue_size():
-    assert len(CASES) >= 59  # 59 rows with the image and OMR-metric readers; the issue asks for 80
+    assert len(CASES) >= 80  # issue 17, item 3
