@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "autodiff/device.h"
+#include "kernels/cpu/ctc.h"
 #include "autodiff/dispatch.h"
 
 namespace pianograd {
@@ -18,11 +19,7 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-inline double lse(double a, double b) {
-  const double m = std::max(a, b);
-  if (m == kNegInf) return kNegInf;
-  return m + std::log1p(std::exp(std::min(a, b) - m));
-}
+using kernels::cpu::log_add;
 
 std::string num(int64_t v) { return std::to_string(v); }
 
@@ -115,7 +112,7 @@ std::vector<std::pair<std::vector<int64_t>, double>> beam_search(const std::vect
     trie.child_of.emplace(key, id);
     return id;
   };
-  auto score = [&](const Hyp& h) { return lse(h.pb, h.pnb) + trie.nodes[size_t(h.node)].prior; };
+  auto score = [&](const Hyp& h) { return log_add(h.pb, h.pnb) + trie.nodes[size_t(h.node)].prior; };
   // Best first; equal scores by prefix, so the order never depends on hashing or on insertion.
   auto better = [&](const Hyp& a, const Hyp& b) {
     const double sa = score(a), sb = score(b);
@@ -140,18 +137,18 @@ std::vector<std::pair<std::vector<int64_t>, double>> beam_search(const std::vect
       return it->second;
     };
     for (const Hyp& h : beam) {
-      const double total = lse(h.pb, h.pnb);
+      const double total = log_add(h.pb, h.pnb);
       size_t i = slot(h.node);
-      next[i].pb = lse(next[i].pb, total + lt[o.blank]);
+      next[i].pb = log_add(next[i].pb, total + lt[o.blank]);
       const int64_t last = h.node > 0 ? trie.nodes[size_t(h.node)].token : -1;
       // The last label again without a blank in between continues the same prefix.
-      if (last >= 0) next[i].pnb = lse(next[i].pnb, h.pnb + lt[last]);
+      if (last >= 0) next[i].pnb = log_add(next[i].pnb, h.pnb + lt[last]);
       for (int64_t c : cands) {
         // A repeated label starts a new token only after a blank: from the blank-ending mass alone.
         const double from = c == last ? h.pb : total;
         if (from == kNegInf) continue;
         i = slot(child(h.node, c));
-        next[i].pnb = lse(next[i].pnb, from + lt[c]);
+        next[i].pnb = log_add(next[i].pnb, from + lt[c]);
       }
     }
     next.erase(std::remove_if(next.begin(), next.end(), [&](const Hyp& h) { return !(score(h) > kNegInf); }),

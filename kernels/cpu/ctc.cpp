@@ -25,12 +25,8 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-// ln(e^a + e^b (+ e^c)) shifted by the maximum, so no term overflows and the largest is exact.
-inline double lse(double a, double b) {
-  const double m = std::max(a, b);
-  if (m == kNegInf) return kNegInf;
-  return m + std::log1p(std::exp(std::min(a, b) - m));
-}
+inline double lse(double a, double b) { return log_add(a, b); }
+// ln(e^a + e^b + e^c), shifted by the maximum as log_add is.
 inline double lse(double a, double b, double c) {
   // The maximum's own term is e^0 = 1: two exponentials instead of three.
   if (b > a) std::swap(a, b);

@@ -4,9 +4,20 @@
 // the posterior probability that frame t emits class c (Graves 2006, eq. 16 in logit form).
 // One sequence per task, OpenMP over the batch; all accumulation in double whatever T is.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace pianograd::kernels::cpu {
+
+// ln(e^a + e^b) shifted by the maximum, so no term overflows and the largest is exact; -inf is the
+// log of zero probability. Shared by the loss's recursions and the beam search (models/ctc_decode.cpp).
+inline double log_add(double a, double b) {
+  const double m = std::max(a, b);
+  if (m == -std::numeric_limits<double>::infinity()) return m;
+  return m + std::log1p(std::exp(std::min(a, b) - m));
+}
 
 struct CtcSizes {
   long batch = 0, time = 0, classes = 0, max_target = 0;  // B, T, C, S of the padded buffers

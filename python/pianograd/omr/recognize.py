@@ -70,12 +70,12 @@ def load_grey(image: Union[str, Path, np.ndarray]) -> np.ndarray:
         raise ValueError(f"omr: image of shape {a.shape} is over 100 megapixels")
     if not np.issubdtype(a.dtype, np.number) or (a.dtype.kind == "f" and not np.isfinite(a).all()):
         raise ValueError(f"omr: image must hold finite numbers, got dtype {a.dtype}")
-    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+    if a.ndim == 3 and a.shape[2] in (1, 2, 3, 4):  # grey, grey+alpha, RGB, RGBA: as pg.read_image gives
         a = a.astype(np.float32) / (255.0 if a.dtype == np.uint8 else 1.0)
-        rgb = a[..., :3] if a.shape[2] >= 3 else np.repeat(a[..., :1], 3, axis=2)
-        g = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        if a.shape[2] == 4:  # alpha over white paper
-            g = g * a[..., 3] + (1.0 - a[..., 3])
+        c = a.shape[2]
+        g = a[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32) if c >= 3 else a[..., 0]
+        if c in (2, 4):  # alpha over white paper
+            g = g * a[..., -1] + (1.0 - a[..., -1])
         return g
     if a.ndim != 2:
         raise ValueError(f"omr: an image must be [H,W] or [H,W,C] with C in 1..4, got shape {a.shape}")

@@ -71,20 +71,10 @@ def evaluate(net: OmrNet, s: StripSet, limit: Optional[int] = None, batch: int =
             x, lens = batch_strips([s.strips[i] for i in idx])
             hyp = greedy_ids(net(pg.tensor(x)), lens)
             for i, h in zip(idx, hyp):
-                edits += pg.edit_distance(h, s.ids[i]) if hasattr(pg, "edit_distance") else _edit(h, s.ids[i])
+                edits += pg.edit_distance(h, s.ids[i])
                 ref += len(s.ids[i])
     net.train()
     return {"ser": edits / max(ref, 1), "strips": n}
-
-
-def _edit(a: List[int], b: List[int]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
 
 
 class Trainer:
@@ -102,7 +92,7 @@ class Trainer:
         self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets]
         self.pseudo: Dict[int, List[int]] = {}
         self.rng = np.random.default_rng(cfg.seed)
-        pg.manual_seed(cfg.seed) if hasattr(pg, "manual_seed") else None
+        pg.manual_seed(cfg.seed)
         self.net = OmrNet(cfg.channels, cfg.hidden)
         self.net.train()
         self.opt = optim.AdamW(list(self.net.parameters()), lr=cfg.lr, weight_decay=1e-4)
@@ -124,12 +114,12 @@ class Trainer:
         # CTC needs a frame per token (two between repeats); narrower strips cannot be learned from.
         labels = {**self.targets, **self.pseudo}
         self.labels = labels
-        self.usable = sorted(i for i, ids in labels.items()
-                             if frames(self.train_set.strips[i].shape[1]) >= 2 * len(ids) + 1)
+        usable = [i for i, ids in labels.items() if frames(self.train_set.strips[i].shape[1]) >= 2 * len(ids) + 1]
+        # By width (then index): a batch is a strip and its width neighbours, so padding stays small.
+        self.usable = sorted(usable, key=lambda i: (self.train_set.strips[i].shape[1], i))
 
     def _batch(self):
-        # A random strip and its width neighbours: similar widths pad little.
-        by_w = sorted(self.usable, key=lambda i: self.train_set.strips[i].shape[1])
+        by_w = self.usable
         c = int(self.rng.integers(0, len(by_w)))
         lo = max(0, min(c - self.cfg.batch // 2, len(by_w) - self.cfg.batch))
         idx = by_w[lo:lo + self.cfg.batch]
