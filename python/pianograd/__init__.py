@@ -149,14 +149,13 @@ from .lm.generate import generate  # noqa: E402,F401  (pg.generate: the motion L
 from . import omr  # noqa: E402,F401  (pg.omr(image) reads printed music; the package is callable)
 
 
-# Python-side progress reporting for long loops (tqdm when installed, else a plain iterator).
+# Python-side progress reporting for long loops (tqdm on a terminal, whole lines in a log).
 def progress(iterable: Any, **kwargs: Any) -> Any:
-    """Wraps an iterable in a tqdm progress bar (notebook-aware) when tqdm is available."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency, but keep the library usable
-        return iterable
-    return tqdm(iterable, **kwargs)
+    """Wraps an iterable in a progress report: a tqdm bar on a terminal or in a notebook, a plain line
+    every few seconds when the output goes to a file or a log (pianograd.progress_report.progress_bar)."""
+    from .progress_report import progress_bar
+
+    return progress_bar(iterable, **kwargs)
 
 
 __all__ = [n for n in dir() if not n.startswith("_")]

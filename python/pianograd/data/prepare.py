@@ -26,6 +26,7 @@ from .cache import CODE_VERSION, atomic_write_json, hash_file, hash_obj
 from .catalog import CATEGORIES, Piece, catalog
 from .humanize import HumanizeConfig, perform
 from .._core import Performance
+from ..progress_report import progress_bar
 from .render import RenderConfig, render_midi_array, renderer_id, write_wav
 from .score import ScoreData, corpus_file, load_score
 from .splits import SPLITS, labelled_subset, select_pieces
@@ -194,7 +195,7 @@ def prepare(cfg: DataConfig, out: PathLike, jobs: Optional[int] = None,
     results: Dict[str, List[dict]] = {}
     stats: Dict[str, int] = {}
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    bar = _tqdm(total=len(tasks), desc=f"prepare {cfg.name}", unit="piece", disable=not progress)
+    bar = progress_bar(total=len(tasks), desc=f"prepare {cfg.name}", unit="piece", disable=not progress)
 
     def done(pid: str, res: Tuple[List[dict], Dict[str, int]]) -> None:
         results[pid] = res[0]
@@ -229,8 +230,3 @@ def prepare(cfg: DataConfig, out: PathLike, jobs: Optional[int] = None,
     stats["max_peak"] = max((e.get("peak", 0.0) for e in excerpts), default=0.0)
     return manifest, stats
 
-
-def _tqdm(**kw: Any):
-    from tqdm.auto import tqdm
-
-    return tqdm(**kw)

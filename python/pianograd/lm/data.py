@@ -60,8 +60,8 @@ def _corpus(cfg: LMConfig, progress: bool) -> Tuple[Split, Dict[str, List[str]]]
     jobs = max(1, min(os.cpu_count() or 1, len(pieces)))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(pieces), desc="lm data", unit="piece")
+        from ..progress_report import progress_bar
+        bar = progress_bar(total=len(pieces), desc="lm data", unit="piece")
     out: Split = {s: [] for s in SPLITS}
     names: Dict[str, List[str]] = {s: [] for s in SPLITS}
     with ProcessPoolExecutor(jobs) as ex:

@@ -178,8 +178,8 @@ class LMTrainer:
                     "parameters": lm.num_ngrams, "valid_nll": v, "log": self.log}
         bar = None
         if not self.quiet:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train lm ({cfg.arch})", unit="step")
+            from ..progress_report import progress_bar
+            bar = progress_bar(total=cfg.steps, initial=self.step, desc=f"train lm ({cfg.arch})", unit="step")
         params = list(self.model.parameters())
         acc, n_acc = 0.0, 0
         try:

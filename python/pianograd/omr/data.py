@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..data.cache import atomic_write_with, hash_obj
+from ..progress_report import progress_bar
 from .staff import deskew, find_staves, staff_strip
 from .tokens import encode_ids
 
@@ -74,8 +75,6 @@ def split_pieces(cfg: OmrDataConfig, split: str) -> List[str]:
 
 def build(cfg: OmrDataConfig, split: str, font_set: str = "train", progress: bool = True) -> StripSet:
     """The strips of one split; font_set "train" draws from cfg.fonts, "held_out" uses cfg.held_out_font."""
-    from tqdm import tqdm
-
     from ..data.engrave import EngraveStyle, Engraver, piece_staves, staff_segments
     from .degrade import degrade
 
@@ -88,7 +87,7 @@ def build(cfg: OmrDataConfig, split: str, font_set: str = "train", progress: boo
     out = StripSet([], [], [], [])
     eng = Engraver()
     missed = 0
-    for pi, piece in enumerate(tqdm(pieces, desc=f"omr {split}/{font_set}", disable=not progress)):
+    for pi, piece in enumerate(progress_bar(pieces, desc=f"omr {split}/{font_set}", disable=not progress)):
         rng = random.Random(f"{cfg.seed}-{piece}")
         nrng = np.random.default_rng(int(hash_obj("omr-noise", cfg.seed, split, font_set, piece)[:8], 16))
         segs = [(staff, seg) for staff in piece_staves(piece)

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core as pg
-from .. import progress as show_progress  # the package's tqdm wrapper (not in _core)
+from .. import progress as show_progress  # the package's progress wrapper (not in _core)
 from ..data import excerpts, load_audio, load_manifest
 
 PathLike = Union[str, Path]

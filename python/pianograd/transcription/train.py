@@ -212,8 +212,8 @@ class Trainer:
         pre = _Prefetch(self._make)
         bar = None
         if not self.quiet:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step")
+            from ..progress_report import progress_bar
+            bar = progress_bar(total=cfg.steps, initial=self.step, desc="train", unit="step")
         params = list(self.model.parameters())
         acc: Dict[str, float] = {}
         try:
