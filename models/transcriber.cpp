@@ -47,6 +47,10 @@ void TranscriberConfig::validate() const {
           "temporal_kernel must be odd, got " + std::to_string(temporal_kernel));
   for (int64_t d : temporal_dilations) require(d >= 1, "temporal_dilations must be >= 1, got " + std::to_string(d));
   require(frame_channels >= 1, "frame_channels must be >= 1");
+  require(pedal_channels >= 0, "pedal_channels must be >= 0, got " + std::to_string(pedal_channels));
+  require(pedal_kernel >= 1 && pedal_kernel % 2 == 1, "pedal_kernel must be odd, got " + std::to_string(pedal_kernel));
+  require(pedal_channels == 0 || !pedal_dilations.empty(), "pedal_dilations must not be empty with a pedal head");
+  for (int64_t d : pedal_dilations) require(d >= 1, "pedal_dilations must be >= 1, got " + std::to_string(d));
   require(std::isfinite(log_floor) && log_floor > 0, "log_floor must be positive");
   require(std::isfinite(chunk_seconds) && std::isfinite(context_seconds) && context_seconds >= 0 &&
               chunk_seconds > 2 * context_seconds,
@@ -66,6 +70,9 @@ std::string TranscriberConfig::to_json() const {
             {"temporal_kernel", temporal_kernel},
             {"temporal_dilations", temporal_dilations},
             {"frame_channels", frame_channels},
+            {"pedal_channels", pedal_channels},
+            {"pedal_kernel", pedal_kernel},
+            {"pedal_dilations", pedal_dilations},
             {"log_floor", log_floor},
             {"chunk_seconds", chunk_seconds},
             {"context_seconds", context_seconds},
@@ -96,6 +103,9 @@ TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
       else if (key == "temporal_kernel") c.temporal_kernel = v.get<int64_t>();
       else if (key == "temporal_dilations") c.temporal_dilations = v.get<std::vector<int64_t>>();
       else if (key == "frame_channels") c.frame_channels = v.get<int64_t>();
+      else if (key == "pedal_channels") c.pedal_channels = v.get<int64_t>();
+      else if (key == "pedal_kernel") c.pedal_kernel = v.get<int64_t>();
+      else if (key == "pedal_dilations") c.pedal_dilations = v.get<std::vector<int64_t>>();
       else if (key == "log_floor") c.log_floor = v.get<double>();
       else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
       else if (key == "context_seconds") c.context_seconds = v.get<double>();
@@ -143,6 +153,17 @@ Transcriber::Transcriber(const TranscriberConfig& config) : config_(config) {
   heads_ = conv_param("heads", 3, cin, 1, 1);
   frame_hidden_ = conv_param("frame_hidden", config_.frame_channels, cin + 1, 3, 1);
   frame_out_ = conv_param("frame_out", 1, config_.frame_channels, 1, 1);
+  if (config_.pedal_channels > 0) {
+    int64_t pin = 2 * (cin + 3);  // mean and max over the keys of the trunk and of 3 note probabilities
+    for (size_t i = 0; i < config_.pedal_dilations.size(); ++i) {
+      pedal_.push_back(conv_param("pedal" + std::to_string(i), config_.pedal_channels, pin, config_.pedal_kernel, 1));
+      pin = config_.pedal_channels;
+    }
+    pedal_head_ = conv_param("pedal_head", 3, pin, 1, 1);
+    float* pb = pedal_head_.b.data<float>();
+    pb[0] = -3.0f;  // onsets and offsets are rare (about one frame in fifty)
+    pb[2] = -3.0f;
+  }
   // Start the onset/offset heads near the (rare) positive rate: bias -3 -> p ~ 0.05, so the first
   // steps are not spent unlearning p = 0.5 on every one of the 88 keys (the prior init of focal loss).
   float* hb = heads_.b.data<float>();
@@ -205,7 +226,27 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
   Tensor gate = sigmoid(onset_map.detach());
   Tensor fh = conv2d_concat(t, gate, frame_hidden_.w, frame_hidden_.b, {1, 1}, {1, 0}, {1, 1}, kRelu);
   Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
-  return {head(0), frame, head(1), head(2)};
+  TranscriberOutput out{head(0), frame, head(1), head(2), {}, {}, {}};
+  if (!pedal_.empty()) {
+    // The pedal head is a probe on the note model: it reads the trunk and the note heads' probabilities
+    // (onset, offset, frame) DETACHED, so learning the pedal never trades away note accuracy. The note
+    // probabilities carry its strongest cues on a piano without sympathetic resonance: a pedal lift cuts
+    // every ringing note at once (offsets across the keyboard), and legato pedalling goes down shortly after
+    // the onsets of a new harmony.
+    Tensor notes = sigmoid(concat({slice(heads, 1, 0, 2), reshape(frame, {batch, 1, frames, 88})}, 1)).detach();
+    Tensor feats = concat({t.detach(), notes}, 1);                                  // [B, T + 3, F, 88]
+    Tensor p = concat({mean(feats, {3}, true), max(feats, 3, true).first}, 1);  // [B, 2(T + 3), F, 1]
+    for (size_t i = 0; i < pedal_.size(); ++i) {
+      const int64_t dil = config_.pedal_dilations[i], pad = dil * (config_.pedal_kernel / 2);
+      p = conv2d(p, pedal_[i].w, pedal_[i].b, {1, 1}, {pad, 0}, {dil, 1}, 1, kRelu);
+    }
+    Tensor ph = conv2d(p, pedal_head_.w, pedal_head_.b);  // [B, 3, F, 1]
+    auto pedal = [&](int64_t i) { return reshape(slice(ph, 1, i, i + 1), {batch, frames}); };
+    out.pedal_onset = pedal(0);
+    out.pedal_frame = pedal(1);
+    out.pedal_offset = pedal(2);
+  }
+  return out;
 }
 
 void Transcriber::save(const std::string& path) const {
@@ -242,6 +283,11 @@ PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double 
   out.frame_rate = fr;
   Tensor* rolls[4] = {&out.onset, &out.frame, &out.offset, &out.velocity};
   for (Tensor* r : rolls) *r = zeros({total, 88});
+  Tensor* pedal_rolls[3] = {&out.pedal.onset, &out.pedal.frame, &out.pedal.offset};
+  if (has_pedal()) {
+    for (Tensor* r : pedal_rolls) *r = zeros({total});
+    out.pedal.frame_rate = fr;
+  }
   NoGrad ng;
   const bool was_training = is_training();
   eval();
@@ -261,6 +307,12 @@ PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double 
       float* dst = rolls[h]->data<float>();
       for (int64_t f = b0; f < b1; ++f)
         std::copy(src + (f - f0) * 88, src + (f - f0 + 1) * 88, dst + f * 88);
+    }
+    if (!has_pedal()) continue;
+    const Tensor* pedal_heads[3] = {&y.pedal_onset, &y.pedal_frame, &y.pedal_offset};
+    for (int h = 0; h < 3; ++h) {
+      Tensor p = sigmoid(*pedal_heads[h]).cpu();  // [1, F_chunk]
+      std::copy(p.data<float>() + (b0 - f0), p.data<float>() + (b1 - f0), pedal_rolls[h]->data<float>() + b0);
     }
   }
   train(was_training);

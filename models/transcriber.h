@@ -10,6 +10,11 @@
 //   -> temporal context per key: convs over time (dilated), weights shared by all keys
 //   -> heads: 1x1 conv to onset / offset / velocity; the frame head sees the trunk and the DETACHED
 //      onset probability (Onsets&Frames: onsets gate frames without frame errors flowing into onsets).
+//   -> optional sustain pedal head (pedal_channels > 0): the trunk and the note probabilities (onset,
+//      offset, frame), detached, pooled over the 88 keys (mean and max), dilated convs over time, 1x1 to
+//      pedal onset / frame / offset logits [B, F]. The pedal is heard on the whole keyboard at once
+//      (undamped strings ring on after their keys rise, a lift cuts every ringing note), so it reads
+//      keyboard-wide statistics rather than any one key.
 // After the readout everything stays in one [B, C, F, 88] layout: the per-key convs are conv2d with
 // [kt x 1] (time) or [1 x kk] (keys) kernels over explicitly padded inputs, so no permutes are needed
 // (per-key conv1d with batch B*88 would need two transposes of every activation, measured ~15% of a step).
@@ -39,6 +44,9 @@ struct TranscriberConfig {
   int64_t temporal_kernel = 5;                  // odd
   std::vector<int64_t> temporal_dilations{1, 2};  // one conv1d layer per entry
   int64_t frame_channels = 8;                   // hidden width of the frame head
+  int64_t pedal_channels = 0;                   // width of the pedal head; 0: no pedal head
+  int64_t pedal_kernel = 9;                     // odd; time taps of each pedal conv
+  std::vector<int64_t> pedal_dilations{1, 4};   // one conv layer per entry (receptive field (k-1) * sum)
   double log_floor = 10.0;                      // see FrontendConfig::floor
   double chunk_seconds = 20.0;                  // inference chunks (transcribe / predict_rolls)
   double context_seconds = 1.0;                 // overlap discarded on each side of a chunk
@@ -54,6 +62,7 @@ struct TranscriberConfig {
 
 struct TranscriberOutput {
   Tensor onset, frame, offset, velocity;  // LOGITS, each [B, F, 88]; sigmoid(velocity) = velocity / 127
+  Tensor pedal_onset, pedal_frame, pedal_offset;  // LOGITS [B, F]; undefined without a pedal head
 };
 
 class Transcriber : public nn::Module {
@@ -70,6 +79,7 @@ class Transcriber : public nn::Module {
   double frame_rate() const { return config_.sample_rate / static_cast<double>(config_.hop); }
   int64_t parameter_count() const { return num_parameters(); }
   const TranscriberConfig& config() const { return config_; }
+  bool has_pedal() const { return !pedal_.empty(); }
 
   // Safetensors checkpoint with the config JSON under metadata key "transcriber_config" (atomic write).
   void save(const std::string& path) const;
@@ -79,7 +89,8 @@ class Transcriber : public nn::Module {
 
   // Inference on long audio: resampled to the model's rate when sr differs, cut into chunks of
   // chunk_seconds overlapping by context_seconds on each side (the overlap is discarded), run under
-  // NoGrad, stitched. Each chunk is normalised on its own (relative loudness within ~20 s).
+  // NoGrad, stitched. Each chunk is normalised on its own (relative loudness within ~20 s). With a pedal
+  // head the result's .pedal rolls are filled too (and transcribe then decodes the pedal).
   PianoRolls predict_rolls(const float* audio, int64_t n, double sr);  // probabilities [F, 88]
   Performance transcribe(const float* audio, int64_t n, double sr, const RollDecodeOptions& options = {});
 
@@ -97,6 +108,8 @@ class Transcriber : public nn::Module {
   Conv heads_;                   // [3, T, 1, 1]: onset, offset, velocity
   Conv frame_hidden_;            // [Fc, T + 1, 3, 1]
   Conv frame_out_;               // [1, Fc, 1, 1]
+  std::vector<Conv> pedal_;      // [P, Cin, kp, 1]; empty without a pedal head
+  Conv pedal_head_;              // [3, P, 1, 1]: pedal onset, frame, offset
 };
 
 }  // namespace pianograd

@@ -24,6 +24,13 @@ Tensor conform(const Tensor& target, const Tensor& logits, const char* name) {
   return t.detach();
 }
 
+// A pedal target as [B, F] like its logits ([F] is accepted for B = 1).
+Tensor conform_pedal(const Tensor& target, const Tensor& logits, const char* name) {
+  Tensor t = target;
+  if (t.dim() == 1 && logits.dim() == 2 && logits.size(0) == 1) t = reshape(t, {1, t.size(0)});
+  return conform(t, logits, name);
+}
+
 }  // namespace
 
 TranscriptionLoss transcription_loss(const TranscriberOutput& out, const TranscriptionTargets& targets,
@@ -49,7 +56,18 @@ TranscriptionLoss transcription_loss(const TranscriberOutput& out, const Transcr
   } else {
     L.velocity = scalar(0.0, dt, dev);
   }
-  L.total = L.onset * w.onset + L.frame * w.frame + L.offset * w.offset + L.velocity * w.velocity;
+  L.pedal = scalar(0.0, dt, dev);
+  if (out.pedal_frame.defined() && targets.pedal_frame.defined()) {
+    const Tensor pw = scalar(w.pedal_pos_weight, dt, dev);
+    L.pedal = bce_with_logits(out.pedal_frame, conform_pedal(targets.pedal_frame, out.pedal_frame, "pedal_frame"));
+    if (targets.pedal_onset.defined())
+      L.pedal = L.pedal + bce_with_logits(out.pedal_onset, conform_pedal(targets.pedal_onset, out.pedal_onset,
+                                                                         "pedal_onset"), Reduction::mean, pw);
+    if (targets.pedal_offset.defined())
+      L.pedal = L.pedal + bce_with_logits(out.pedal_offset, conform_pedal(targets.pedal_offset, out.pedal_offset,
+                                                                          "pedal_offset"), Reduction::mean, pw);
+  }
+  L.total = L.onset * w.onset + L.frame * w.frame + L.offset * w.offset + L.velocity * w.velocity + L.pedal * w.pedal;
   return L;
 }
 

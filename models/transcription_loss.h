@@ -9,6 +9,7 @@ namespace pianograd {
 
 struct TranscriptionTargets {
   Tensor onset, frame, offset, velocity;  // [B, F, 88] (or [F, 88] when B = 1), from performance_to_rolls
+  Tensor pedal_onset, pedal_frame, pedal_offset;  // [B, F] (or [F]), from performance_to_pedal_rolls
 };
 
 struct LossWeights {
@@ -17,15 +18,21 @@ struct LossWeights {
   // settle on "never" (the same imbalance Onsets&Frames meets; 1 = plain BCE).
   double onset_pos_weight = 5.0;
   double offset_pos_weight = 2.0;
+  double pedal = 1;
+  double pedal_pos_weight = 5.0;  // on pedal onsets and offsets, rare as note onsets
 };
 
 struct TranscriptionLoss {
   Tensor total, onset, frame, offset, velocity;  // scalar tensors; total = weighted sum of the parts
+  Tensor pedal;  // BCE on pedal onset + frame + offset; 0 unless the model has a pedal head and targets
 };
 
 // Every defined target must have the output's shape (ShapeError otherwise); onset and frame are
 // required, an undefined offset or velocity target drops that term (its part is then 0). Velocity:
 // sum over onset cells of onset_target * (sigmoid(v) - v_target)^2 / max(1, sum(onset_target)).
+// Pedal: when the output has pedal logits and targets.pedal_frame is defined, BCE on the pedal frame, and
+// on pedal onset and offset (pos weight pedal_pos_weight) where those targets are defined; pedal targets
+// for a model without a pedal head are ignored (0), so one target dict serves both kinds of model.
 TranscriptionLoss transcription_loss(const TranscriberOutput& out, const TranscriptionTargets& targets,
                                      const LossWeights& weights = {});
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "autodiff/errors.h"
+#include "synth/pedal_roll.h"
 #include "synth/piano_roll.h"
 
 namespace pianograd {
@@ -255,7 +256,20 @@ TranscriptionMetrics transcription_metrics(const Performance& ref, const Perform
   m.note = note_prf(r, e, opts, false, false);
   m.note_offset = note_prf(r, e, opts, true, false);
   m.note_offset_velocity = note_prf(r, e, opts, true, true);
+  m.pedal = pedal_metrics(ref, est, opts);
   return m;
+}
+
+PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts) {
+  check_options(opts);
+  // Each down segment is scored as a note of one pitch (Kong et al. 2021 score pedal events with mir_eval's
+  // onset-offset matching this way), so onset and offset tolerances are exactly the notes'.
+  auto as_notes = [](const Performance& p) {
+    std::vector<Note> out;
+    for (const auto& [a, b] : pedal_segments(p)) out.push_back({64, a, std::max(b, a + 1e-4), 64});
+    return out;
+  };
+  return note_prf(as_notes(ref), as_notes(est), opts, true, false);
 }
 
 }  // namespace pianograd

@@ -45,8 +45,14 @@ PRF note_metrics(const Performance& ref, const Performance& est, const NoteMetri
 // mir_eval.multipitch's Precision/Recall when it is fed these frames (one frequency per active key).
 PRF frame_metrics(const Performance& ref, const Performance& est, double frame_rate, bool pedal_extend = true);
 
+// Sustain pedal events: every down segment (synth/pedal_roll.h pedal_segments, value >= 0.5) is one event,
+// matched like a note with offsets (onset within onset_tolerance, offset within max(offset_min_tolerance,
+// offset_ratio * duration)). Both sides without pedal give zeros, as empty note lists do.
+PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts = {});
+
 struct TranscriptionMetrics {
   PRF note, note_offset, note_offset_velocity, frame;
+  PRF pedal;  // pedal_metrics
 };
 
 TranscriptionMetrics transcription_metrics(const Performance& ref, const Performance& est,

@@ -101,7 +101,7 @@ PianoRolls performance_to_rolls(const Performance& perf, double frame_rate, cons
   }
   const Shape shape{frames, kNumKeys};
   return {from_vector(onset, shape), from_vector(frame, shape), from_vector(offset, shape),
-          from_vector(velocity, shape), frame_rate};
+          from_vector(velocity, shape), frame_rate, {}};
 }
 
 Performance rolls_to_performance(const PianoRolls& rolls, const RollDecodeOptions& options) {
@@ -146,6 +146,14 @@ Performance rolls_to_performance(const PianoRolls& rolls, const RollDecodeOption
       perf.notes.push_back({kMinKey + k, peak / rolls.frame_rate, j / rolls.frame_rate, vel});
       f = run_end;
     }
+  }
+  if (rolls.pedal.frame.defined()) {
+    if (rolls.pedal.frame.dim() != 1 || rolls.pedal.frame.size(0) != frames)
+      throw ShapeError("rolls_to_performance: the pedal frame roll must be [" + std::to_string(frames) +
+                       "] like the key rolls, got " + shape_str(rolls.pedal.frame.shape()));
+    PedalRolls pedal = rolls.pedal;
+    pedal.frame_rate = rolls.frame_rate;
+    perf.pedal = rolls_to_pedal(pedal, options.pedal);
   }
   perf.sort();
   return perf;

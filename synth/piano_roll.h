@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
+#include "synth/pedal_roll.h"
 #include "synth/performance.h"
 
 namespace pianograd {
@@ -21,6 +22,9 @@ namespace pianograd {
 struct PianoRolls {
   Tensor onset, frame, offset, velocity;  // each [frames, 88] f32
   double frame_rate = 0.0;
+  // The sustain pedal's rolls [frames] (synth/pedal_roll.h), when a model predicts them; empty (undefined
+  // tensors) from performance_to_rolls, which keeps the pedal in the extended frame roll instead.
+  PedalRolls pedal;
 };
 
 struct RollOptions {
@@ -42,6 +46,7 @@ struct RollDecodeOptions {
   double onset_threshold = 0.5;
   double frame_threshold = 0.5;
   double offset_threshold = 0.5;  // used only when rolls.offset is defined
+  PedalDecodeOptions pedal;       // used only when rolls.pedal.frame is defined
 };
 
 // Decodes rolls into notes. Per key, each run of consecutive frames with onset >= onset_threshold is one
@@ -49,7 +54,8 @@ struct RollDecodeOptions {
 // frame_threshold (frames of its own onset run always count), and ends at the first frame where the
 // frame roll drops, the next onset starts, or the offset roll reaches offset_threshold. Velocity =
 // round(127 * velocity roll at the onset frame), clamped to 1..127; when rolls.velocity is undefined,
-// 64. The result carries no pedal: the decoded offsets are the sounding (pedal-extended) ends.
+// 64. The decoded offsets are the sounding (pedal-extended) ends; when rolls.pedal.frame is defined the
+// result also carries the decoded pedal (rolls_to_pedal at rolls.frame_rate), otherwise no pedal.
 // rolls.onset and rolls.frame are required; every defined roll must be floating [frames, 88].
 Performance rolls_to_performance(const PianoRolls& rolls, const RollDecodeOptions& options = {});
 

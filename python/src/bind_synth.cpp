@@ -15,6 +15,7 @@
 #include "synth/midi.h"
 #include "synth/performance.h"
 #include "synth/piano_params.h"
+#include "synth/pedal_roll.h"
 #include "synth/piano_roll.h"
 #include "synth/roll_renderer.h"
 
@@ -406,15 +407,48 @@ void bind_synth(py::module_& m) {
   "Piano rolls {onset, frame, offset, velocity}, each float32 [frames, 88] (column k = key 21 + k).");
   m.def("rolls_to_performance", [](const Tensor& onset, const Tensor& frame, double frame_rate,
                                    const std::optional<Tensor>& offset, const std::optional<Tensor>& velocity,
-                                   double onset_threshold, double frame_threshold, double offset_threshold) {
+                                   double onset_threshold, double frame_threshold, double offset_threshold,
+                                   const std::optional<Tensor>& pedal_frame, const std::optional<Tensor>& pedal_onset,
+                                   const std::optional<Tensor>& pedal_offset, double pedal_threshold) {
     pg::PianoRolls r;
     r.onset = onset; r.frame = frame; r.frame_rate = frame_rate;
     if (offset) r.offset = *offset;
     if (velocity) r.velocity = *velocity;
-    return pg::rolls_to_performance(r, {onset_threshold, frame_threshold, offset_threshold});
+    if (pedal_frame) r.pedal.frame = *pedal_frame;
+    if (pedal_onset) r.pedal.onset = *pedal_onset;
+    if (pedal_offset) r.pedal.offset = *pedal_offset;
+    pg::RollDecodeOptions o{onset_threshold, frame_threshold, offset_threshold, {}};
+    o.pedal.onset_threshold = o.pedal.frame_threshold = o.pedal.offset_threshold = pedal_threshold;
+    return pg::rolls_to_performance(r, o);
   }, py::arg("onset"), py::arg("frame"), py::arg("frame_rate"), py::kw_only(), py::arg("offset") = py::none(),
   py::arg("velocity") = py::none(), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
-  py::arg("offset_threshold") = 0.5, "Decodes (predicted) piano rolls into a Performance.");
+  py::arg("offset_threshold") = 0.5, py::arg("pedal_frame") = py::none(), py::arg("pedal_onset") = py::none(),
+  py::arg("pedal_offset") = py::none(), py::arg("pedal_threshold") = 0.5,
+  "Decodes (predicted) piano rolls into a Performance; with pedal_frame [frames] also its sustain pedal.");
+
+  // ---- sustain pedal rolls (synth/pedal_roll.h)
+  m.def("pedal_segments", [](const py::object& perf) { return pg::pedal_segments(as_performance(perf)); },
+        py::arg("performance"), "The pedal's down segments [(start, end)] in seconds (value >= 0.5).");
+  m.def("performance_to_pedal_rolls", [](const py::object& perf, double frame_rate, int64_t num_frames) {
+    const auto r = pg::performance_to_pedal_rolls(as_performance(perf), frame_rate, num_frames);
+    py::dict d;
+    d["onset"] = r.onset; d["frame"] = r.frame; d["offset"] = r.offset;
+    return d;
+  }, py::arg("performance"), py::arg("frame_rate"), py::kw_only(), py::arg("num_frames") = -1,
+  "Sustain pedal rolls {onset, frame, offset}, each float32 [frames] (1 where the pedal goes down / is down /\n"
+  "comes up).");
+  m.def("rolls_to_pedal", [](const Tensor& frame, double frame_rate, const std::optional<Tensor>& onset,
+                             const std::optional<Tensor>& offset, double onset_threshold, double frame_threshold,
+                             double offset_threshold, double min_seconds) {
+    pg::PedalRolls r;
+    r.frame = frame; r.frame_rate = frame_rate;
+    if (onset) r.onset = *onset;
+    if (offset) r.offset = *offset;
+    return pg::rolls_to_pedal(r, {onset_threshold, frame_threshold, offset_threshold, min_seconds});
+  }, py::arg("frame"), py::arg("frame_rate"), py::kw_only(), py::arg("onset") = py::none(),
+  py::arg("offset") = py::none(), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
+  py::arg("offset_threshold") = 0.5, py::arg("min_seconds") = 0.04,
+  "Decodes (predicted) pedal rolls [frames] into pedal points [PedalPoint(time, 1 down / 0 up)].");
 
   // ---- the piano
   py::class_<pg::PianoParams> piano(m, "Piano",

@@ -46,6 +46,9 @@ pg::TranscriptionTargets targets_from(const py::object& obj) {
   t.frame = get("frame");
   t.offset = get("offset");
   t.velocity = get("velocity");
+  t.pedal_onset = get("pedal_onset");
+  t.pedal_frame = get("pedal_frame");
+  t.pedal_offset = get("pedal_offset");
   return t;
 }
 
@@ -83,6 +86,9 @@ void bind_transcriber(py::module_& m) {
       .def_readwrite("temporal_kernel", &C::temporal_kernel)
       .def_readwrite("temporal_dilations", &C::temporal_dilations)
       .def_readwrite("frame_channels", &C::frame_channels)
+      .def_readwrite("pedal_channels", &C::pedal_channels)
+      .def_readwrite("pedal_kernel", &C::pedal_kernel)
+      .def_readwrite("pedal_dilations", &C::pedal_dilations)
       .def_readwrite("log_floor", &C::log_floor)
       .def_readwrite("chunk_seconds", &C::chunk_seconds)
       .def_readwrite("context_seconds", &C::context_seconds)
@@ -92,11 +98,20 @@ void bind_transcriber(py::module_& m) {
       .def_static("from_json", &C::from_json, py::arg("json"))
       .def("__repr__", [](const C& c) { return "TranscriberConfig(" + c.to_json() + ")"; });
 
-  py::class_<pg::TranscriberOutput>(m, "TranscriberOutput", "Logits [B, F, 88] of each head.")
+  auto optional_tensor = [](Tensor pg::TranscriberOutput::*field) {
+    return [field](const pg::TranscriberOutput& o) -> py::object {
+      return (o.*field).defined() ? py::cast(o.*field) : py::object(py::none());
+    };
+  };
+  py::class_<pg::TranscriberOutput>(m, "TranscriberOutput",
+                                    "Logits [B, F, 88] of each head; pedal_* [B, F] (None without a pedal head).")
       .def_readonly("onset", &pg::TranscriberOutput::onset)
       .def_readonly("frame", &pg::TranscriberOutput::frame)
       .def_readonly("offset", &pg::TranscriberOutput::offset)
       .def_readonly("velocity", &pg::TranscriberOutput::velocity)
+      .def_property_readonly("pedal_onset", optional_tensor(&pg::TranscriberOutput::pedal_onset))
+      .def_property_readonly("pedal_frame", optional_tensor(&pg::TranscriberOutput::pedal_frame))
+      .def_property_readonly("pedal_offset", optional_tensor(&pg::TranscriberOutput::pedal_offset))
       .def("__iter__", [](const pg::TranscriberOutput& o) {
         return py::iter(py::make_tuple(o.onset, o.frame, o.offset, o.velocity));
       });
@@ -114,29 +129,36 @@ void bind_transcriber(py::module_& m) {
       .def_readwrite("onset", &pg::TranscriptionTargets::onset)
       .def_readwrite("frame", &pg::TranscriptionTargets::frame)
       .def_readwrite("offset", &pg::TranscriptionTargets::offset)
-      .def_readwrite("velocity", &pg::TranscriptionTargets::velocity);
+      .def_readwrite("velocity", &pg::TranscriptionTargets::velocity)
+      .def_readwrite("pedal_onset", &pg::TranscriptionTargets::pedal_onset)
+      .def_readwrite("pedal_frame", &pg::TranscriptionTargets::pedal_frame)
+      .def_readwrite("pedal_offset", &pg::TranscriptionTargets::pedal_offset);
 
   using W = pg::LossWeights;
   py::class_<W>(m, "LossWeights", "Weights of the transcription loss's terms.")
       .def(py::init([](double onset, double frame, double offset, double velocity, double onset_pos_weight,
-                       double offset_pos_weight) {
-        return W{onset, frame, offset, velocity, onset_pos_weight, offset_pos_weight};
+                       double offset_pos_weight, double pedal, double pedal_pos_weight) {
+        return W{onset, frame, offset, velocity, onset_pos_weight, offset_pos_weight, pedal, pedal_pos_weight};
       }), py::kw_only(), py::arg("onset") = 1.0, py::arg("frame") = 1.0, py::arg("offset") = 1.0,
       py::arg("velocity") = 1.0, py::arg("onset_pos_weight") = W{}.onset_pos_weight,
-      py::arg("offset_pos_weight") = W{}.offset_pos_weight)
+      py::arg("offset_pos_weight") = W{}.offset_pos_weight, py::arg("pedal") = W{}.pedal,
+      py::arg("pedal_pos_weight") = W{}.pedal_pos_weight)
       .def_readwrite("onset", &W::onset)
       .def_readwrite("frame", &W::frame)
       .def_readwrite("offset", &W::offset)
       .def_readwrite("velocity", &W::velocity)
       .def_readwrite("onset_pos_weight", &W::onset_pos_weight)
-      .def_readwrite("offset_pos_weight", &W::offset_pos_weight);
+      .def_readwrite("offset_pos_weight", &W::offset_pos_weight)
+      .def_readwrite("pedal", &W::pedal)
+      .def_readwrite("pedal_pos_weight", &W::pedal_pos_weight);
 
   py::class_<pg::TranscriptionLoss>(m, "TranscriptionLoss", "Scalar loss tensors: total and its parts.")
       .def_readonly("total", &pg::TranscriptionLoss::total)
       .def_readonly("onset", &pg::TranscriptionLoss::onset)
       .def_readonly("frame", &pg::TranscriptionLoss::frame)
       .def_readonly("offset", &pg::TranscriptionLoss::offset)
-      .def_readonly("velocity", &pg::TranscriptionLoss::velocity);
+      .def_readonly("velocity", &pg::TranscriptionLoss::velocity)
+      .def_readonly("pedal", &pg::TranscriptionLoss::pedal);
 
   m.def("transcription_loss", [](const pg::TranscriberOutput& out, const py::object& targets,
                                  const std::optional<W>& weights) {
@@ -180,17 +202,27 @@ device, and predict_rolls / transcribe run each chunk there and return host resu
         d["frame"] = tensor_to_array(py::cast(r.frame));
         d["offset"] = tensor_to_array(py::cast(r.offset));
         d["velocity"] = tensor_to_array(py::cast(r.velocity));
+        if (r.pedal.frame.defined()) {
+          d["pedal_onset"] = tensor_to_array(py::cast(r.pedal.onset));
+          d["pedal_frame"] = tensor_to_array(py::cast(r.pedal.frame));
+          d["pedal_offset"] = tensor_to_array(py::cast(r.pedal.offset));
+        }
         return d;
       }, py::arg("audio"), py::arg("sr"),
-      "Probabilities {onset, frame, offset, velocity} as numpy float32 [F, 88] (chunked, no gradient).")
+      "Probabilities {onset, frame, offset, velocity} as numpy float32 [F, 88] (chunked, no gradient); with a\n"
+      "pedal head also {pedal_onset, pedal_frame, pedal_offset} [F].")
       .def("transcribe", [](pg::Transcriber& self, const py::object& audio, double sr, double onset_threshold,
-                            double frame_threshold, double offset_threshold) {
+                            double frame_threshold, double offset_threshold, double pedal_threshold) {
         auto a = mono(audio);
         py::gil_scoped_release rel;
-        return self.transcribe(a.data(), static_cast<int64_t>(a.size()), sr,
-                               {onset_threshold, frame_threshold, offset_threshold});
+        pg::RollDecodeOptions o{onset_threshold, frame_threshold, offset_threshold, {}};
+        o.pedal.onset_threshold = o.pedal.frame_threshold = o.pedal.offset_threshold = pedal_threshold;
+        return self.transcribe(a.data(), static_cast<int64_t>(a.size()), sr, o);
       }, py::arg("audio"), py::arg("sr"), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
-      py::arg("offset_threshold") = 0.5, "Audio (resampled when sr differs) -> decoded pg.Performance.");
+      py::arg("offset_threshold") = 0.5, py::arg("pedal_threshold") = 0.5,
+      "Audio (resampled when sr differs) -> decoded pg.Performance (with its sustain pedal when the model\n"
+      "has a pedal head).")
+      .def_property_readonly("has_pedal", &pg::Transcriber::has_pedal);
 }
 
 }  // namespace pgpy

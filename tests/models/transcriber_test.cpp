@@ -240,7 +240,7 @@ TEST(Transcriber, LossShapesAndErrors) {
   Transcriber m;
   const TranscriberOutput y = m.forward_all(randn({2, 3200}) * 0.1);
   const Shape s = y.onset.shape();
-  TranscriptionTargets t{zeros(s), zeros(s), zeros(s), zeros(s)};
+  TranscriptionTargets t{zeros(s), zeros(s), zeros(s), zeros(s), {}, {}, {}};
   TranscriptionLoss L = transcription_loss(y, t);
   EXPECT_EQ(L.total.numel(), 1);
   EXPECT_NEAR(L.total.item(), L.onset.item() + L.frame.item() + L.offset.item() + L.velocity.item(), 1e-5);
@@ -288,7 +288,7 @@ TEST(Transcriber, OverfitsASynthRenderedPhrase) {
   Transcriber m(c);
   const PianoRolls r = performance_to_rolls(perf, m.frame_rate(), {true, m.num_frames(n)});
   auto batch = [](const Tensor& t) { return reshape(t, {1, t.size(0), 88}); };
-  const TranscriptionTargets targets{batch(r.onset), batch(r.frame), batch(r.offset), batch(r.velocity)};
+  const TranscriptionTargets targets{batch(r.onset), batch(r.frame), batch(r.offset), batch(r.velocity), {}, {}, {}};
   optim::AdamOptions o;
   o.lr = 2e-2;  // seeds 1-3 decode every note by step ~125; float rounding (ISA, threads) moves that a little
   optim::Adam opt(m.parameters(), o);

@@ -162,6 +162,23 @@ TEST(TranscriptionMetrics, FrameMetricsHandMade) {
   expect_prf(s, 0.5, 5.0 / 12.0, 5);
 }
 
+TEST(TranscriptionMetrics, PedalEventsMatchedWithOnsetAndOffset) {
+  // Ref: down 0.5-2.0 and 3.0-4.0. Est: the first within tolerances (onset +30 ms, offset +0.2 s <= 0.2 *
+  // 1.5 s), the second with its release 0.5 s late (> max(50 ms, 0.2 s)), plus a spurious one.
+  Performance ref = perf({{60, 0.0, 5.0, 64}}), est = perf({{60, 0.0, 5.0, 64}});
+  ref.pedal = {{0.5, 1.0}, {2.0, 0.0}, {3.0, 1.0}, {4.0, 0.0}};
+  est.pedal = {{0.53, 1.0}, {2.2, 0.0}, {3.0, 1.0}, {4.5, 0.0}, {4.7, 1.0}, {4.8, 0.0}};
+  const PRF m = pedal_metrics(ref, est);
+  EXPECT_EQ(m.n_ref, 2);
+  EXPECT_EQ(m.n_est, 3);
+  expect_prf(m, 1.0 / 3.0, 0.5, 1);
+  EXPECT_EQ(transcription_metrics(ref, est).pedal.n_matched, 1);
+  // Pedal does not count as notes, and notes do not count as pedal.
+  EXPECT_EQ(pedal_metrics(ref, ref).f1, 1.0);
+  EXPECT_EQ(pedal_metrics(kRef, kRef).n_ref, 0);
+  EXPECT_EQ(pedal_metrics(kRef, kRef).f1, 0.0);  // mir_eval's convention for empty references
+}
+
 TEST(TranscriptionMetrics, BadInputThrows) {
   NoteMetricOptions o;
   o.onset_tolerance = -0.1;

@@ -175,6 +175,19 @@ CASES = [
     ("omr-token-id", lambda f: _tokens().decode_ids([10**6]), ValueError, "token id 1000000"),
     ("omr-tokens-no-pitch", lambda f: _tokens().tokens_to_notes(["clef:G2", "1"]), ValueError,
      "follows no pitch"),
+    # sustain pedal rolls and the pedal head (issue 15, item 3)
+    ("pedal-rolls-2d", lambda f: pg.rolls_to_pedal(_z(4, 88), 50.0), ValueError, "frame roll must be"),
+    ("pedal-rolls-nan", lambda f: pg.rolls_to_pedal(pg.tensor(np.array([0, np.nan], np.float32)), 50.0),
+     ValueError, "non-finite value at frame 1"),
+    ("pedal-onset-length", lambda f: pg.rolls_to_pedal(_z(4), 50.0, onset=_z(3)), ValueError, "onset roll"),
+    ("pedal-threshold-0", lambda f: pg.rolls_to_pedal(_z(4), 50.0, frame_threshold=0.0), ValueError, "thresholds"),
+    ("pedal-rate-0", lambda f: pg.performance_to_pedal_rolls(perf(), 0.0), ValueError, "frame_rate"),
+    ("pedal-points-unsorted", lambda f: pg.pedal_segments(perf(pedal=[(0.5, 1.0), (0.2, 0.0)])), ValueError,
+     "pedal"),
+    ("pedal-kernel-even", lambda f: pg.TranscriberConfig(pedal_channels=4, pedal_kernel=4), ValueError,
+     "pedal_kernel"),
+    ("pedal-decode-short", lambda f: pg.rolls_to_performance(_z(5, 88), _z(5, 88), 50.0, pedal_frame=_z(4)),
+     ValueError, "pedal frame roll must be [5]"),
 ]
 
 
@@ -216,4 +229,4 @@ def test_validate_false_keeps_what_it_is_given():
 
 
 def test_catalogue_size():
-    assert len(CASES) >= 80  # issue 17, item 3
+    assert len(CASES) >= 88  # issue 17, item 3 (80), and the pedal rows of issue 15

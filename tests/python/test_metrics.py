@@ -142,10 +142,11 @@ def test_frame_metrics_match_mir_eval_multipitch(seed):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_transcription_metrics_bundles_the_four_kinds(seed):
+def test_transcription_metrics_bundles_every_kind(seed):
     ref, est = random_pair(np.random.default_rng(3000 + seed))
     m = pg.transcription_metrics(ref, est, frame_rate=62.5)
-    assert set(m) == {"note", "note_offset", "note_offset_velocity", "frame"}
+    assert set(m) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal"}
+    assert m["pedal"] == pg.pedal_metrics(ref, est)
     assert m["note"] == pg.note_metrics(ref, est)
     assert m["note_offset"] == pg.note_metrics(ref, est, with_offset=True)
     assert m["note_offset_velocity"] == pg.note_metrics(ref, est, with_offset=True, with_velocity=True)

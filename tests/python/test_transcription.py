@@ -152,7 +152,7 @@ def test_eval_writes_a_report_that_matches_the_cpp_metrics(data, tmp_path):
     for item in res["items"]:
         for kind in ("note", "note_offset", "note_offset_velocity", "frame"):
             assert 0.0 <= item[kind]["f1"] <= 1.0
-    assert set(res["mean"]) == {"note", "note_offset", "note_offset_velocity", "frame"}
+    assert set(res["mean"]) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal"}
 
 
 @needs_fluid
@@ -224,7 +224,8 @@ def test_tune_decoding_stores_thresholds_that_eval_and_transcribe_use(data, tmp_
     from pianograd.transcription.tune import decode_options, sidecar, tune_decoding
 
     s = train(tiny_cfg(data, tmp_path / "run", real=True, synthetic=False), quiet=True)
-    assert decode_options(s["model"]) == {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5}
+    assert decode_options(s["model"]) == {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5,
+                                          "pedal_threshold": 0.5}
     best = tune_decoding(load_model(s["model"]), data, "valid", onset=(0.2, 0.5), frame=(0.3,), offset=(1.01,),
                          save_to=s["model"], progress=True)
     assert sidecar(s["model"]).is_file()

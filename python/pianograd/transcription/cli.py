@@ -27,7 +27,8 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         decode["frame_threshold"] = args.frame_threshold
     perf = transcribe_file(model, args.audio, **decode)
     pg.write_midi(args.out, perf)
-    print(f"{args.audio}: {len(perf.notes)} notes -> {args.out}")
+    pedal = f", {len(pg.pedal_segments(perf))} sustain pedal presses (CC64)" if model.has_pedal else ""
+    print(f"{args.audio}: {len(perf.notes)} notes{pedal} -> {args.out}")
     return 0
 
 

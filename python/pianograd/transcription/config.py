@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 PathLike = Union[str, Path]
 
@@ -22,6 +22,9 @@ class TrainConfig:
     learn_piano: bool = False        # (c') the piano's physical parameters learn too (synth loop only)
     init: str = ""                   # start from this model checkpoint (e.g. after synthetic pre-training)
     model: Dict[str, Any] = field(default_factory=dict)  # TranscriberConfig overrides
+    # names of the parameters that train, by prefix ([] = all): ["pedal"] teaches a pedal head grown onto a
+    # trained model without touching its note layers
+    trainable: List[str] = field(default_factory=list)
     # optimisation
     steps: int = 1000
     time_budget_s: float = 0.0       # stop early after this many seconds of training (0: no limit)

@@ -2,7 +2,8 @@
 from the C++ implementation (pg.transcription_metrics, mir_eval's definitions), written as
 
 * ``metrics.json`` — {"title", "frame_rate", "items": [{"name", "note", "note_offset",
-  "note_offset_velocity", "frame"}], "mean": {kind: {"precision", "recall", "f1"}}};
+  "note_offset_velocity", "frame", "pedal"}], "mean": {kind: {"precision", "recall", "f1"}}} (pedal pooled
+  over items, the other kinds averaged);
 * ``report.md`` — a Markdown table of F1 per excerpt and kind, with a mean row, and the roll images;
 * ``<name>_roll.png`` per excerpt — the reference and the estimated piano roll on one plot.
 
@@ -53,9 +54,13 @@ def _plot_roll(path: Path, name: str, ref: Any, est: Any, metrics: Dict[str, Dic
     from matplotlib.patches import Patch
 
     ref_notes, est_notes = pg.sounding_notes(ref), pg.sounding_notes(est)
+    ref_pedal, est_pedal = pg.pedal_segments(ref), pg.pedal_segments(est)
     keys = [n.key for n in ref_notes] + [n.key for n in est_notes]
     lo, hi = (min(keys) - 1, max(keys) + 1) if keys else (59, 61)
-    t_end = max([n.offset for n in ref_notes + est_notes], default=1.0)
+    pedal_y = lo - 2  # the sustain pedal's lane, below the lowest key
+    if ref_pedal or est_pedal:
+        lo = pedal_y - 1
+    t_end = max([n.offset for n in ref_notes + est_notes] + [b for _, b in ref_pedal + est_pedal], default=1.0)
     fig = Figure(figsize=(min(24.0, max(8.0, 1.2 * t_end)), min(12.0, max(3.0, 0.12 * (hi - lo + 1) + 1.5))),
                  dpi=100)
     ax = fig.add_subplot(1, 1, 1)
@@ -63,6 +68,12 @@ def _plot_roll(path: Path, name: str, ref: Any, est: Any, metrics: Dict[str, Dic
         for n in notes:
             ax.broken_barh([(n.onset, n.offset - n.onset)], (n.key - height / 2, height),
                            facecolors=color, alpha=0.55, edgecolors=color, linewidth=0.6)
+    for segs, color, height in ((ref_pedal, REF_COLOR, 0.9), (est_pedal, EST_COLOR, 0.45)):
+        for a, b in segs:
+            ax.broken_barh([(a, b - a)], (pedal_y - height / 2, height), facecolors=color, alpha=0.35,
+                           edgecolors=color, linewidth=0.6, hatch="//")
+    if ref_pedal or est_pedal:
+        ax.text(0.0, pedal_y, " pedal", va="center", ha="left", fontsize=7)
     ax.set_xlim(0.0, t_end * 1.02)
     ax.set_ylim(lo - 0.5, hi + 0.5)
     ax.set_xlabel("time (s)")
@@ -85,21 +96,34 @@ def _plot_roll(path: Path, name: str, ref: Any, est: Any, metrics: Dict[str, Dic
         raise
 
 
+def pooled_prf(prfs: Sequence[Dict[str, float]]) -> Dict[str, float]:
+    """Precision / recall / F1 of counts pooled over items ({n_ref, n_est, n_matched} each)."""
+    matched = sum(m["n_matched"] for m in prfs)
+    n_est, n_ref = sum(m["n_est"] for m in prfs), sum(m["n_ref"] for m in prfs)
+    p, r = matched / max(n_est, 1), matched / max(n_ref, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r > 0 else 0.0}
+
+
 def _markdown(title: str, frame_rate: float, items: List[Dict[str, Any]], mean: Dict[str, Dict[str, float]],
               pngs: List[Tuple[str, str]]) -> str:
-    head = ["item", *(KIND_TITLES[k] for k in KINDS), "n_ref", "n_est"]
+    head = ["item", *(KIND_TITLES[k] for k in KINDS), "n_ref", "n_est", "pedal events ref/est/matched"]
     lines = [f"# {title}", "",
              f"Notes match by key and onset (±50 ms), +offset (±max(50 ms, 20% of the duration)), +velocity "
              f"(mir_eval's rescaled velocity, ±0.1); frame F1 over (frame, key) cells at {frame_rate:g} frames/s. "
-             "Offsets are the sounding (pedal-extended) ends. Means are over items; the mean row's counts are totals.", "",
+             "Offsets are the sounding (pedal-extended) ends. Means are over items; the mean row's counts are totals. "
+             "Sustain pedal events (down segments) match like notes with offsets; their F1 is pooled over items: "
+             f"**{mean['pedal']['f1']:.3f}**.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for it in items:
+        pedal = it["pedal"]
         cells = [it["name"], *(f"{it[k]['f1']:.3f}" for k in KINDS), str(it["note"]["n_ref"]),
-                 str(it["note"]["n_est"])]
+                 str(it["note"]["n_est"]), f"{pedal['n_ref']}/{pedal['n_est']}/{pedal['n_matched']}"]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     n_ref = sum(it["note"]["n_ref"] for it in items)
     n_est = sum(it["note"]["n_est"] for it in items)
-    lines.append("| **mean** | " + " | ".join(f"**{mean[k]['f1']:.3f}**" for k in KINDS) + f" | {n_ref} | {n_est} |")
+    pr = [sum(it["pedal"][c] for it in items) for c in ("n_ref", "n_est", "n_matched")]
+    lines.append("| **mean** | " + " | ".join(f"**{mean[k]['f1']:.3f}**" for k in KINDS) +
+                 f" | {n_ref} | {n_est} | {pr[0]}/{pr[1]}/{pr[2]} |")
     lines.append("")
     for name, png in pngs:
         lines += [f"## {name}", "", f"![{name}: reference vs estimate]({png})", ""]
@@ -130,6 +154,7 @@ def write_eval_report(out_dir: PathLike, results: Sequence[Tuple[str, Any, Any]]
         pngs.append((str(name), png))
     mean = {k: {s: (sum(it[k][s] for it in items) / len(items) if items else 0.0) for s in ("precision", "recall", "f1")}
             for k in KINDS}
+    mean["pedal"] = pooled_prf([it["pedal"] for it in items])
     summary = {"title": title, "frame_rate": float(frame_rate), "n_items": len(items), "mean": mean, "items": items}
     _atomic_write(out / "metrics.json", (json.dumps(summary, indent=2) + "\n").encode())
     _atomic_write(out / "report.md", _markdown(title, frame_rate, items, mean, pngs).encode())

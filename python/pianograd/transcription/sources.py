@@ -2,8 +2,8 @@
 synthetic pairs rendered by our own piano with randomised physical parameters.
 
 Every source yields fixed-length segments: audio float32 [N] at the model's sample rate and, for the
-labelled ones, piano rolls uint8 [F, 88] (onset, frame, offset; velocity as 0..127) on the model's frame
-grid, F = num_frames(N). Segments start on frame boundaries, so frame f of a segment is frame
+labelled ones, piano rolls uint8 [F, 88] (onset, frame, offset; velocity as 0..127) and the sustain
+pedal's rolls uint8 [F] (pedal_onset, pedal_frame, pedal_offset) on the model's frame grid, F = num_frames(N). Segments start on frame boundaries, so frame f of a segment is frame
 start_frame + f of its excerpt and labels never need re-quantising.
 
 The synthetic pool is deliberately disjoint from the real data: its scores are corpus pieces that the
@@ -22,27 +22,34 @@ from ..data import Performance as DataPerformance
 from ..data import excerpts as data_excerpts
 from ..data import load_audio
 
-ROLL_KEYS = ("onset", "frame", "offset", "velocity")
+ROLL_KEYS = ("onset", "frame", "offset", "velocity", "pedal_onset", "pedal_frame", "pedal_offset")
 
 
 @dataclass
 class Segment:
     audio: np.ndarray                             # float32 [N]
-    rolls: Optional[Dict[str, np.ndarray]] = None  # uint8 [F, 88] each; None when unlabelled
+    rolls: Optional[Dict[str, np.ndarray]] = None  # uint8 [F, 88] / [F] (pedal); None when unlabelled
 
 
 def rolls_u8(perf, frame_rate: float, num_frames: int) -> Dict[str, np.ndarray]:
-    """Piano rolls of a performance (pedal-extended frames) as compact uint8 arrays [F, 88]."""
-    r = pg.performance_to_rolls(pg.Performance(perf), frame_rate, num_frames=num_frames)
+    """Piano rolls of a performance (pedal-extended frames) as compact uint8 arrays [F, 88], and the
+    sustain pedal's rolls [F]."""
+    p = pg.Performance(perf)
+    r = pg.performance_to_rolls(p, frame_rate, num_frames=num_frames)
     out = {k: (r[k].numpy() > 0.5).astype(np.uint8) for k in ("onset", "frame", "offset")}
     out["velocity"] = np.rint(r["velocity"].numpy() * 127.0).astype(np.uint8)
+    for k, v in pg.performance_to_pedal_rolls(p, frame_rate, num_frames=num_frames).items():
+        out["pedal_" + k] = (v.numpy() > 0.5).astype(np.uint8)
     return out
 
 
 def rolls_to_targets(batch: Sequence[Dict[str, np.ndarray]]) -> Dict[str, "pg.Tensor"]:
-    """Stacks uint8 rolls of a batch into the float32 [B, F, 88] targets transcription_loss expects."""
+    """Stacks uint8 rolls of a batch into the float32 [B, F, 88] ([B, F] pedal) targets transcription_loss
+    expects; a roll some segment lacks is left out."""
     out = {}
     for k in ROLL_KEYS:
+        if not all(k in b for b in batch):
+            continue
         a = np.stack([b[k] for b in batch]).astype(np.float32)
         out[k] = pg.from_numpy(a / 127.0 if k == "velocity" else a)
     return out
@@ -110,7 +117,7 @@ class RealSource:
         F = self.frames.num_frames(n)
         rolls = {}
         for k, r in self.rolls(i).items():
-            out = np.zeros((F, 88), np.uint8)
+            out = np.zeros((F,) + r.shape[1:], np.uint8)
             part = r[f0:f0 + F]
             out[:len(part)] = part
             rolls[k] = out

@@ -40,8 +40,26 @@ def ensure_data(cfg: TrainConfig, quiet: bool = False) -> dict:
 
 
 def make_model(cfg: TrainConfig) -> "pg.Transcriber":
+    """A new model per cfg.model, or cfg.init's weights. With both, cfg.model overrides the checkpoint's
+    config and the weights that still fit are kept: e.g. {"pedal_channels": 16} adds a freshly initialised
+    pedal head to a trained model (architecture changes that alter a kept layer's shape are refused)."""
     if cfg.init:
-        return pg.Transcriber.load(cfg.init)
+        m = pg.Transcriber.load(cfg.init)
+        if not cfg.model:
+            return m
+        base = json.loads(m.config.to_json())
+        merged = {**base, **cfg.model}
+        if merged == base:
+            return m
+        grown = pg.Transcriber(pg.TranscriberConfig.from_json(json.dumps(merged)))
+        old = m.state_dict()
+        mine = grown.state_dict()
+        changed = sorted(k for k in old if k in mine and list(old[k].shape) != list(mine[k].shape))
+        if changed:
+            raise ValueError(f"init {cfg.init}: model overrides {sorted(cfg.model)} change the shape of "
+                             f"trained tensors {changed}; only new layers may be added")
+        grown.load_state_dict({k: v for k, v in old.items() if k in mine}, strict=False)
+        return grown
     mc = pg.TranscriberConfig(**{"seed": cfg.seed, **cfg.model})
     return pg.Transcriber(mc)
 
@@ -113,8 +131,7 @@ class Trainer:
         self.model = make_model(cfg)
         self.model.train()
         self.piano = pg.Piano(float(self.model.config.sample_rate)) if cfg.synth_loop else None
-        params = list(self.model.parameters())
-        self.opt = optim.Adam(params, lr=cfg.lr)
+        self.opt = optim.Adam(self._trainable(), lr=cfg.lr)
         self.piano_opt = optim.Adam(self.piano.parameters(), lr=cfg.piano_lr) \
             if (self.piano is not None and cfg.learn_piano) else None
         self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
@@ -132,6 +149,17 @@ class Trainer:
         self.log: List[dict] = []
         self._consumed_rng: Optional[Dict[str, dict]] = None
         self._resume()
+
+    def _trainable(self) -> List["pg.Tensor"]:
+        """The parameters that learn: all, or those whose names start with one of cfg.trainable."""
+        if not self.cfg.trainable:
+            return list(self.model.parameters())
+        named = self.model.named_parameters()
+        chosen = [t for name, t in named if any(name.startswith(p) for p in self.cfg.trainable)]
+        if not chosen:
+            raise ValueError(f"train config: trainable {self.cfg.trainable} matches no parameter of the model "
+                             f"(names: {sorted(n for n, _ in named)})")
+        return chosen
 
     # ---- data -----------------------------------------------------------------------------------
     def _supervised_batch(self):
@@ -188,7 +216,7 @@ class Trainer:
         ck, state, self.log = found
         self.model = pg.Transcriber.load(str(ck / "model.safetensors"))
         self.model.train()
-        self.opt = optim.Adam(list(self.model.parameters()), lr=self.cfg.lr)
+        self.opt = optim.Adam(self._trainable(), lr=self.cfg.lr)
         self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
         if self.piano is not None and (ck / "piano.safetensors").is_file():
             self.piano = pg.Piano.load(str(ck / "piano.safetensors"))
@@ -214,7 +242,7 @@ class Trainer:
         if not self.quiet:
             from ..progress_report import progress_bar
             bar = progress_bar(total=cfg.steps, initial=self.step, desc="train", unit="step")
-        params = list(self.model.parameters())
+        params = self._trainable()
         acc: Dict[str, float] = {}
         try:
             while self.step < cfg.steps:
@@ -233,7 +261,7 @@ class Trainer:
                     audio, targets = sup
                     lo = pg.transcription_loss(self.model(audio), targets)
                     total = lo.total
-                    for k in ("onset", "frame", "offset", "velocity"):
+                    for k in ("onset", "frame", "offset", "velocity", "pedal"):
                         parts[k] = getattr(lo, k).item()
                 if loop is not None:
                     ll = synth_loop_loss(self.model, self.piano, loop, cfg)

@@ -3,7 +3,9 @@
 The network's sigmoid outputs are probabilities; where to cut them into notes (onset peak threshold,
 frame threshold, whether the offset head may end a note) trades precision against recall differently for
 each model. `tune_decoding` predicts the rolls of every validation excerpt once and decodes them under a
-grid of thresholds, keeping the one with the best mean note F1 + note-with-offset F1. The choice is
+grid of thresholds, keeping the one with the best mean note F1 + note-with-offset F1; for a model with a
+pedal head the pedal threshold is chosen next, on note F1 + note-with-offset F1 + pooled pedal event F1
+(the decoded pedal extends the decoded notes, so it moves the note scores too). The choice is
 stored beside the checkpoint as `<model>.decode.json`, which `pianograd transcribe` and `pianograd eval`
 use as their defaults.
 """
@@ -21,7 +23,7 @@ from .. import progress as show_progress  # the package's progress wrapper (not 
 from ..data import excerpts, load_audio, load_manifest
 
 PathLike = Union[str, Path]
-DEFAULT = {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5}
+DEFAULT = {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5, "pedal_threshold": 0.5}
 
 
 def sidecar(model_path: PathLike) -> Path:
@@ -41,7 +43,8 @@ def decode_options(model_path: Optional[PathLike]) -> Dict[str, float]:
 
 def tune_decoding(model: "pg.Transcriber", data: PathLike, split: str = "valid", limit: int = 0,
                   onset: Sequence[float] = (0.3, 0.4, 0.5, 0.6), frame: Sequence[float] = (0.3, 0.4, 0.5, 0.6),
-                  offset: Sequence[float] = (0.5, 0.7, 1.01), save_to: Optional[PathLike] = None,
+                  offset: Sequence[float] = (0.5, 0.7, 1.01), pedal: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7),
+                  save_to: Optional[PathLike] = None,
                   progress: bool = False) -> Dict[str, float]:
     """Grid search of the decoding thresholds on a split; offset 1.01 means "the offset head never ends a
     note" (the frame head alone does). Returns the best options with their score."""
@@ -55,19 +58,37 @@ def tune_decoding(model: "pg.Transcriber", data: PathLike, split: str = "valid",
         x, sr = load_audio(e.wav)
         r = model.predict_rolls(np.ascontiguousarray(x, dtype=np.float32), float(sr))
         cached.append((e.performance(), {k: pg.from_numpy(np.ascontiguousarray(v)) for k, v in r.items()}))
+    has_pedal = all("pedal_frame" in r for _, r in cached)
+
+    def scores(on: float, fm: float, off: float, ped: float) -> Dict[str, float]:
+        rows = []
+        for ref, r in cached:
+            pedal_rolls = {k: r[k] for k in ("pedal_frame", "pedal_onset", "pedal_offset")} if has_pedal else {}
+            est = pg.rolls_to_performance(r["onset"], r["frame"], fr, offset=r["offset"], velocity=r["velocity"],
+                                          onset_threshold=on, frame_threshold=fm, offset_threshold=off,
+                                          pedal_threshold=ped, **pedal_rolls)
+            rows.append(pg.transcription_metrics(ref, est, frame_rate=fr))
+        out = {"note_f1": float(np.mean([m["note"]["f1"] for m in rows])),
+               "note_offset_f1": float(np.mean([m["note_offset"]["f1"] for m in rows]))}
+        if has_pedal:
+            from .report import pooled_prf
+            out["pedal_f1"] = pooled_prf([m["pedal"] for m in rows])["f1"]
+        return out
+
     best = None
     for on, fm, off in itertools.product(onset, frame, offset):
-        f_note, f_off = [], []
-        for ref, r in cached:
-            est = pg.rolls_to_performance(r["onset"], r["frame"], fr, offset=r["offset"], velocity=r["velocity"],
-                                          onset_threshold=on, frame_threshold=fm, offset_threshold=off)
-            m = pg.transcription_metrics(ref, est, frame_rate=fr)
-            f_note.append(m["note"]["f1"])
-            f_off.append(m["note_offset"]["f1"])
-        score = float(np.mean(f_note) + np.mean(f_off))
+        sc = scores(on, fm, off, DEFAULT["pedal_threshold"])
+        score = sc["note_f1"] + sc["note_offset_f1"]
         if best is None or score > best["score"]:
-            best = {"onset_threshold": on, "frame_threshold": fm, "offset_threshold": off, "score": score,
-                    "note_f1": float(np.mean(f_note)), "note_offset_f1": float(np.mean(f_off))}
+            best = {"onset_threshold": on, "frame_threshold": fm, "offset_threshold": off, "score": score, **sc}
+    if has_pedal:
+        notes = {k: best[k] for k in ("onset_threshold", "frame_threshold", "offset_threshold")}
+        ranked = []
+        for ped in pedal:
+            sc = scores(notes["onset_threshold"], notes["frame_threshold"], notes["offset_threshold"], ped)
+            ranked.append((sc["note_f1"] + sc["note_offset_f1"] + sc["pedal_f1"], -len(ranked), ped, sc))
+        score, _, ped, sc = max(ranked)  # the first of equals in grid order
+        best = {**notes, "pedal_threshold": ped, "score": score, **sc}
     best["tuned_on"] = f"{Path(data).name}/{split} ({len(cached)} excerpts)"
     if save_to is not None:
         from ..data.cache import atomic_write_json
