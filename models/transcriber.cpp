@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "autodiff/checkpoint.h"
@@ -76,6 +77,7 @@ std::string TranscriberConfig::to_json() const {
             {"log_floor", log_floor},
             {"chunk_seconds", chunk_seconds},
             {"context_seconds", context_seconds},
+            {"piece_loudness", piece_loudness},
             {"seed", seed}};
   return j.dump();
 }
@@ -109,6 +111,7 @@ TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
       else if (key == "log_floor") c.log_floor = v.get<double>();
       else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
       else if (key == "context_seconds") c.context_seconds = v.get<double>();
+      else if (key == "piece_loudness") c.piece_loudness = v.get<bool>();
       else if (key == "seed") c.seed = v.get<uint64_t>();
       else throw ValueError("TranscriberConfig.from_json: unknown key \"" + key + "\"");
     } catch (const json::exception& e) {
@@ -178,7 +181,7 @@ int64_t Transcriber::num_frames(int64_t num_samples) const {
   return num_samples / config_.hop + 1;
 }
 
-TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
+TranscriberOutput Transcriber::forward_all(const Tensor& audio_in, const Tensor& reference) {
   Tensor audio = audio_in;
   if (!audio.defined() || (audio.dim() != 1 && audio.dim() != 2))
     throw ShapeError("Transcriber: expected audio [B, N] or [N], got " +
@@ -191,7 +194,7 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in) {
   // Audio follows the model (Module::to): one host->device copy, recorded, so gradients reach CPU audio.
   if (!(audio.device() == filterbank_.device())) audio = audio.to(filterbank_.device());
   const Tensor fb = audio.dtype() == filterbank_.dtype() ? filterbank_ : filterbank_.to(audio.dtype());
-  Tensor x = transcriber_features(audio, fb, config_.frontend());  // [B, H, F, 264]
+  Tensor x = transcriber_features(audio, fb, config_.frontend(), reference);  // [B, H, F, 264]
   const int64_t batch = x.size(0), frames = x.size(2);
   // The nn::Conv2d layers' parameters through the functional conv, for the fused ReLU.
   for (auto& c : convs_) {
@@ -268,6 +271,27 @@ std::shared_ptr<Transcriber> Transcriber::load(const std::string& path) {
   return model;
 }
 
+double Transcriber::loudness_reference(const float* audio_ptr, int64_t n, double sr) const {
+  if (audio_ptr == nullptr || n < 1) throw ShapeError("Transcriber.loudness_reference: empty audio");
+  if (!(sr > 0) || !std::isfinite(sr))
+    throw ValueError("Transcriber.loudness_reference: bad sample rate " + std::to_string(sr));
+  std::vector<float> audio(audio_ptr, audio_ptr + n);
+  if (sr != config_.sample_rate) audio = resample(audio, sr, config_.sample_rate);
+  const int64_t len = static_cast<int64_t>(audio.size());
+  // Chunks of ~60 s overlapping by n_fft, so every frame of the whole is inside some chunk.
+  const int64_t step = std::max<int64_t>(config_.hop, static_cast<int64_t>(60.0 * config_.sample_rate));
+  const Tensor fb = filterbank_.cpu();
+  double peak = -std::numeric_limits<double>::infinity();
+  for (int64_t s0 = 0; s0 < std::max<int64_t>(len, 1); s0 += step) {
+    const int64_t s1 = std::min(len, s0 + step + config_.n_fft);
+    std::vector<float> part(audio.begin() + s0, audio.begin() + s1);
+    if (part.empty()) part.assign(1, 0.0f);
+    const int64_t m = static_cast<int64_t>(part.size());
+    peak = std::max(peak, log_spectrum_peak(from_vector(part, {1, m}), fb, config_.frontend()).item());
+  }
+  return peak;
+}
+
 PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double sr) {
   if (audio_ptr == nullptr || n < 1) throw ShapeError("Transcriber.predict_rolls: empty audio");
   if (!(sr > 0) || !std::isfinite(sr)) throw ValueError("Transcriber.predict_rolls: bad sample rate " + std::to_string(sr));
@@ -277,6 +301,9 @@ PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double 
   audio.resize(static_cast<size_t>(len), 0.0f);
   const int64_t total = num_frames(len);
   const double fr = frame_rate();
+  Tensor reference;
+  if (config_.piece_loudness)
+    reference = full({1}, loudness_reference(audio.data(), len, config_.sample_rate)).to(filterbank_.device());
   const int64_t ctx = static_cast<int64_t>(std::lround(config_.context_seconds * fr));
   const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(std::lround(config_.chunk_seconds * fr)) - 2 * ctx);
   PianoRolls out;
@@ -299,7 +326,7 @@ PianoRolls Transcriber::predict_rolls(const float* audio_ptr, int64_t n, double 
     Tensor chunk = zeros({1, ns});
     const int64_t avail = std::min(ns, len - s0);
     std::copy(audio.begin() + s0, audio.begin() + s0 + avail, chunk.data<float>());
-    TranscriberOutput y = forward_all(chunk);
+    TranscriberOutput y = forward_all(chunk, reference);
     const Tensor* heads[4] = {&y.onset, &y.frame, &y.offset, &y.velocity};
     for (int h = 0; h < 4; ++h) {
       Tensor p = sigmoid(*heads[h]).cpu();  // [1, F_chunk, 88]; a device->host copy for a CUDA model

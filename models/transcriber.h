@@ -50,6 +50,10 @@ struct TranscriberConfig {
   double log_floor = 10.0;                      // see FrontendConfig::floor
   double chunk_seconds = 20.0;                  // inference chunks (transcribe / predict_rolls)
   double context_seconds = 1.0;                 // overlap discarded on each side of a chunk
+  // Loudness reference of inference: false = each chunk's own peak (relative loudness within ~20 s);
+  // true = the whole piece's peak (loudness_reference), so a note's level reads the same in every chunk.
+  // A model trained with piece references (velocity needs them) sets it.
+  bool piece_loudness = false;
   uint64_t seed = 0;                            // seeds the global generator before initialisation
 
   FrontendConfig frontend() const;
@@ -70,12 +74,17 @@ class Transcriber : public nn::Module {
   explicit Transcriber(const TranscriberConfig& config = {});
   std::string type_name() const override { return "Transcriber"; }
 
-  // audio [B, N] or [N] (B = 1), floating, at config().sample_rate. ShapeError otherwise.
-  TranscriberOutput forward_all(const Tensor& audio);
+  // audio [B, N] or [N] (B = 1), floating, at config().sample_rate. ShapeError otherwise. reference:
+  // optional loudness reference [B] (loudness_reference of each example's piece; see
+  // transcriber_features), else each example's own peak.
+  TranscriberOutput forward_all(const Tensor& audio, const Tensor& reference = Tensor());
   // nn::Module's single-output forward: the onset logits (use forward_all for every head).
   Tensor forward(const Tensor& audio) override { return forward_all(audio).onset; }
 
-  int64_t num_frames(int64_t num_samples) const;  // F = N / hop + 1 (frame f <-> time f / frame_rate)
+  int64_t num_frames(int64_t num_samples) const;
+  // The peak of the front end's log spectrogram over a whole recording at sr (resampled to the model's
+  // rate when it differs), computed in chunks: the loudness reference of that piece.
+  double loudness_reference(const float* audio, int64_t n, double sr) const;  // F = N / hop + 1 (frame f <-> time f / frame_rate)
   double frame_rate() const { return config_.sample_rate / static_cast<double>(config_.hop); }
   int64_t parameter_count() const { return num_parameters(); }
   const TranscriberConfig& config() const { return config_; }
@@ -89,7 +98,8 @@ class Transcriber : public nn::Module {
 
   // Inference on long audio: resampled to the model's rate when sr differs, cut into chunks of
   // chunk_seconds overlapping by context_seconds on each side (the overlap is discarded), run under
-  // NoGrad, stitched. Each chunk is normalised on its own (relative loudness within ~20 s). With a pedal
+  // NoGrad, stitched. Each chunk is normalised on its own (relative loudness within ~20 s), or by the
+  // whole piece's loudness_reference when config().piece_loudness. With a pedal
   // head the result's .pedal rolls are filled too (and transcribe then decodes the pedal).
   PianoRolls predict_rolls(const float* audio, int64_t n, double sr);  // probabilities [F, 88]
   Performance transcribe(const float* audio, int64_t n, double sr, const RollDecodeOptions& options = {});

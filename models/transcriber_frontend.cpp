@@ -71,19 +71,44 @@ Tensor log_filterbank(double sample_rate, int64_t n_fft) {
   return from_vector(w, Shape{used, kLogBins});
 }
 
-Tensor transcriber_features(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg) {
+namespace {
+
+Tensor log_spectrogram(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg) {
   if (audio.dim() != 2)
     throw ShapeError("transcriber_features: expected audio [B, N], got " + shape_str(audio.shape()));
   const int64_t used = filterbank.size(0);
   // Only the bins the filterbank reads (559 of 1025 at 16 kHz): neither computed nor sliced out.
   Tensor mag = stft_magnitude(audio, cfg.n_fft, cfg.hop, used);  // [B, F, min(used, n_fft/2+1)]
-  const int64_t batch = mag.size(0), frames = mag.size(1);
   // The filterbank's columns are narrow bands of FFT bins (1.1% nonzero): a banded product, not a GEMM.
-  Tensor logspec = log(banded_matmul(mag, filterbank) + cfg.eps);  // [B, F, 264]
+  return log(banded_matmul(mag, filterbank) + cfg.eps);  // [B, F, 264]
+}
+
+}  // namespace
+
+Tensor log_spectrum_peak(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg) {
+  NoGrad ng;
+  Tensor logspec = log_spectrogram(audio, filterbank, cfg);
+  return max(reshape(logspec, {logspec.size(0), logspec.size(1) * kLogBins}), 1, false).first;
+}
+
+Tensor transcriber_features(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg,
+                            const Tensor& reference) {
+  Tensor logspec = log_spectrogram(audio, filterbank, cfg);
+  const int64_t batch = logspec.size(0), frames = logspec.size(1);
   // Per-example max over time x frequency: gain only shifts the log spectrum, so this removes it.
   // The peak is held at or above log(min_peak) so that silence (or near-silence) is not blown up to
   // full scale: a silent input then maps to 0 everywhere (log(eps) - log(min_peak) < -floor).
-  Tensor peak = max(reshape(logspec, {batch, frames * kLogBins}), 1, true).first;  // [B, 1]
+  Tensor peak;
+  if (reference.defined()) {
+    if (reference.numel() != batch)
+      throw ShapeError("transcriber_features: the loudness reference has " + std::to_string(reference.numel()) +
+                       " values for a batch of " + std::to_string(batch));
+    peak = reshape(reference.detach(), {batch, 1});
+    if (peak.dtype() != logspec.dtype()) peak = peak.to(logspec.dtype());
+    if (!(peak.device() == logspec.device())) peak = peak.to(logspec.device());
+  } else {
+    peak = max(reshape(logspec, {batch, frames * kLogBins}), 1, true).first;  // [B, 1]
+  }
   peak = maximum(peak, scalar(std::log(cfg.min_peak), peak.dtype(), peak.device()));
   Tensor rel = clamp(logspec - reshape(peak, {batch, 1, 1}), -cfg.floor, 0.0);
   Tensor x = (rel + cfg.floor) * (1.0 / cfg.floor);  // [0, 1], 0 = silence (what zero padding means)

@@ -47,7 +47,15 @@ int64_t harmonic_shift(double h);
 Tensor log_filterbank(double sample_rate, int64_t n_fft);
 
 // audio [B, N] -> features [B, H, F, 264] with H = harmonics.size(), F = N / hop + 1.
-// `filterbank` is log_filterbank(...) in audio's dtype.
-Tensor transcriber_features(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg);
+// `filterbank` is log_filterbank(...) in audio's dtype. `reference`, when defined, is the loudness
+// reference [B] (a log magnitude, e.g. log_spectrum_peak of the whole piece the audio was cut from) used
+// instead of each example's own peak, so that the chunks of one piece share one scale; it is treated as a
+// constant (no gradient), and cells above it are clamped to full scale.
+Tensor transcriber_features(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg,
+                            const Tensor& reference = Tensor());
+
+// The per-example peak of the log spectrogram, [B] (no gradient): what transcriber_features subtracts
+// when no reference is given (before the min_peak floor).
+Tensor log_spectrum_peak(const Tensor& audio, const Tensor& filterbank, const FrontendConfig& cfg);
 
 }  // namespace pianograd

@@ -32,6 +32,20 @@ std::vector<float> pedal_values(const Tensor& t, const char* name, int64_t frame
   return v;
 }
 
+// Median of v[i - half .. i + half] (clipped to the roll) at every i.
+std::vector<float> running_median(const std::vector<float>& v, int64_t half) {
+  if (half == 0) return v;
+  const int64_t n = static_cast<int64_t>(v.size());
+  std::vector<float> out(v.size()), window;
+  for (int64_t i = 0; i < n; ++i) {
+    window.assign(v.begin() + std::max<int64_t>(0, i - half), v.begin() + std::min(n, i + half + 1));
+    auto mid = window.begin() + static_cast<std::ptrdiff_t>(window.size() / 2);
+    std::nth_element(window.begin(), mid, window.end());
+    out[static_cast<size_t>(i)] = *mid;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::pair<double, double>> pedal_segments(const Performance& perf) {
@@ -92,8 +106,10 @@ std::vector<PedalPoint> rolls_to_pedal(const PedalRolls& rolls, const PedalDecod
     if (!(t > 0.0 && t <= 1.0)) throw ValueError("rolls_to_pedal: thresholds must lie in (0, 1], got " + std::to_string(t));
   if (!(o.min_seconds >= 0.0) || !std::isfinite(o.min_seconds))
     throw ValueError("rolls_to_pedal: min_seconds must be finite and >= 0, got " + std::to_string(o.min_seconds));
+  if (o.median_frames < 1 || o.median_frames % 2 == 0)
+    throw ValueError("rolls_to_pedal: median_frames must be odd and >= 1, got " + std::to_string(o.median_frames));
   if (!rolls.frame.defined()) throw ValueError("rolls_to_pedal: the frame roll is required");
-  const std::vector<float> frame = pedal_values(rolls.frame, "frame", -1);
+  const std::vector<float> frame = running_median(pedal_values(rolls.frame, "frame", -1), o.median_frames / 2);
   const int64_t n = static_cast<int64_t>(frame.size());
   const std::vector<float> onset = pedal_values(rolls.onset, "onset", n);
   const std::vector<float> offset = pedal_values(rolls.offset, "offset", n);

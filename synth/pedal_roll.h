@@ -33,9 +33,12 @@ struct PedalDecodeOptions {
   double frame_threshold = 0.5;
   double offset_threshold = 0.5;
   double min_seconds = 0.04;  // shorter down segments are dropped (a flicker, not a pedal change)
+  int64_t median_frames = 1;  // odd; the frame roll's running median over this many frames (1: none)
 };
 
-// Predicted pedal rolls -> pedal points (value 1 = down, 0 = up), sorted by time. A segment opens where
+// Predicted pedal rolls -> pedal points (value 1 = down, 0 = up), sorted by time. The frame roll is first
+// median-filtered (median_frames; edges use the frames that exist), which removes flickers shorter than
+// half the window without moving clean edges. A segment opens where
 // the frame roll reaches frame_threshold or the onset roll onset_threshold (at the onset run's peak when
 // the onset comes first), and closes where the frame roll drops below frame_threshold or the offset roll
 // reaches offset_threshold; after an offset the pedal opens again only on an onset, so a quick re-pedal

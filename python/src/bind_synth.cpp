@@ -409,7 +409,8 @@ void bind_synth(py::module_& m) {
                                    const std::optional<Tensor>& offset, const std::optional<Tensor>& velocity,
                                    double onset_threshold, double frame_threshold, double offset_threshold,
                                    const std::optional<Tensor>& pedal_frame, const std::optional<Tensor>& pedal_onset,
-                                   const std::optional<Tensor>& pedal_offset, double pedal_threshold) {
+                                   const std::optional<Tensor>& pedal_offset, double pedal_threshold,
+                                   double pedal_min_seconds, int64_t pedal_median_frames) {
     pg::PianoRolls r;
     r.onset = onset; r.frame = frame; r.frame_rate = frame_rate;
     if (offset) r.offset = *offset;
@@ -419,11 +420,15 @@ void bind_synth(py::module_& m) {
     if (pedal_offset) r.pedal.offset = *pedal_offset;
     pg::RollDecodeOptions o{onset_threshold, frame_threshold, offset_threshold, {}};
     o.pedal.onset_threshold = o.pedal.frame_threshold = o.pedal.offset_threshold = pedal_threshold;
+    o.pedal.min_seconds = pedal_min_seconds;
+    o.pedal.median_frames = pedal_median_frames;
     return pg::rolls_to_performance(r, o);
   }, py::arg("onset"), py::arg("frame"), py::arg("frame_rate"), py::kw_only(), py::arg("offset") = py::none(),
   py::arg("velocity") = py::none(), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
   py::arg("offset_threshold") = 0.5, py::arg("pedal_frame") = py::none(), py::arg("pedal_onset") = py::none(),
   py::arg("pedal_offset") = py::none(), py::arg("pedal_threshold") = 0.5,
+  py::arg("pedal_min_seconds") = pg::PedalDecodeOptions{}.min_seconds,
+  py::arg("pedal_median_frames") = pg::PedalDecodeOptions{}.median_frames,
   "Decodes (predicted) piano rolls into a Performance; with pedal_frame [frames] also its sustain pedal.");
 
   // ---- sustain pedal rolls (synth/pedal_roll.h)
@@ -439,15 +444,15 @@ void bind_synth(py::module_& m) {
   "comes up).");
   m.def("rolls_to_pedal", [](const Tensor& frame, double frame_rate, const std::optional<Tensor>& onset,
                              const std::optional<Tensor>& offset, double onset_threshold, double frame_threshold,
-                             double offset_threshold, double min_seconds) {
+                             double offset_threshold, double min_seconds, int64_t median_frames) {
     pg::PedalRolls r;
     r.frame = frame; r.frame_rate = frame_rate;
     if (onset) r.onset = *onset;
     if (offset) r.offset = *offset;
-    return pg::rolls_to_pedal(r, {onset_threshold, frame_threshold, offset_threshold, min_seconds});
+    return pg::rolls_to_pedal(r, {onset_threshold, frame_threshold, offset_threshold, min_seconds, median_frames});
   }, py::arg("frame"), py::arg("frame_rate"), py::kw_only(), py::arg("onset") = py::none(),
   py::arg("offset") = py::none(), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
-  py::arg("offset_threshold") = 0.5, py::arg("min_seconds") = 0.04,
+  py::arg("offset_threshold") = 0.5, py::arg("min_seconds") = 0.04, py::arg("median_frames") = 1,
   "Decodes (predicted) pedal rolls [frames] into pedal points [PedalPoint(time, 1 down / 0 up)].");
 
   // ---- the piano

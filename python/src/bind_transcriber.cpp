@@ -92,6 +92,7 @@ void bind_transcriber(py::module_& m) {
       .def_readwrite("log_floor", &C::log_floor)
       .def_readwrite("chunk_seconds", &C::chunk_seconds)
       .def_readwrite("context_seconds", &C::context_seconds)
+      .def_readwrite("piece_loudness", &C::piece_loudness)
       .def_readwrite("seed", &C::seed)
       .def("validate", &C::validate)
       .def("to_json", &C::to_json)
@@ -177,11 +178,20 @@ device, and predict_rolls / transcribe run each chunk there and return host resu
       .def(py::init([](const std::optional<C>& config) {
         return std::make_shared<pg::Transcriber>(config ? *config : C{});
       }), py::arg("config") = py::none())
-      .def("forward", [](pg::Transcriber& self, const py::object& audio) {
+      .def("forward", [](pg::Transcriber& self, const py::object& audio, const py::object& reference) {
         Tensor a = as_tensor(audio);
+        Tensor r = reference.is_none() ? Tensor() : as_tensor(reference);
         py::gil_scoped_release rel;
-        return self.forward_all(a);
-      }, py::arg("audio"), "-> TranscriberOutput (logits [B, F, 88] per head).")
+        return self.forward_all(a, r);
+      }, py::arg("audio"), py::arg("reference") = py::none(),
+      "-> TranscriberOutput (logits [B, F, 88] per head). reference: optional loudness reference [B] per\n"
+      "example (loudness_reference of its piece), else each example's own peak.")
+      .def("loudness_reference", [](const pg::Transcriber& self, const py::object& audio, double sr) {
+        auto a = mono(audio);
+        py::gil_scoped_release rel;
+        return self.loudness_reference(a.data(), static_cast<int64_t>(a.size()), sr);
+      }, py::arg("audio"), py::arg("sr"),
+      "The peak of the front end's log spectrogram over a whole recording: its loudness reference.")
       .def("num_frames", &pg::Transcriber::num_frames, py::arg("num_samples"))
       .def_property_readonly("frame_rate", &pg::Transcriber::frame_rate)
       .def_property_readonly("config", [](const pg::Transcriber& t) { return t.config(); })
@@ -212,14 +222,19 @@ device, and predict_rolls / transcribe run each chunk there and return host resu
       "Probabilities {onset, frame, offset, velocity} as numpy float32 [F, 88] (chunked, no gradient); with a\n"
       "pedal head also {pedal_onset, pedal_frame, pedal_offset} [F].")
       .def("transcribe", [](pg::Transcriber& self, const py::object& audio, double sr, double onset_threshold,
-                            double frame_threshold, double offset_threshold, double pedal_threshold) {
+                            double frame_threshold, double offset_threshold, double pedal_threshold,
+                            double pedal_min_seconds, int64_t pedal_median_frames) {
         auto a = mono(audio);
         py::gil_scoped_release rel;
         pg::RollDecodeOptions o{onset_threshold, frame_threshold, offset_threshold, {}};
         o.pedal.onset_threshold = o.pedal.frame_threshold = o.pedal.offset_threshold = pedal_threshold;
+        o.pedal.min_seconds = pedal_min_seconds;
+        o.pedal.median_frames = pedal_median_frames;
         return self.transcribe(a.data(), static_cast<int64_t>(a.size()), sr, o);
       }, py::arg("audio"), py::arg("sr"), py::arg("onset_threshold") = 0.5, py::arg("frame_threshold") = 0.5,
       py::arg("offset_threshold") = 0.5, py::arg("pedal_threshold") = 0.5,
+      py::arg("pedal_min_seconds") = pg::PedalDecodeOptions{}.min_seconds,
+      py::arg("pedal_median_frames") = pg::PedalDecodeOptions{}.median_frames,
       "Audio (resampled when sr differs) -> decoded pg.Performance (with its sustain pedal when the model\n"
       "has a pedal head).")
       .def_property_readonly("has_pedal", &pg::Transcriber::has_pedal);

@@ -225,7 +225,7 @@ def test_tune_decoding_stores_thresholds_that_eval_and_transcribe_use(data, tmp_
 
     s = train(tiny_cfg(data, tmp_path / "run", real=True, synthetic=False), quiet=True)
     assert decode_options(s["model"]) == {"onset_threshold": 0.5, "frame_threshold": 0.5, "offset_threshold": 0.5,
-                                          "pedal_threshold": 0.5}
+                                          "pedal_threshold": 0.5, "pedal_min_seconds": 0.04, "pedal_median_frames": 1}
     best = tune_decoding(load_model(s["model"]), data, "valid", onset=(0.2, 0.5), frame=(0.3,), offset=(1.01,),
                          save_to=s["model"], progress=True)
     assert sidecar(s["model"]).is_file()

@@ -93,6 +93,23 @@ TEST(PedalRoll, FlickersShorterThanMinSecondsAreDropped) {
   EXPECT_EQ(pg::rolls_to_pedal(r, o).size(), 4u);
 }
 
+TEST(PedalRoll, MedianFilterRemovesFlickersNotEdges) {
+  // A one-frame dropout inside a segment and a one-frame blip outside it; the edges at 2 and 9 stay.
+  pg::PedalRolls r;
+  r.frame_rate = 50.0;
+  r.frame = roll({0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0});
+  pg::PedalDecodeOptions o;
+  o.min_seconds = 0.0;
+  EXPECT_EQ(pg::rolls_to_pedal(r, o).size(), 6u);
+  o.median_frames = 3;
+  const auto pts = pg::rolls_to_pedal(r, o);
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_DOUBLE_EQ(pts[0].time, 2 / 50.0);
+  EXPECT_DOUBLE_EQ(pts[1].time, 9 / 50.0);
+  o.median_frames = 4;
+  EXPECT_THROW(pg::rolls_to_pedal(r, o), pg::ValueError);
+}
+
 TEST(PedalRoll, RandomPedallingRoundTripsWithinAFrame) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> gap(0.08, 1.5), len(0.1, 2.0);

@@ -32,6 +32,16 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from .adapt import adapt
+
+    s = adapt(args.audio, args.out, model=args.model, minutes=args.minutes, max_audio_minutes=args.max_audio_minutes,
+              threads=args.threads, seed=args.seed, quiet=args.quiet)
+    print(f"adapted on {s['audio_seconds'] / 60:.1f} min of audio from {s['files']} file(s): {s['steps']} steps in "
+          f"{s['seconds']:.0f} s -> {s['model']} (fitted piano: {s['piano']})")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .train import train
@@ -109,6 +119,18 @@ def add_parsers(sub) -> None:
     t.add_argument("--onset-threshold", type=float, default=None, help="default: the model's tuned value or 0.5")
     t.add_argument("--frame-threshold", type=float, default=None, help="default: the model's tuned value or 0.5")
     t.set_defaults(func=_cmd_transcribe)
+
+    ad = sub.add_parser("adapt", help="adapt the transcriber to a new piano from its unlabelled recordings")
+    ad.add_argument("--audio", nargs="+", required=True, help="recordings: audio files and/or folders of them")
+    ad.add_argument("--out", required=True, help="the adapted transcriber (.safetensors)")
+    ad.add_argument("--model", default=None, help="the model to adapt (default: the shipped model)")
+    ad.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
+    ad.add_argument("--max-audio-minutes", type=float, default=10.0,
+                    help="read at most this much audio, in file order (default 10)")
+    ad.add_argument("--threads", type=int, default=0)
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--quiet", "-q", action="store_true")
+    ad.set_defaults(func=_cmd_adapt)
 
     tr = sub.add_parser("train", help="train a model: `pianograd train transcription|lm --config C`")
     tr.add_argument("what", choices=["transcription", "lm", "omr"])

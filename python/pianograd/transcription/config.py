@@ -25,6 +25,7 @@ class TrainConfig:
     # names of the parameters that train, by prefix ([] = all): ["pedal"] teaches a pedal head grown onto a
     # trained model without touching its note layers
     trainable: List[str] = field(default_factory=list)
+    loss_weights: Dict[str, float] = field(default_factory=dict)  # pg.LossWeights overrides, e.g. {"velocity": 4}
     # optimisation
     steps: int = 1000
     time_budget_s: float = 0.0       # stop early after this many seconds of training (0: no limit)
@@ -44,6 +45,9 @@ class TrainConfig:
     # synthetic data
     synth_pool_pieces: int = 60      # corpus pieces outside the real set, humanised, for synthetic pairs
     soup_fraction: float = 0.5       # share of synthetic segments that are random note soups
+    # share of synthetic segments rendered by a lightly perturbed copy of the piano the synth loop is
+    # fitting (learn_piano; pianograd adapt), instead of one drawn around the concert grand
+    fitted_piano_fraction: float = 0.0
     # bookkeeping
     seed: int = 0
     threads: int = 0                 # 0: the engine's default

@@ -29,6 +29,7 @@ ROLL_KEYS = ("onset", "frame", "offset", "velocity", "pedal_onset", "pedal_frame
 class Segment:
     audio: np.ndarray                             # float32 [N]
     rolls: Optional[Dict[str, np.ndarray]] = None  # uint8 [F, 88] / [F] (pedal); None when unlabelled
+    reference: Optional[float] = None  # loudness reference of the piece it was cut from (None: the segment's own)
 
 
 def rolls_u8(perf, frame_rate: float, num_frames: int) -> Dict[str, np.ndarray]:
@@ -76,7 +77,9 @@ class RealSource:
         self.frames = _Frames(model)
         self.items = data_excerpts(manifest, split, labelled=labelled)
         self.rng = rng
+        self._model = model
         self._audio: Dict[str, np.ndarray] = {}
+        self._reference: Dict[str, float] = {}
         self._rolls: Dict[str, Dict[str, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -90,6 +93,13 @@ class RealSource:
                 x = pg.resample(x, sr, self.frames.sample_rate)
             self._audio[e.id] = np.ascontiguousarray(x, dtype=np.float32)
         return self._audio[e.id]
+
+    def reference(self, i: int) -> float:
+        """The excerpt's loudness reference (the whole excerpt's spectral peak), computed once."""
+        e = self.items[i]
+        if e.id not in self._reference:
+            self._reference[e.id] = float(self._model.loudness_reference(self.audio(i), self.frames.sample_rate))
+        return self._reference[e.id]
 
     def rolls(self, i: int) -> Dict[str, np.ndarray]:
         e = self.items[i]
@@ -112,8 +122,9 @@ class RealSource:
         audio = np.zeros(n, np.float32)
         chunk = x[f0 * hop:f0 * hop + n]
         audio[:len(chunk)] = chunk
+        ref = self.reference(i)
         if not labelled:
-            return Segment(audio)
+            return Segment(audio, reference=ref)
         F = self.frames.num_frames(n)
         rolls = {}
         for k, r in self.rolls(i).items():
@@ -121,4 +132,4 @@ class RealSource:
             part = r[f0:f0 + F]
             out[:len(part)] = part
             rolls[k] = out
-        return Segment(audio, rolls)
+        return Segment(audio, rolls, ref)

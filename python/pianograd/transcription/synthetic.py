@@ -14,7 +14,7 @@ Performances come from two places, both disjoint from the prepared real data:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -23,14 +23,19 @@ from ..data import DataConfig, Note, Performance, catalog, load_manifest, prepar
 from .sources import Segment, rolls_u8
 
 
-def random_piano(rng: np.random.Generator, sample_rate: float) -> "pg.Piano":
-    """A concert grand whose physical parameters are perturbed per clip (see the module docstring)."""
+def random_piano(rng: np.random.Generator, sample_rate: float, base: Optional["pg.Piano"] = None,
+                 scale: float = 1.0) -> "pg.Piano":
+    """A concert grand (or a copy of `base`) whose physical parameters are perturbed per clip (see the module
+    docstring); `scale` shrinks the perturbations (e.g. 0.3 to stay near a piano fitted to recordings)."""
     p = pg.Piano(sample_rate)
+    if base is not None:
+        for name, v in base.tensors.items():
+            p[name] = pg.from_numpy(np.array(v.numpy(), dtype=np.float32))
     t = p.tensors
 
     def perturb(name: str, fn) -> None:
         a = t[name].numpy().astype(np.float64)
-        p[name] = pg.from_numpy(np.asarray(fn(a), dtype=np.float32))
+        p[name] = pg.from_numpy(np.asarray(a + scale * (fn(a) - a), dtype=np.float32))
 
     keys = np.arange(88) / 87.0
     smooth = lambda s: s * np.polynomial.legendre.legval(2 * keys - 1, rng.normal(0, 1, 3))  # noqa: E731
@@ -113,12 +118,17 @@ class SyntheticSource:
     randomised piano, with a random gain and a little noise."""
 
     def __init__(self, model, rng: np.random.Generator, pool: Optional[List[Performance]] = None,
-                 soup_fraction: float = 0.5) -> None:
+                 soup_fraction: float = 0.5, base_piano: Optional[Callable[[], "pg.Piano"]] = None,
+                 base_fraction: float = 0.0) -> None:
         from .sources import _Frames
         self.frames = _Frames(model)
         self.rng = rng
         self.pool = pool or []
         self.soup_fraction = soup_fraction if self.pool else 1.0
+        # With base_piano, a base_fraction of the clips is rendered by a lightly perturbed copy of that piano
+        # (pianograd adapt: the piano the synth loop is fitting to a new instrument), the rest as before.
+        self.base_piano = base_piano
+        self.base_fraction = base_fraction if base_piano is not None else 0.0
 
     def performance(self, seconds: float) -> Performance:
         if self.rng.random() < self.soup_fraction:
@@ -131,7 +141,10 @@ class SyntheticSource:
         sr = self.frames.sample_rate
         seconds = n / sr
         perf = self.performance(seconds)
-        piano = random_piano(self.rng, sr)
+        if self.base_fraction > 0 and self.rng.random() < self.base_fraction:
+            piano = random_piano(self.rng, sr, base=self.base_piano(), scale=0.3)
+        else:
+            piano = random_piano(self.rng, sr)
         x = np.zeros(n, np.float32)
         if perf.notes:
             pg.set_grad_enabled(False)

@@ -103,9 +103,10 @@ def _rms_normalise(x: "pg.Tensor") -> "pg.Tensor":
     return x / pg.sqrt(pg.mean(x * x, axis=-1, keepdim=True) + 1e-8)
 
 
-def synth_loop_loss(model, piano, audio: "pg.Tensor", cfg: TrainConfig) -> "pg.Tensor":
+def synth_loop_loss(model, piano, audio: "pg.Tensor", cfg: TrainConfig,
+                    reference: Optional["pg.Tensor"] = None) -> "pg.Tensor":
     """Spectral distance between unlabelled audio [B, N] and its resynthesis through h and the piano."""
-    out = model(audio)
+    out = model(audio, reference)
     onset = pg.sigmoid(out.onset)
     velocity = pg.sigmoid(out.velocity)
     gate = pg.sigmoid(out.frame)
@@ -117,7 +118,10 @@ def synth_loop_loss(model, piano, audio: "pg.Tensor", cfg: TrainConfig) -> "pg.T
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, quiet: bool = False) -> None:
+    def __init__(self, cfg: TrainConfig, quiet: bool = False, unlabelled=None) -> None:
+        """unlabelled: a source of unlabelled audio for the synth loop (an object with segment(n, False) and
+        rng, e.g. pianograd.transcription.adapt.AudioSource) instead of the data set's unlabelled excerpts;
+        with it, and neither real pairs nor the corpus pool in use, no prepared data set is needed."""
         if not (cfg.real or cfg.synthetic or cfg.synth_loop):
             raise ValueError("train config: enable at least one of real, synthetic, synth_loop")
         self.cfg, self.quiet = cfg, quiet
@@ -127,7 +131,8 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.manifest = ensure_data(cfg, quiet)
+        needs_pool = cfg.synthetic and cfg.soup_fraction < 1.0 and cfg.synth_pool_pieces > 0
+        self.manifest = ensure_data(cfg, quiet) if (cfg.real or needs_pool or unlabelled is None) else None
         self.model = make_model(cfg)
         self.model.train()
         self.piano = pg.Piano(float(self.model.config.sample_rate)) if cfg.synth_loop else None
@@ -139,12 +144,18 @@ class Trainer:
             if cfg.real else None
         if self.real is not None and len(self.real) == 0:
             self.real = None  # N = 0: no real pairs
-        self.unlabelled = RealSource(self.manifest, "train", None, self.model, np.random.default_rng(cfg.seed + 2)) \
+        if unlabelled is not None:
+            unlabelled.rng = np.random.default_rng(cfg.seed + 2)
+        self.unlabelled = (unlabelled if unlabelled is not None else
+                           RealSource(self.manifest, "train", None, self.model, np.random.default_rng(cfg.seed + 2))) \
             if cfg.synth_loop else None
         pool = corpus_pool(self.manifest, cfg.synth_pool_pieces, cfg.seed, str(Path(cfg.data).parent), quiet) \
-            if cfg.synthetic and cfg.soup_fraction < 1.0 else []
-        self.synth = SyntheticSource(self.model, np.random.default_rng(cfg.seed + 3), pool, cfg.soup_fraction) \
+            if needs_pool else []
+        fitted = (lambda: self.piano) if (self.piano is not None and cfg.learn_piano) else None
+        self.synth = SyntheticSource(self.model, np.random.default_rng(cfg.seed + 3), pool, cfg.soup_fraction,
+                                     base_piano=fitted, base_fraction=cfg.fitted_piano_fraction) \
             if cfg.synthetic else None
+        self.weights = pg.LossWeights(**cfg.loss_weights)
         self.step = 0
         self.log: List[dict] = []
         self._consumed_rng: Optional[Dict[str, dict]] = None
@@ -170,11 +181,22 @@ class Trainer:
             use_real = self.real is not None and (self.synth is None or self.rng.random() < cfg.real_fraction)
             src = self.real if use_real else self.synth
             segs.append(src.segment(n, True))
-        return pg.from_numpy(np.stack([s.audio for s in segs])), rolls_to_targets([s.rolls for s in segs])
+        return (pg.from_numpy(np.stack([s.audio for s in segs])), rolls_to_targets([s.rolls for s in segs]),
+                self._references(segs))
 
     def _loop_batch(self):
         n = int(round(self.cfg.loop_segment_s * float(self.model.config.sample_rate)))
-        return pg.from_numpy(np.stack([self.unlabelled.segment(n, False).audio for _ in range(self.cfg.loop_batch)]))
+        segs = [self.unlabelled.segment(n, False) for _ in range(self.cfg.loop_batch)]
+        return pg.from_numpy(np.stack([s.audio for s in segs])), self._references(segs)
+
+    def _references(self, segs: List[Segment]) -> Optional["pg.Tensor"]:
+        """Each segment's piece loudness reference [B] for a piece_loudness model (a segment without a piece,
+        e.g. a synthetic clip, is its own piece), else None (each segment's own peak)."""
+        if not self.model.config.piece_loudness:
+            return None
+        sr = float(self.model.config.sample_rate)
+        refs = [s.reference if s.reference is not None else self.model.loudness_reference(s.audio, sr) for s in segs]
+        return pg.from_numpy(np.asarray(refs, dtype=np.float32))
 
     def _data_rngs(self) -> Dict[str, np.random.Generator]:
         """Every generator the batches draw from (the trainer's and each source's)."""
@@ -258,13 +280,13 @@ class Trainer:
                 total = None
                 parts: Dict[str, float] = {}
                 if sup is not None:
-                    audio, targets = sup
-                    lo = pg.transcription_loss(self.model(audio), targets)
+                    audio, targets, ref = sup
+                    lo = pg.transcription_loss(self.model(audio, ref), targets, self.weights)
                     total = lo.total
                     for k in ("onset", "frame", "offset", "velocity", "pedal"):
                         parts[k] = getattr(lo, k).item()
                 if loop is not None:
-                    ll = synth_loop_loss(self.model, self.piano, loop, cfg)
+                    ll = synth_loop_loss(self.model, self.piano, loop[0], cfg, loop[1])
                     parts["loop"] = ll.item()
                     ll = ll * cfg.loop_weight
                     total = ll if total is None else total + ll
