@@ -107,3 +107,21 @@ def test_adapt_cli_and_bad_input(recordings, small_model, tmp_path, capsys):
         adapt([recordings], out, model=tmp_path / "none.safetensors")
     with pytest.raises(ValueError, match="minutes"):
         adapt([recordings], out, model=small_model, minutes=0)
+
+
+def test_adapt_replays_a_data_sets_labelled_pairs(recordings, small_model, tmp_path):
+    import shutil
+
+    from pianograd.data import DataConfig, prepare
+
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("the FluidSynth program is not installed")
+    data = tmp_path / "replay"
+    prepare(DataConfig(name="replay", pieces=4, seed=7, n_pairs=1, categories=("chorale",), excerpt_s=3.0,
+                       min_notes=4), data, jobs=1, progress=False)
+    out = tmp_path / "replayed.safetensors"
+    s = adapt([recordings], out, model=small_model, minutes=0.1, threads=1, quiet=True, replay=data,
+              overrides={"batch": 2, "segment_s": 1.0, "loop_segment_s": 1.0, "loop_batch": 1})
+    assert s["steps"] >= 1 and out.is_file()
+    with pytest.raises(FileNotFoundError):
+        adapt([recordings], out, model=small_model, minutes=0.1, replay=tmp_path / "no_data")

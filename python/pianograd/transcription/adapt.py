@@ -2,13 +2,15 @@
 through the synth loop.
 
 The recordings (no labels) go through h; h's rolls drive our differentiable piano; the spectral distance
-between the resynthesis and the recording trains h and, at the same time, fits the piano's physical
-parameters (tuning, inharmonicity, decay, hammer, loudness) to the instrument. Synthetic pairs keep h
-anchored to what notes are: part of them are rendered by a lightly perturbed copy of the piano being
-fitted, so as the piano comes to sound like the new instrument, h also gets labelled examples that sound
-like it. Nothing here needs a prepared data set or a label.
+between the resynthesis and the recording fits the piano's physical parameters (tuning, inharmonicity,
+decay, hammer, loudness) to the instrument and trains h's frame gates (how long the new instrument's
+notes sound). Synthetic pairs keep h anchored to what notes are: half of them are rendered by a lightly
+perturbed copy of the piano being fitted, so as the piano comes to sound like the new instrument, h also
+gets labelled examples that sound like it; with `replay`, the labelled pairs h was trained on are mixed in
+too. No label of the new instrument is used.
 
-    pianograd adapt --audio recordings/ --out adapted.safetensors [--model M] [--minutes 10]
+    pianograd adapt --audio recordings/ --out adapted.safetensors [--model M] [--minutes 10] \
+        [--replay data/cache/full-s0]
 
 writes the adapted transcriber (with the decoding thresholds of the model it started from) and the fitted
 piano beside it (`<out>.piano.safetensors`).
@@ -34,13 +36,16 @@ from .train import Trainer
 PathLike = Union[str, Path]
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus")
 
-# The adaptation recipe: a short fine-tune at a low learning rate, the loop weighted as in the shipped
-# model's training, and synthetic anchors (note soups) half of them from the fitted piano.
+# The adaptation recipe, chosen by measurements on a held-out FluidSynth instrument (README, "Adapting to a
+# new piano"): the loop's gradient reaches h through the frame gates only (let through the onsets too, h
+# bends its onsets toward whatever lowers the spectral loss: note F1 0.921 -> 0.798 in 10 minutes), half the
+# synthetic note soups come from the piano being fitted, and the labelled pairs h was trained on are
+# replayed when given (`replay`): without them h drifts toward the synthetic domain (about -2 points).
 ADAPT_DEFAULTS = TrainConfig(data="", real=False, synthetic=True, synth_loop=True, learn_piano=True,
-                             steps=1, batch=4, segment_s=2.0, lr=3e-4, min_lr=3e-4, warmup_steps=10,
-                             loop_weight=0.01, loop_batch=2, loop_segment_s=2.0, loop_onset_threshold=0.1,
-                             piano_lr=3e-3, synth_pool_pieces=0, soup_fraction=1.0, fitted_piano_fraction=0.5,
-                             checkpoint_every=100, log_every=10)
+                             loop_trains=["frame"], steps=1, batch=4, segment_s=2.0, lr=3e-4, min_lr=3e-4,
+                             warmup_steps=10, loop_weight=0.01, loop_batch=2, loop_segment_s=2.0,
+                             loop_onset_threshold=0.1, piano_lr=3e-3, synth_pool_pieces=0, soup_fraction=1.0,
+                             fitted_piano_fraction=0.5, real_fraction=0.7, checkpoint_every=100, log_every=10)
 
 
 def audio_files(paths: Sequence[PathLike]) -> List[Path]:
@@ -106,10 +111,12 @@ class AudioSource:
 
 def adapt(audio: Sequence[PathLike], out: PathLike, model: Optional[PathLike] = None, minutes: float = 10.0,
           max_audio_minutes: float = 10.0, threads: int = 0, seed: int = 0, quiet: bool = False,
-          overrides: Optional[Dict[str, object]] = None) -> Dict[str, object]:
+          replay: Optional[PathLike] = None, overrides: Optional[Dict[str, object]] = None) -> Dict[str, object]:
     """Adapts `model` (the shipped transcriber by default) to the instrument of the recordings; writes
     `out` (+ `.decode.json`, `.piano.safetensors`). `minutes` bounds the training time, `max_audio_minutes`
-    the audio read. Returns a summary (steps, seconds, audio seconds, files, paths)."""
+    the audio read; `replay` is a prepared data set (pianograd data prepare) whose labelled training pairs
+    are replayed alongside (for the shipped model: `--preset full`, data/cache/full-s0). Returns a summary
+    (steps, seconds, audio seconds, files, paths)."""
     from .evaluate import DEFAULT_MODEL
     from .tune import sidecar
 
@@ -126,12 +133,17 @@ def adapt(audio: Sequence[PathLike], out: PathLike, model: Optional[PathLike] = 
     seconds = sum(len(c) for c in clips) / sr
     if seconds < 2.0:
         raise ValueError(f"adapt: {seconds:.1f} s of audio in {len(files)} file(s); at least 2 s are needed")
+    extra: Dict[str, object] = {}
+    if replay is not None:
+        from ..data import load_manifest
+        manifest = load_manifest(replay)  # FileNotFoundError / ValueError naming the folder
+        extra = {"real": True, "data": str(replay), "n_pairs": int(manifest["n_pairs"])}
     work = Path(tempfile.mkdtemp(prefix=".adapt-", dir=out.parent if out.parent.exists() else None))
     try:
         # The time budget ends the run; the step cap (a little above what 2 cores manage in that time) only
         # gives the progress output a sensible total.
         cfg = replace(ADAPT_DEFAULTS, init=str(src), time_budget_s=60.0 * minutes, steps=max(10, int(300 * minutes)),
-                      threads=threads, seed=seed, out=str(work), **(overrides or {}))
+                      threads=threads, seed=seed, out=str(work), **{**extra, **(overrides or {})})
         t0 = time.perf_counter()
         trainer = Trainer(cfg, quiet=quiet, unlabelled=AudioSource(clips, start))
         summary = trainer.run()

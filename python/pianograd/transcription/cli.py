@@ -36,7 +36,7 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
     from .adapt import adapt
 
     s = adapt(args.audio, args.out, model=args.model, minutes=args.minutes, max_audio_minutes=args.max_audio_minutes,
-              threads=args.threads, seed=args.seed, quiet=args.quiet)
+              threads=args.threads, seed=args.seed, quiet=args.quiet, replay=args.replay)
     print(f"adapted on {s['audio_seconds'] / 60:.1f} min of audio from {s['files']} file(s): {s['steps']} steps in "
           f"{s['seconds']:.0f} s -> {s['model']} (fitted piano: {s['piano']})")
     return 0
@@ -127,6 +127,8 @@ def add_parsers(sub) -> None:
     ad.add_argument("--minutes", type=float, default=10.0, help="training time budget (default 10)")
     ad.add_argument("--max-audio-minutes", type=float, default=10.0,
                     help="read at most this much audio, in file order (default 10)")
+    ad.add_argument("--replay", default=None,
+                    help="prepared data set whose labelled pairs are replayed (for the shipped model: data/cache/full-s0)")
     ad.add_argument("--threads", type=int, default=0)
     ad.add_argument("--seed", type=int, default=0)
     ad.add_argument("--quiet", "-q", action="store_true")

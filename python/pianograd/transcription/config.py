@@ -41,6 +41,10 @@ class TrainConfig:
     loop_batch: int = 2
     loop_segment_s: float = 2.0
     loop_onset_threshold: float = 0.05  # soft strikes weaker than this are not rendered (cost, DESIGN §4)
+    # which of h's outputs the loop's gradient reaches (of "onset", "velocity", "frame"); [] = none: the loop
+    # then fits only the piano (learn_piano) and h learns from labelled pairs alone, so h cannot bend its
+    # rolls toward whatever lowers the spectral loss
+    loop_trains: List[str] = field(default_factory=lambda: ["onset", "velocity", "frame"])
     piano_lr: float = 3e-3
     # synthetic data
     synth_pool_pieces: int = 60      # corpus pieces outside the real set, humanised, for synthetic pairs

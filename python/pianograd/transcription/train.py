@@ -110,6 +110,12 @@ def synth_loop_loss(model, piano, audio: "pg.Tensor", cfg: TrainConfig,
     onset = pg.sigmoid(out.onset)
     velocity = pg.sigmoid(out.velocity)
     gate = pg.sigmoid(out.frame)
+    unknown = set(cfg.loop_trains) - {"onset", "velocity", "frame"}
+    if unknown:
+        raise ValueError(f"train config: loop_trains has unknown outputs {sorted(unknown)}")
+    onset = onset if "onset" in cfg.loop_trains else onset.detach()
+    velocity = velocity if "velocity" in cfg.loop_trains else velocity.detach()
+    gate = gate if "frame" in cfg.loop_trains else gate.detach()
     n = audio.shape[-1]
     y = piano.render_roll(onset, velocity, gate, model.frame_rate, n,
                           sample_rate=float(model.config.sample_rate), onset_threshold=cfg.loop_onset_threshold)
