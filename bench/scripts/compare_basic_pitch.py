@@ -84,6 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     items = excerpts(load_manifest(args.data), args.split)[: args.limit or None]
     if not items:
         raise SystemExit(f"{args.data}: split {args.split!r} has no excerpts")
+    audio_s = 0.0
+    for e in items:
+        x, sr = pg.read_audio(str(e.wav))
+        audio_s += len(x) / sr
     pg.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     ours = load_model(args.model)
@@ -105,7 +109,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             est = run(e.wav)
             seconds.append(time.perf_counter() - t0)
             rows.append(pg.transcription_metrics(e.performance(), est))
-        audio_s = sum(len(pg.read_audio(str(e.wav))[0]) / pg.read_audio(str(e.wav))[1] for e in items)
         results[name] = {**score(rows), "seconds_per_file": statistics.mean(seconds),
                          "realtime_factor": audio_s / sum(seconds), "files": len(items)}
 

@@ -88,7 +88,8 @@ class AudioSource:
             raise ValueError("AudioSource: no audio")
         self.frames = _Frames(model)
         self.clips = clips
-        self.references = [float(model.loudness_reference(c, self.frames.sample_rate)) for c in clips]
+        self.references = [float(model.loudness_reference(c, self.frames.sample_rate)) if model.config.piece_loudness
+                           else None for c in clips]
         self.rng = rng or np.random.default_rng(0)
         lengths = np.array([len(c) for c in clips], dtype=np.float64)
         self.weights = lengths / lengths.sum()

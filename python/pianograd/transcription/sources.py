@@ -3,7 +3,8 @@ synthetic pairs rendered by our own piano with randomised physical parameters.
 
 Every source yields fixed-length segments: audio float32 [N] at the model's sample rate and, for the
 labelled ones, piano rolls uint8 [F, 88] (onset, frame, offset; velocity as 0..127) and the sustain
-pedal's rolls uint8 [F] (pedal_onset, pedal_frame, pedal_offset) on the model's frame grid, F = num_frames(N). Segments start on frame boundaries, so frame f of a segment is frame
+pedal's rolls uint8 [F] (pedal_onset, pedal_frame, pedal_offset) on the model's frame grid,
+F = num_frames(N). Segments start on frame boundaries, so frame f of a segment is frame
 start_frame + f of its excerpt and labels never need re-quantising.
 
 The synthetic pool is deliberately disjoint from the real data: its scores are corpus pieces that the
@@ -78,6 +79,7 @@ class RealSource:
         self.items = data_excerpts(manifest, split, labelled=labelled)
         self.rng = rng
         self._model = model
+        self._piece_loudness = bool(model.config.piece_loudness)  # else no reference is ever needed
         self._audio: Dict[str, np.ndarray] = {}
         self._reference: Dict[str, float] = {}
         self._rolls: Dict[str, Dict[str, np.ndarray]] = {}
@@ -122,7 +124,7 @@ class RealSource:
         audio = np.zeros(n, np.float32)
         chunk = x[f0 * hop:f0 * hop + n]
         audio[:len(chunk)] = chunk
-        ref = self.reference(i)
+        ref = self.reference(i) if self._piece_loudness else None
         if not labelled:
             return Segment(audio, reference=ref)
         F = self.frames.num_frames(n)
