@@ -13,16 +13,7 @@ APT_PKGS=(cmake ninja-build ccache make g++ pkg-config ca-certificates
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
           libdlpack-dev nlohmann-json3-dev libpng-dev libjpeg-dev
           fluidsynth fluid-soundfont-gm)
-missing=()
-for p in "${APT_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bootstrap: installing Debian packages: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+APT_INSTALL_FOR=bootstrap bash scripts/apt_install.sh "${APT_PKGS[@]}"
 
 PY_REQS=scripts/requirements-dev.txt
 stamp=.venv/.requirements.sha

@@ -9,6 +9,12 @@ here; FluidSynth's own default is 0.2) was chosen so dense pedalled chords stay 
 (the demo set peaks around 0.3-0.5); a render whose peak reaches CLIP_LEVEL raises ClippingError
 rather than writing a clipped file. Reverb is FluidSynth's default room (as a recording would have
 some), chorus is off. Rendering is deterministic: the same MIDI gives the same samples.
+
+Other pianos (issue 15, item 4): RenderConfig.soundfont names any SoundFont file and bank/program pick
+its preset. The preset is chosen with FluidSynth's `select` command before the song starts (the MIDI
+file's own program change is then left out and the player told not to reset the synth), because our
+MIDI writer emits no bank select. Two sound fonts are reserved for judging held-out instruments and are
+refused here by name, so no code path can train, tune or select a model on them (RESERVED_SOUNDFONTS).
 """
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ PathLike = Union[str, Path]
 SOUNDFONT_CANDIDATES = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
                         "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
 CLIP_LEVEL = 0.999
+# Sound fonts kept for judging on pianos this project never heard: never rendered here (by file name,
+# before and after resolving links, case-insensitively).
+RESERVED_SOUNDFONTS = ("musescore_general", "musescore-general", "timgm6mb")
 
 
 class FluidSynthMissing(RuntimeError):
@@ -39,6 +48,10 @@ class ClippingError(RuntimeError):
     pass
 
 
+class ReservedSoundFont(ValueError):
+    """A sound font reserved for held-out judging was asked for."""
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     sample_rate: int = 16000
@@ -47,6 +60,8 @@ class RenderConfig:
     chorus: bool = False
     tail_s: float = 0.5      # audio kept after the excerpt's end, for the releases to ring out
     program: int = 0         # General MIDI Acoustic Grand Piano
+    soundfont: str = ""      # a SoundFont file (.sf2/.sf3); "" = $PIANOGRAD_SF2 or Debian's GM SoundFont
+    bank: int = 0            # the preset's bank in that file (e.g. 8 for FluidR3 Mono's mellow grand)
 
 
 def find_fluidsynth() -> Optional[str]:
@@ -61,8 +76,27 @@ def find_soundfont() -> Optional[str]:
     return next((p for p in SOUNDFONT_CANDIDATES if Path(p).is_file()), None)
 
 
-def require_fluidsynth() -> Tuple[str, str]:
-    exe, sf2 = find_fluidsynth(), find_soundfont()
+def check_not_reserved(path: str) -> str:
+    """path, unless it names (directly or through links) a sound font reserved for judging."""
+    names = {Path(path).name.lower(), Path(os.path.realpath(path)).name.lower()}
+    hit = next((r for r in RESERVED_SOUNDFONTS for n in names if r in n), None)
+    if hit is not None:
+        raise ReservedSoundFont(f"sound font {path}: '{hit}' is reserved for judging on held-out pianos and "
+                                "is never used for training, tuning or model selection; pick another")
+    return path
+
+
+def require_fluidsynth(soundfont: str = "") -> Tuple[str, str]:
+    """The fluidsynth program and the sound font to use (soundfont if given, else find_soundfont())."""
+    if soundfont:
+        check_not_reserved(soundfont)
+        if not Path(soundfont).is_file():
+            raise FluidSynthMissing(f"sound font {soundfont}: no such file (Debian packages with free pianos: "
+                                    "fluid-soundfont-gm, fluidr3mono-gm-soundfont, csound-soundfont; "
+                                    "scripts/install_pianos.sh installs them)")
+    exe, sf2 = find_fluidsynth(), (soundfont or find_soundfont())
+    if sf2:
+        check_not_reserved(sf2)
     if exe is None or sf2 is None:
         raise FluidSynthMissing(
             "FluidSynth rendering needs the `fluidsynth` program and a GM SoundFont "
@@ -79,23 +113,63 @@ def fluidsynth_version() -> str:
 
 
 def renderer_id(cfg: RenderConfig) -> dict:
-    """Everything the rendered bytes depend on besides the MIDI file (for cache keys)."""
+    """Everything the rendered bytes depend on besides the MIDI file (for cache keys). The sound font
+    counts by content, not path; fields at their defaults that older caches lacked are left out, so WAVs
+    rendered before those fields existed stay cache hits."""
     from .cache import hash_big_file
 
-    _, sf2 = require_fluidsynth()
-    return {"fluidsynth": fluidsynth_version(), "soundfont": hash_big_file(sf2), "cfg": cfg.__dict__}
+    _, sf2 = require_fluidsynth(cfg.soundfont)
+    d = dict(cfg.__dict__)
+    d.pop("soundfont")
+    if d["bank"] == 0:
+        d.pop("bank")
+    return {"fluidsynth": fluidsynth_version(), "soundfont": hash_big_file(sf2), "cfg": d}
+
+
+def _selects_preset(cfg: RenderConfig) -> bool:
+    return bool(cfg.soundfont) or cfg.bank != 0
+
+
+def _without_program_changes(src: PathLike, dst: str) -> str:
+    """A copy of a MIDI file with its program and bank changes removed, so a `select`ed preset holds."""
+    import mido
+
+    try:
+        mid = mido.MidiFile(str(src))
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"MIDI file {src}: cannot be read ({e})") from None
+    for track in mid.tracks:
+        kept, carry = [], 0
+        for msg in track:
+            if msg.type == "program_change" or (msg.type == "control_change" and msg.control in (0, 32)):
+                carry += msg.time  # keep the following events' absolute times
+                continue
+            kept.append(msg.copy(time=msg.time + carry))
+            carry = 0
+        track[:] = kept
+    mid.save(dst)
+    return dst
 
 
 def render_midi_array(midi_path: PathLike, duration_s: float, cfg: RenderConfig = RenderConfig()) -> np.ndarray:
-    """Mono float32 samples in [-1, 1): exactly round((duration_s + tail_s) * sample_rate) of them."""
+    """Mono float32 samples in [-1, 1): exactly round((duration_s + tail_s) * sample_rate) of them, played
+    by cfg's sound font and preset."""
     import soundfile as sf
 
-    exe, sf2 = require_fluidsynth()
+    exe, sf2 = require_fluidsynth(cfg.soundfont)
     with tempfile.TemporaryDirectory(prefix="pg_fluid_") as tmp:
         raw = os.path.join(tmp, "out.wav")
         cmd = [exe, "-ni", "-q", "-R", "1" if cfg.reverb else "0", "-C", "1" if cfg.chorus else "0",
                "-g", str(cfg.gain), "-r", str(cfg.sample_rate), "-o", f"synth.sample-rate={cfg.sample_rate}",
-               "-T", "wav", "-O", "float", "-F", raw, sf2, str(midi_path)]
+               "-T", "wav", "-O", "float", "-F", raw]
+        if _selects_preset(cfg):
+            # every channel gets the preset (the file's program change, if any, would override it, which
+            # is why midi_for_render leaves it out); sfont id 1 is the only font loaded
+            cmds = os.path.join(tmp, "select.txt")
+            Path(cmds).write_text("".join(f"select {ch} 1 {cfg.bank} {cfg.program}\n" for ch in range(16) if ch != 9))
+            cmd += ["-f", cmds, "-o", "player.reset-synth=0"]
+            midi_path = _without_program_changes(midi_path, os.path.join(tmp, "song.mid"))
+        cmd += [sf2, str(midi_path)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not os.path.exists(raw):
             raise RuntimeError(f"fluidsynth failed ({proc.returncode}) on {midi_path}: {proc.stderr.strip()[-500:]}")

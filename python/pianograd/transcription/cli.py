@@ -74,7 +74,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not args.data:
         raise ValueError("eval: --data is required for a transcriber (a prepared data folder)")
 
-    res = evaluate(args.model, args.data, args.split, out=args.out, limit=args.limit, progress=not args.quiet)
+    from .evaluate import ROOM_CONDITION
+
+    condition = ROOM_CONDITION if args.condition == "room" else None
+    res = evaluate(args.model, args.data, args.split, out=args.out, limit=args.limit, progress=not args.quiet,
+                   condition=condition, condition_seed=args.condition_seed)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -156,6 +160,9 @@ def add_parsers(sub) -> None:
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
     ev.add_argument("--out", default=None, help="write metrics.json, report.md and roll PNGs here")
     ev.add_argument("--limit", type=int, default=0, help="first K excerpts only")
+    ev.add_argument("--condition", default="clean", choices=["clean", "room"],
+                    help="room: each file re-recorded in a random room, mic chain and noise (seeded per file)")
+    ev.add_argument("--condition-seed", type=int, default=1000, help="seed of the room condition")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--quiet", "-q", action="store_true")
     from ..omr.cli import add_eval_arguments

@@ -15,6 +15,12 @@ class TrainConfig:
     data: str = "data/cache/demo-s0"
     data_preset: str = "demo"
     n_pairs: int = 4                 # pair budget N: real training pieces whose labels may be used
+    # more prepared folders with the same pieces (same seed and preset) played by other pianos
+    # (configs/data/piano_*.json); their labelled training excerpts join the real pairs
+    extra_data: List[str] = field(default_factory=list)
+    # recording-condition augmentation of supervised segments (pianograd.transcription.augment.AugmentConfig
+    # keys, e.g. {"probability": 0.7}); {} = none
+    augment: Dict[str, Any] = field(default_factory=dict)
     # what teaches the model (any combination)
     real: bool = True                # (b) supervised on the N real pairs
     synthetic: bool = True           # (a) supervised on synthetic pairs from our randomised piano

@@ -27,14 +27,37 @@ def load_model(path: Optional[PathLike] = None) -> "pg.Transcriber":
     return m
 
 
-def transcribe_file(model: "pg.Transcriber", wav: PathLike, **decode) -> "pg.Performance":
+# The "room" listening condition of `pianograd eval --condition room`: every file re-recorded in a room,
+# through a coloured microphone chain, with background noise (pianograd.transcription.augment).
+ROOM_CONDITION = {"probability": 1.0, "room": 1.0, "rt60_s": [0.3, 1.2], "drr_db": [-3.0, 9.0],
+                  "colour": 1.0, "noise": 1.0, "snr_db": [20.0, 40.0], "gain_db": [-12.0, 0.0]}
+
+
+def condition_audio(x: np.ndarray, sr: float, condition: Optional[dict], seed: int, key: str) -> np.ndarray:
+    """x as heard under `condition` (AugmentConfig keys; None = as is), drawn from (seed, key) alone so a
+    file sounds the same in every run and for every model compared."""
+    if not condition:
+        return x
+    import zlib
+
+    from .augment import AugmentConfig, Augmenter
+
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    return Augmenter(AugmentConfig.from_dict(condition), sr, rng)(x)
+
+
+def transcribe_file(model: "pg.Transcriber", wav: PathLike, condition: Optional[dict] = None,
+                    condition_seed: int = 0, **decode) -> "pg.Performance":
     x, sr = load_audio(wav)
+    x = condition_audio(np.asarray(x, dtype=np.float32), float(sr), condition, condition_seed, Path(wav).name)
     return model.transcribe(np.ascontiguousarray(x, dtype=np.float32), float(sr), **decode)
 
 
 def transcribe_split(model: "pg.Transcriber", manifest: dict, split: str = "test", limit: int = 0,
-                     progress: bool = False, **decode) -> List[Tuple[str, object, "pg.Performance"]]:
-    """(excerpt id, reference performance, transcription) for every excerpt of a split."""
+                     progress: bool = False, condition: Optional[dict] = None, condition_seed: int = 0,
+                     **decode) -> List[Tuple[str, object, "pg.Performance"]]:
+    """(excerpt id, reference performance, transcription) for every excerpt of a split, optionally heard
+    under a recording condition (condition_audio)."""
     items = excerpts(manifest, split)
     if limit:
         items = items[:limit]
@@ -46,7 +69,7 @@ def transcribe_split(model: "pg.Transcriber", manifest: dict, split: str = "test
     for e in items:
         if e.wav is None:
             raise FileNotFoundError(f"excerpt {e.id}: the data set was prepared without audio")
-        out.append((e.id, e.performance(), transcribe_file(model, e.wav, **decode)))
+        out.append((e.id, e.performance(), transcribe_file(model, e.wav, condition, condition_seed, **decode)))
     return out
 
 
@@ -64,15 +87,16 @@ def mean_metrics(rows: List[Dict[str, Dict[str, float]]]) -> Dict[str, float]:
 
 def evaluate(model: Union["pg.Transcriber", PathLike, None], data: PathLike, split: str = "test",
              out: Optional[PathLike] = None, limit: int = 0, title: str = "", progress: bool = False,
-             **decode) -> Dict[str, object]:
-    """Scores a model on a split of a prepared data set. With `out`, writes metrics.json, report.md and
-    one <excerpt>_roll.png per excerpt there. Returns {"mean": {kind: F1}, "items": [...]}."""
+             condition: Optional[dict] = None, condition_seed: int = 0, **decode) -> Dict[str, object]:
+    """Scores a model on a split of a prepared data set, optionally under a recording condition (e.g.
+    ROOM_CONDITION). With `out`, writes metrics.json, report.md and one <excerpt>_roll.png per excerpt
+    there. Returns {"mean": {kind: F1}, "items": [...]}."""
     m = model if isinstance(model, pg.Transcriber) else load_model(model)
     if not isinstance(model, pg.Transcriber):  # thresholds tuned on the validation split, when stored
         from .tune import decode_options
         decode = {**decode_options(model or DEFAULT_MODEL), **decode}
     manifest = load_manifest(data)
-    triples = transcribe_split(m, manifest, split, limit, progress, **decode)
+    triples = transcribe_split(m, manifest, split, limit, progress, condition, condition_seed, **decode)
     if out is not None:
         from .report import write_eval_report
         write_eval_report(out, triples, frame_rate=float(m.frame_rate),

@@ -71,44 +71,48 @@ class _Frames:
 
 
 class RealSource:
-    """Excerpts of a prepared data set (pianograd.data) in one split; labelled or not per the pair budget."""
+    """Excerpts of prepared data sets (pianograd.data) in one split; labelled or not per the pair budget.
 
-    def __init__(self, manifest: dict, split: str, labelled: Optional[bool], model,
-                 rng: np.random.Generator) -> None:
+    manifest may be one manifest or a list: the same pieces rendered by several pianos (prepared with the
+    same seed, so their splits agree). With an augmenter, a drawn excerpt is re-recorded in a random room
+    and chain first (the whole excerpt, so its piece loudness reference describes what h hears)."""
+
+    def __init__(self, manifest, split: str, labelled: Optional[bool], model,
+                 rng: np.random.Generator, augmenter=None) -> None:
         self.frames = _Frames(model)
-        self.items = data_excerpts(manifest, split, labelled=labelled)
+        manifests = manifest if isinstance(manifest, (list, tuple)) else [manifest]
+        self.items = [e for m in manifests for e in data_excerpts(m, split, labelled=labelled)]
         self.rng = rng
+        self.augmenter = augmenter
         self._model = model
         self._piece_loudness = bool(model.config.piece_loudness)  # else no reference is ever needed
-        self._audio: Dict[str, np.ndarray] = {}
-        self._reference: Dict[str, float] = {}
-        self._rolls: Dict[str, Dict[str, np.ndarray]] = {}
+        # caches are keyed by position: an excerpt id repeats across pianos
+        self._audio: Dict[int, np.ndarray] = {}
+        self._reference: Dict[int, float] = {}
+        self._rolls: Dict[int, Dict[str, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
     def audio(self, i: int) -> np.ndarray:
-        e = self.items[i]
-        if e.id not in self._audio:
-            x, sr = load_audio(e.wav)
+        if i not in self._audio:
+            x, sr = load_audio(self.items[i].wav)
             if sr != self.frames.sample_rate:
                 x = pg.resample(x, sr, self.frames.sample_rate)
-            self._audio[e.id] = np.ascontiguousarray(x, dtype=np.float32)
-        return self._audio[e.id]
+            self._audio[i] = np.ascontiguousarray(x, dtype=np.float32)
+        return self._audio[i]
 
     def reference(self, i: int) -> float:
         """The excerpt's loudness reference (the whole excerpt's spectral peak), computed once."""
-        e = self.items[i]
-        if e.id not in self._reference:
-            self._reference[e.id] = float(self._model.loudness_reference(self.audio(i), self.frames.sample_rate))
-        return self._reference[e.id]
+        if i not in self._reference:
+            self._reference[i] = float(self._model.loudness_reference(self.audio(i), self.frames.sample_rate))
+        return self._reference[i]
 
     def rolls(self, i: int) -> Dict[str, np.ndarray]:
-        e = self.items[i]
-        if e.id not in self._rolls:
+        if i not in self._rolls:
             n = len(self.audio(i))
-            self._rolls[e.id] = rolls_u8(e.performance(), self.frames.frame_rate, self.frames.num_frames(n))
-        return self._rolls[e.id]
+            self._rolls[i] = rolls_u8(self.items[i].performance(), self.frames.frame_rate, self.frames.num_frames(n))
+        return self._rolls[i]
 
     def performance(self, i: int) -> DataPerformance:
         return self.items[i].performance()
@@ -121,10 +125,16 @@ class RealSource:
         hop = self.frames.hop
         max_start = max(0, (len(x) - n) // hop)
         f0 = int(self.rng.integers(max_start + 1))
+        augmented = self.augmenter is not None and self.augmenter.draw()
+        if augmented:
+            x = self.augmenter(x)
         audio = np.zeros(n, np.float32)
         chunk = x[f0 * hop:f0 * hop + n]
         audio[:len(chunk)] = chunk
-        ref = self.reference(i) if self._piece_loudness else None
+        ref = None
+        if self._piece_loudness:
+            ref = (float(self._model.loudness_reference(x, self.frames.sample_rate)) if augmented
+                   else self.reference(i))
         if not labelled:
             return Segment(audio, reference=ref)
         F = self.frames.num_frames(n)

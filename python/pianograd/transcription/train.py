@@ -22,6 +22,7 @@ import numpy as np
 from .. import _core as pg
 from .. import checkpointing, optim
 from ..data import DataConfig, PRESETS, load_manifest, prepare, with_pair_budget
+from .augment import AugmentConfig, Augmenter
 from .config import TrainConfig
 from .sources import RealSource, Segment, rolls_to_targets
 from .synthetic import SyntheticSource, corpus_pool
@@ -37,6 +38,24 @@ def ensure_data(cfg: TrainConfig, quiet: bool = False) -> dict:
             raise FileNotFoundError(f"data {root}: no manifest.json, and preset {cfg.data_preset!r} is unknown")
         prepare(PRESETS[cfg.data_preset], root, progress=not quiet)
     return with_pair_budget(load_manifest(root), cfg.n_pairs)
+
+
+def extra_manifests(cfg: TrainConfig, base: dict) -> List[dict]:
+    """cfg.extra_data's manifests (pair budget applied), each checked to split the pieces as `base` does:
+    a piece held out in one rendering must not be trained on in another."""
+    out = []
+    for d in cfg.extra_data:
+        root = Path(d)
+        if not (root / "manifest.json").is_file():
+            raise FileNotFoundError(f"extra data {root}: no manifest.json; prepare it with `pianograd data prepare "
+                                    f"--preset {cfg.data_preset} --config configs/data/piano_<name>.json --out {root}`")
+        m = with_pair_budget(load_manifest(root), cfg.n_pairs)
+        for key in ("splits", "labelled_train"):
+            if m[key] != base[key]:
+                raise ValueError(f"extra data {root}: its {key} differ from {cfg.data}'s; prepare it with the "
+                                 "same preset and seed so every rendering of a piece stays on one side")
+        out.append(m)
+    return out
 
 
 def make_model(cfg: TrainConfig) -> "pg.Transcriber":
@@ -146,8 +165,13 @@ class Trainer:
         self.piano_opt = optim.Adam(self.piano.parameters(), lr=cfg.piano_lr) \
             if (self.piano is not None and cfg.learn_piano) else None
         self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
-        self.real = RealSource(self.manifest, "train", True, self.model, np.random.default_rng(cfg.seed + 1)) \
-            if cfg.real else None
+        aug = AugmentConfig.from_dict(cfg.augment)
+        self.augmenter = Augmenter(aug, float(self.model.config.sample_rate), np.random.default_rng(cfg.seed + 4)) \
+            if aug.probability > 0 else None
+        if cfg.extra_data and not cfg.real:
+            raise ValueError("train config: extra_data adds real pairs, but real is off")
+        self.real = RealSource([self.manifest] + extra_manifests(cfg, self.manifest), "train", True, self.model,
+                               np.random.default_rng(cfg.seed + 1), self.augmenter) if cfg.real else None
         if self.real is not None and len(self.real) == 0:
             self.real = None  # N = 0: no real pairs
         if unlabelled is not None:
@@ -186,7 +210,10 @@ class Trainer:
         for _ in range(cfg.batch):
             use_real = self.real is not None and (self.synth is None or self.rng.random() < cfg.real_fraction)
             src = self.real if use_real else self.synth
-            segs.append(src.segment(n, True))
+            seg = src.segment(n, True)
+            if not use_real and self.augmenter is not None and self.augmenter.draw():
+                seg.audio = self.augmenter(seg.audio)  # its own loudness reference then describes it
+            segs.append(seg)
         return (pg.from_numpy(np.stack([s.audio for s in segs])), rolls_to_targets([s.rolls for s in segs]),
                 self._references(segs))
 
@@ -207,7 +234,7 @@ class Trainer:
     def _data_rngs(self) -> Dict[str, np.random.Generator]:
         """Every generator the batches draw from (the trainer's and each source's)."""
         rngs = {"rng": self.rng}
-        for name in ("real", "unlabelled", "synth"):
+        for name in ("real", "unlabelled", "synth", "augmenter"):
             src = getattr(self, name)
             if src is not None:
                 rngs[name] = src.rng
