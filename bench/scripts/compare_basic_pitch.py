@@ -24,6 +24,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -78,15 +79,41 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--model", default=None, help="our checkpoint (default: the shipped model)")
     ap.add_argument("--threads", type=int, default=1, help="threads for each system (default 1: one core)")
     ap.add_argument("--limit", type=int, default=0, help="first K excerpts only")
+    ap.add_argument("--condition", default="clean", choices=["clean", "room"],
+                    help="room: both systems hear every file re-recorded in a room (as `pianograd eval --condition room`)")
+    ap.add_argument("--condition-seed", type=int, default=1000)
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)
 
     items = excerpts(load_manifest(args.data), args.split)[: args.limit or None]
     if not items:
         raise SystemExit(f"{args.data}: split {args.split!r} has no excerpts")
-    audio_s = 0.0
+    with tempfile.TemporaryDirectory(prefix="pg_cmp_") as tmp:
+        wavs = conditioned_files(items, args.condition, args.condition_seed, Path(tmp))
+        return compare(args, items, wavs)
+
+
+def conditioned_files(items, condition: str, seed: int, tmp: Path) -> List[Path]:
+    """The files both systems transcribe: the excerpts' own, or copies heard under the room condition
+    (written once, outside the timed region)."""
+    if condition == "clean":
+        return [Path(e.wav) for e in items]
+    import soundfile as sf
+
+    from pianograd.transcription.evaluate import ROOM_CONDITION, condition_audio
+    out = []
     for e in items:
         x, sr = pg.read_audio(str(e.wav))
+        y = condition_audio(np.asarray(x, np.float32), float(sr), ROOM_CONDITION, seed, Path(e.wav).name)
+        out.append(tmp / Path(e.wav).name)
+        sf.write(out[-1], y, int(sr), subtype="FLOAT")
+    return out
+
+
+def compare(args, items, wavs: List[Path]) -> int:
+    audio_s = 0.0
+    for w in wavs:
+        x, sr = pg.read_audio(str(w))
         audio_s += len(x) / sr
     pg.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -102,18 +129,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         systems["basic-pitch"] = bp
     results: Dict[str, Dict[str, object]] = {}
     for name, run in systems.items():
-        run(items[0].wav)  # warm-up: first-call allocations and lazy imports are not per-file costs
+        run(wavs[0])  # warm-up: first-call allocations and lazy imports are not per-file costs
         rows, seconds = [], []
-        for e in pg.progress(items, desc=name, unit="file"):
+        for e, wav in pg.progress(list(zip(items, wavs)), desc=name, unit="file"):
             t0 = time.perf_counter()
-            est = run(e.wav)
+            est = run(wav)
             seconds.append(time.perf_counter() - t0)
             rows.append(pg.transcription_metrics(e.performance(), est))
         results[name] = {**score(rows), "seconds_per_file": statistics.mean(seconds),
                          "realtime_factor": audio_s / sum(seconds), "files": len(items)}
 
     names = list(results)
-    title = f"{Path(args.data).name} / {args.split}: {len(items)} files, {args.threads} thread(s)"
+    title = (f"{Path(args.data).name} / {args.split}" + (f" in the {args.condition} condition" if args.condition != "clean"
+             else "") + f": {len(items)} files, {args.threads} thread(s)")
     print(f"\n{title}")
     head = ["metric", *names] + (["pianograd - basic-pitch"] if len(names) == 2 else [])
     print("| " + " | ".join(head) + " |")

@@ -157,15 +157,42 @@ def test_eval_writes_a_report_that_matches_the_cpp_metrics(data, tmp_path):
 
 @needs_fluid
 def test_experiment_writes_the_sample_efficiency_table(data, tmp_path):
-    from pianograd.transcription.experiment import run_experiment
+    from pianograd.transcription.experiment import ALL, run_experiment
 
     base = tiny_cfg(data, tmp_path / "unused")
-    doc = run_experiment(base, tmp_path / "exp", budgets=(0, 1), pretrain_steps=2, steps=2, test_limit=1, quiet=True)
+    doc = run_experiment(base, tmp_path / "exp", budgets=(0, 1, ALL), pretrain_steps=2, steps=2, test_limit=1,
+                         quiet=True, seeds=(0, 1), heldout=str(data), jobs=2)
     md = (tmp_path / "exp" / "report.md").read_text()
     assert (tmp_path / "exp" / "sample_efficiency.png").is_file()
-    assert "| 0 | — |" in md and "| 1 |" in md
-    arms = {(r["n"], r["arm"]) for r in doc["results"]}
-    assert arms == {(n, a) for n in (0, 1) for a in ("supervised", "synthetic", "synth_loop")}
+    n_all = doc["n_train"]
+    assert doc["budgets"] == [0, 1, n_all] and n_all >= 2
+    assert "| 0 | — |" in md and "| 1 |" in md and f"| {n_all} (all) |" in md and "±" in md
+    assert "held-out instrument" in md
+    cells = {(r["n"], r["arm"], r["seed"]) for r in doc["results"]}
+    assert cells == {(n, a, s) for n in (0, 1, n_all) for a in ("supervised", "synthetic", "synth_loop")
+                     for s in (0, 1)}
+    for r in doc["results"]:
+        if r["f1"] is None:
+            continue
+        # compute-matched: supervised-only trains the pre-training's steps too, from scratch
+        assert r["steps"] == (4 if r["arm"] == "supervised" else 2)
+        assert 0.0 <= r["heldout"]["note"] <= 1.0
+    with pytest.raises(ValueError, match="test pieces differ"):
+        other = tmp_path / "other"
+        prepare(DataConfig(name="tiny", pieces=4, seed=8, n_pairs=1, categories=("chorale",), excerpt_s=3.0,
+                           min_notes=4, audio=False), other, jobs=1, progress=False)
+        run_experiment(base, tmp_path / "exp2", budgets=(0,), pretrain_steps=1, steps=1, quiet=True,
+                       heldout=str(other))
+
+
+def test_seeds_draw_different_labelled_pieces_nested_in_n():
+    from pianograd.data import with_pair_budget
+    m = {"config": {"seed": 0}, "splits": {"train": [f"p{i}" for i in range(20)]},
+         "excerpts": [{"split": "train", "piece": f"p{i}"} for i in range(20)]}
+    a, b = with_pair_budget(m, 4), with_pair_budget(m, 4, pair_seed=1)
+    assert a["labelled_train"] == with_pair_budget(m, 4, pair_seed=0)["labelled_train"]
+    assert a["labelled_train"] != b["labelled_train"]
+    assert set(with_pair_budget(m, 2, pair_seed=1)["labelled_train"]) <= set(b["labelled_train"])
 
 
 @needs_fluid

@@ -92,14 +92,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from .config import TrainConfig
-    from .experiment import render_markdown, run_experiment
+    from .experiment import ALL, render_markdown, run_experiment
 
     over = {"data": args.data, "threads": args.threads, "seed": args.seed}
     base = TrainConfig.load(args.config, **over) if args.config else \
         TrainConfig.from_dict({k: v for k, v in over.items() if v is not None})
-    budgets = [int(x) for x in args.budgets.split(",")]
+    budgets = [ALL if x.strip() == "all" else int(x) for x in args.budgets.split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
     doc = run_experiment(base, args.out, budgets, args.pretrain_steps, args.steps, args.test_limit,
-                         args.pretrained, quiet=args.quiet)
+                         args.pretrained, quiet=args.quiet, seeds=seeds, heldout=args.heldout, jobs=args.jobs)
     print(render_markdown(doc))
     return 0
 
@@ -182,7 +183,10 @@ def add_parsers(sub) -> None:
     ex.add_argument("--config", default=None, help="base training config")
     ex.add_argument("--data", default=None, help="prepared data folder")
     ex.add_argument("--out", required=True, help="report folder (report.md, sample_efficiency.png, cells)")
-    ex.add_argument("--budgets", default="0,4,16,64", help="comma-separated pair budgets N")
+    ex.add_argument("--budgets", default="0,1,4,16,all", help="comma-separated pair budgets N ('all': every piece)")
+    ex.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (init, batches, which N pieces)")
+    ex.add_argument("--heldout", default=None, help="the same pieces played by another piano: also score there")
+    ex.add_argument("--jobs", type=int, default=1, help="cells trained in parallel (one thread each)")
     ex.add_argument("--pretrain-steps", type=int, default=1000)
     ex.add_argument("--pretrained", default=None, help="reuse this synthetic-pretrained checkpoint")
     ex.add_argument("--steps", type=int, default=200, help="training steps per cell")

@@ -15,6 +15,7 @@ class TrainConfig:
     data: str = "data/cache/demo-s0"
     data_preset: str = "demo"
     n_pairs: int = 4                 # pair budget N: real training pieces whose labels may be used
+    pair_seed: int = -1              # which N pieces keep their labels (-1: the data set's own seed)
     # more prepared folders with the same pieces (same seed and preset) played by other pianos
     # (configs/data/piano_*.json); their labelled training excerpts join the real pairs
     extra_data: List[str] = field(default_factory=list)

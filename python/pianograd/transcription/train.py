@@ -37,7 +37,11 @@ def ensure_data(cfg: TrainConfig, quiet: bool = False) -> dict:
         if cfg.data_preset not in PRESETS:
             raise FileNotFoundError(f"data {root}: no manifest.json, and preset {cfg.data_preset!r} is unknown")
         prepare(PRESETS[cfg.data_preset], root, progress=not quiet)
-    return with_pair_budget(load_manifest(root), cfg.n_pairs)
+    return with_pair_budget(load_manifest(root), cfg.n_pairs, _pair_seed(cfg))
+
+
+def _pair_seed(cfg: TrainConfig) -> Optional[int]:
+    return None if cfg.pair_seed < 0 else cfg.pair_seed
 
 
 def extra_manifests(cfg: TrainConfig, base: dict) -> List[dict]:
@@ -49,7 +53,7 @@ def extra_manifests(cfg: TrainConfig, base: dict) -> List[dict]:
         if not (root / "manifest.json").is_file():
             raise FileNotFoundError(f"extra data {root}: no manifest.json; prepare it with `pianograd data prepare "
                                     f"--preset {cfg.data_preset} --config configs/data/piano_<name>.json --out {root}`")
-        m = with_pair_budget(load_manifest(root), cfg.n_pairs)
+        m = with_pair_budget(load_manifest(root), cfg.n_pairs, _pair_seed(cfg))
         for key in ("splits", "labelled_train"):
             if m[key] != base[key]:
                 raise ValueError(f"extra data {root}: its {key} differ from {cfg.data}'s; prepare it with the "
