@@ -163,8 +163,8 @@ def render_midi_array(midi_path: PathLike, duration_s: float, cfg: RenderConfig 
                "-g", str(cfg.gain), "-r", str(cfg.sample_rate), "-o", f"synth.sample-rate={cfg.sample_rate}",
                "-T", "wav", "-O", "float", "-F", raw]
         if _selects_preset(cfg):
-            # every channel gets the preset (the file's program change, if any, would override it, which
-            # is why midi_for_render leaves it out); sfont id 1 is the only font loaded
+            # every channel but drums gets the preset; the file's own program change would override it, so
+            # a copy without one is played; sfont id 1 is the only font loaded
             cmds = os.path.join(tmp, "select.txt")
             Path(cmds).write_text("".join(f"select {ch} 1 {cfg.bank} {cfg.program}\n" for ch in range(16) if ch != 9))
             cmd += ["-f", cmds, "-o", "player.reset-synth=0"]
