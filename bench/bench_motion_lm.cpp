@@ -1,5 +1,5 @@
-// The motion LM (models/motion_lm.h) at its shipped size (MotionLMConfig's defaults: d_model 128, 4
-// layers, 4 heads, d_ff 512, context 512, ~0.83 M parameters), one thread:
+// The motion LM (models/motion_lm.h) at its shipped shape (configs/lm/shipped.json: d_model 128, 4 layers,
+// 4 heads, d_ff 480, context 512, the piano state read beside the tokens, 829,568 parameters), one thread:
 //   * sampling: generate() continuing a BOS prompt by a fixed number of tokens (EOS held back by
 //     min_new_tokens), with the KV cache (one token through the network per step) and without it
 //     (every step recomputes the whole window, the cost the cache removes). items = tokens sampled.
@@ -20,6 +20,13 @@
 namespace {
 namespace pg = pianograd;
 
+pg::MotionLMConfig shipped() {
+  pg::MotionLMConfig c;
+  c.d_ff = 480;
+  c.state_features = true;
+  return c;
+}
+
 struct OneThread {
   int prev = omp_get_max_threads();
   OneThread() { omp_set_num_threads(1); }
@@ -31,7 +38,7 @@ void BM_motion_lm_sample(benchmark::State& state) {
   const bool cache = state.range(0) != 0;
   const int64_t n = state.range(1);
   pg::MotionTokenizer tok;
-  pg::MotionLM model;
+  pg::MotionLM model(shipped());
   pg::SamplingOptions o;
   o.use_cache = cache;
   o.max_new_tokens = o.min_new_tokens = n;
@@ -50,7 +57,7 @@ void BM_motion_lm_sample(benchmark::State& state) {
 void BM_motion_lm_train_step(benchmark::State& state) {
   OneThread one;
   const int64_t B = state.range(0), T = 512;
-  pg::MotionLM model;
+  pg::MotionLM model(shipped());
   model.train();
   std::mt19937_64 rng(3);
   pg::Tensor x = pg::zeros({B, T + 1}, pg::DType::i64);

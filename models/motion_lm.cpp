@@ -6,6 +6,7 @@
 
 #include "autodiff/checkpoint.h"
 #include "autodiff/errors.h"
+#include "models/json_fields.h"
 #include "autodiff/ops.h"
 
 namespace pianograd {
@@ -43,12 +44,16 @@ void MotionLMConfig::validate() const {
   require(context >= 2, "context must be >= 2, got " + std::to_string(context));
   require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
   require(rope_base > 1, "rope_base must be > 1");
+  require(!state_features || vocab_size == MotionTokenizer().vocab_size(),
+          "state_features reads MotionTokenizer's default vocabulary of " + std::to_string(MotionTokenizer().vocab_size()) +
+              " tokens, got vocab_size " + std::to_string(vocab_size));
 }
 
 std::string MotionLMConfig::to_json() const {
   nlohmann::json j = {{"vocab_size", vocab_size}, {"d_model", d_model}, {"n_layers", n_layers},
                       {"n_heads", n_heads}, {"d_ff", d_ff}, {"context", context}, {"dropout", dropout},
-                      {"rope_base", rope_base}, {"seed", seed}};
+                      {"rope_base", rope_base}, {"seed", seed},
+                      {"state_features", state_features}};
   return j.dump();
 }
 
@@ -63,17 +68,20 @@ MotionLMConfig MotionLMConfig::from_json(const std::string& text) {
   MotionLMConfig c;
   for (const auto& [key, v] : j.items()) {
     try {
-      if (key == "vocab_size") c.vocab_size = v.get<int64_t>();
-      else if (key == "d_model") c.d_model = v.get<int64_t>();
-      else if (key == "n_layers") c.n_layers = v.get<int64_t>();
-      else if (key == "n_heads") c.n_heads = v.get<int64_t>();
-      else if (key == "d_ff") c.d_ff = v.get<int64_t>();
-      else if (key == "context") c.context = v.get<int64_t>();
+      if (key == "vocab_size") c.vocab_size = json_fields::integer(v);
+      else if (key == "d_model") c.d_model = json_fields::integer(v);
+      else if (key == "n_layers") c.n_layers = json_fields::integer(v);
+      else if (key == "n_heads") c.n_heads = json_fields::integer(v);
+      else if (key == "d_ff") c.d_ff = json_fields::integer(v);
+      else if (key == "context") c.context = json_fields::integer(v);
       else if (key == "dropout") c.dropout = v.get<double>();
       else if (key == "rope_base") c.rope_base = v.get<double>();
-      else if (key == "seed") c.seed = v.get<uint64_t>();
+      else if (key == "seed") c.seed = json_fields::unsigned_integer(v);
+      else if (key == "state_features") c.state_features = v.get<bool>();
       else throw ValueError("MotionLMConfig.from_json: unknown key \"" + key + "\"");
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // nlohmann's type errors, json_fields' range errors
       throw ValueError("MotionLMConfig.from_json: bad value for \"" + key + "\": " + e.what());
     }
   }
@@ -105,6 +113,10 @@ MotionLM::MotionLM(const MotionLMConfig& config) : config_(config) {
     blocks_.push_back(b);
   }
   ln_f_ = register_module("ln_f", std::make_shared<nn::LayerNorm>(Shape{D}));
+  if (config_.state_features) {
+    state_proj_ = register_module("state_proj", std::make_shared<nn::Linear>(kMotionStateFeatures, D, false));
+    init_normal(state_proj_->weight, 0.02);
+  }
   // RoPE tables: angle(p, i) = p * base^(-2i / Dh) for the Dh / 2 rotated pairs, in double then f32.
   const int64_t half = D / config_.n_heads / 2, T = config_.context;
   Tensor c = zeros({T, half}), s = zeros({T, half});
@@ -134,9 +146,17 @@ Tensor checked_tokens(const Tensor& tokens, int64_t vocab, const char* what) {
   return t64;
 }
 
-Tensor MotionLM::embed(const Tensor& tokens) {
+Tensor MotionLM::embed(const Tensor& tokens, std::vector<MotionState>& state) {
   const Tensor t64 = checked_tokens(tokens, config_.vocab_size, "MotionLM");
   Tensor h = embedding_->forward(t64);
+  if (config_.state_features) {
+    const int64_t B = t64.shape()[0], T = t64.shape()[1];
+    Tensor f = zeros({B, T, kMotionStateFeatures});
+    for (int64_t b = 0; b < B; ++b)
+      window_state_features(tokenizer_, t64.data<int64_t>() + b * T, static_cast<size_t>(T), state[static_cast<size_t>(b)],
+                            f.data<float>() + b * T * kMotionStateFeatures);
+    h = add(h, state_proj_->forward(f));
+  }
   if (is_training() && config_.dropout > 0) h = dropout(h, config_.dropout, true, config_.seed * 7919 + ++dropout_calls_);
   return h;
 }
@@ -169,7 +189,15 @@ Tensor MotionLM::logits(const Tensor& h) {
 }
 
 Tensor MotionLM::forward(const Tensor& tokens) {
-  Tensor h = embed(tokens);
+  return forward(tokens, std::vector<MotionState>(tokens.dim() == 2 ? static_cast<size_t>(tokens.shape()[0]) : 0));
+}
+
+Tensor MotionLM::forward(const Tensor& tokens, const std::vector<MotionState>& start) {
+  if (tokens.dim() == 2 && start.size() != static_cast<size_t>(tokens.shape()[0]))
+    throw ShapeError("MotionLM: " + std::to_string(start.size()) + " start states for " +
+                     std::to_string(tokens.shape()[0]) + " rows");
+  std::vector<MotionState> state = start;
+  Tensor h = embed(tokens, state);
   if (tokens.shape()[1] > config_.context)
     throw ValueError("MotionLM: " + std::to_string(tokens.shape()[1]) + " tokens exceed the context of " +
                      std::to_string(config_.context));
@@ -193,6 +221,7 @@ KVCache MotionLM::new_cache(int64_t batch) const {
   c.batch = batch;
   c.k.resize(blocks_.size());
   c.v.resize(blocks_.size());
+  c.state.resize(static_cast<size_t>(batch));
   return c;
 }
 
@@ -205,7 +234,7 @@ Tensor MotionLM::step(const Tensor& tokens, KVCache& cache) {
   if (cache.length + n > config_.context)
     throw ValueError("MotionLM.step: " + std::to_string(cache.length + n) + " tokens exceed the context of " +
                      std::to_string(config_.context));
-  Tensor h = embed(tokens);
+  Tensor h = embed(tokens, cache.state);
   for (size_t l = 0; l < blocks_.size(); ++l) h = block_forward(*blocks_[l], h, cache.length, &cache.k[l], &cache.v[l]);
   cache.length += n;
   return logits(h);

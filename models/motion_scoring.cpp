@@ -41,9 +41,16 @@ std::vector<float> token_nll(MotionLM& model, const std::vector<int32_t>& tokens
   NoGrad ng;
   const size_t n = tokens.size(), ctx = static_cast<size_t>(model.config().context), stride = ctx / 2;
   size_t done = 0;  // tokens[1 .. done] are scored
+  // The piano's state where each window starts (read by a model with state_features): the windows see
+  // a sounding note as sounding even when its NOTE_ON lies before them.
+  const MotionTokenizer tok;
+  std::vector<MotionState> state(1);
+  size_t state_at = 0;
   for (size_t start = 0; done + 1 < n; start += stride) {
     const size_t len = std::min(ctx, n - start);
-    const Tensor logits = model.forward(row(tokens, start, len));
+    if (model.config().state_features)
+      for (; state_at < start; ++state_at) advance(tok, state[0], tokens[state_at]);
+    const Tensor logits = model.forward(row(tokens, start, len), state);
     // Window positions p predict tokens[start + p + 1]; keep those not scored yet.
     const size_t first = done - start, last = len - 1;
     gather_nll(logits, tokens, start, first, last, out);

@@ -4,7 +4,9 @@
 The PyTorch model mirrors models/motion_lm.{h,cpp} layer for layer: token embedding, pre-norm blocks
 (LayerNorm, one qkv Linear, rotary positions on the two halves of each head, causal attention through
 F.scaled_dot_product_attention, output projection, tanh-GELU MLP), a final LayerNorm and an output tied to
-the embedding; cross-entropy, gradient clipping and AdamW as `pianograd train lm` runs them. Before
+the embedding, and with `state_features` the projection of the piano state (models/motion_state.h; the
+mirror is handed the state that pg.motion_state_features computes once, while our step computes it
+from the tokens every time, ~0.2 ms of the step); cross-entropy, gradient clipping and AdamW as `pianograd train lm` runs them. Before
 timing, the PyTorch copy gets our weights and both losses are compared without dropout (they must agree
 to float32 rounding, so the two sides compute the same thing); the timed steps use the configured
 dropout on both. Both libraries run on the same number of threads; the steps are interleaved so that
@@ -44,6 +46,8 @@ def torch_model(torch, cfg):
             self.embedding = nn.Embedding(cfg["vocab_size"], D)
             self.blocks = nn.ModuleList(Block() for _ in range(L))
             self.ln_f = nn.LayerNorm(D)
+            if cfg.get("state_features"):
+                self.state_proj = nn.Linear(cfg["n_state"], D, bias=False)
             half = Dh // 2
             pos = torch.arange(cfg["context"], dtype=torch.float64)[:, None]
             ang = pos * cfg["rope_base"] ** (-torch.arange(half, dtype=torch.float64) / half)
@@ -56,10 +60,13 @@ def torch_model(torch, cfg):
             x1, x2 = x[..., :half], x[..., half:]
             return torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], -1)
 
-        def forward(self, t):
+        def forward(self, t, state=None):
             B, T = t.shape
             p = cfg["dropout"] if self.training else 0.0
-            h = F.dropout(self.embedding(t), p, self.training)
+            h = self.embedding(t)
+            if state is not None:
+                h = h + self.state_proj(state)
+            h = F.dropout(h, p, self.training)
             for b in self.blocks:
                 q, k, v = b.qkv(b.ln1(h)).reshape(B, T, 3, H, Dh).permute(2, 0, 3, 1, 4)
                 a = F.scaled_dot_product_attention(self.rotate(q), self.rotate(k), v, is_causal=True)
@@ -107,6 +114,7 @@ def main():
             setattr(mc, k, v)
     cfg = json.loads(mc.to_json())
     x = tokens(args.batch, min(args.length, cfg["context"]), cfg["vocab_size"])
+    cfg["n_state"] = int(pg.motion_state_features([1]).shape[1])
 
     pg.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
@@ -116,9 +124,12 @@ def main():
 
     xo, xt = pg.from_numpy(x), torch.from_numpy(x)
     V = cfg["vocab_size"]
+    st = None
+    if cfg["state_features"]:
+        st = torch.from_numpy(np.stack([pg.motion_state_features(r[:-1]) for r in x]))
 
     def torch_loss():
-        y = theirs(xt[:, :-1])
+        y = theirs(xt[:, :-1], st)
         return torch.nn.functional.cross_entropy(y.reshape(-1, V), xt[:, 1:].reshape(-1))
 
     ours.eval()
@@ -152,7 +163,7 @@ def main():
     t_ours, t_torch = time_interleaved([step_ours, step_torch], args.repeats)
     n_torch = sum(p.numel() for p in theirs.parameters())
     print(f"motion LM train step: d_model {cfg['d_model']}, {cfg['n_layers']} layers, {cfg['n_heads']} heads, "
-          f"d_ff {cfg['d_ff']}, batch {args.batch} x {x.shape[1] - 1} tokens, dropout {cfg['dropout']}, "
+          f"d_ff {cfg['d_ff']}, state features {cfg['state_features']}, batch {args.batch} x {x.shape[1] - 1} tokens, dropout {cfg['dropout']}, "
           f"{args.threads} thread(s), {args.repeats} steps each; params ours {ours.parameter_count()} / torch "
           f"{n_torch}; torch {torch.__version__}")
     print_ratios(t_ours, t_torch)

@@ -70,6 +70,7 @@ void bind_motion_lm(py::module_& m) {
       .def_readwrite("dropout", &C::dropout)
       .def_readwrite("rope_base", &C::rope_base)
       .def_readwrite("seed", &C::seed)
+      .def_readwrite("state_features", &C::state_features)
       .def("validate", &C::validate)
       .def("to_json", &C::to_json)
       .def_static("from_json", &C::from_json, py::arg("json"))
@@ -135,6 +136,19 @@ tokens with rotary positions and the fused causal attention; an nn.Module.)doc")
       .def("save", [](const pg::MotionGRU& self, const py::object& path) { self.save(fspath(path)); }, py::arg("path"))
       .def_static("load", [](const py::object& path) { return pg::MotionGRU::load(fspath(path)); }, py::arg("path"));
 
+  m.def("motion_state_features", [](const py::object& tokens) {
+    const auto t = token_list(tokens);
+    const pg::MotionTokenizer tok;
+    std::vector<int64_t> t64(t.begin(), t.end());
+    py::array_t<float> out({static_cast<py::ssize_t>(t.size()), static_cast<py::ssize_t>(pg::kMotionStateFeatures)});
+    pg::MotionState state;
+    pg::window_state_features(tok, t64.data(), t64.size(), state, out.mutable_data());
+    return out;
+  }, py::arg("tokens"),
+  "The piano's state after each token of a sequence that starts the piece (models/motion_state.h), float32\n"
+  "[n, 227]: keys sounding, how long each has been held (exp(-age / 0.5 s)), the sustain pedal, the time\n"
+  "since the last note-on, the current velocity bin and the time since the last pedal change (one-hot).\n"
+  "What pg.MotionLM reads with state_features.");
   m.def("token_nll", [](pg::MotionLM& model, const py::object& tokens) {
     const auto t = token_list(tokens);
     std::vector<float> r;

@@ -12,6 +12,7 @@
 #include "autodiff/optim/adam.h"
 #include "models/motion_lm.h"
 #include "models/motion_sampling.h"
+#include "models/motion_test_util.h"
 
 namespace pianograd {
 namespace {
@@ -29,19 +30,8 @@ MotionLMConfig tiny() {
   return c;
 }
 
-Tensor tokens(const std::vector<std::vector<int64_t>>& rows) {
-  const int64_t B = static_cast<int64_t>(rows.size()), T = static_cast<int64_t>(rows[0].size());
-  Tensor t = zeros({B, T}, DType::i64);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < T; ++i) t.data<int64_t>()[b * T + i] = rows[b][i];
-  return t;
-}
-
-double max_diff(const Tensor& a, const Tensor& b) {
-  double m = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(double(a.data<float>()[i]) - b.data<float>()[i]));
-  return m;
-}
+using motion_test::max_diff;
+using motion_test::tokens;
 
 TEST(MotionLM, ShapesAndInitialLossNearUniform) {
   MotionLM m(tiny());

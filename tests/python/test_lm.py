@@ -20,7 +20,8 @@ from pianograd.lm.train import train
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("lm")
     cfg = LMConfig(pieces=5, categories=["chorale"], steps=40, batch=4, eval_every=20, log_every=10,
-                   checkpoint_every=20, model={"d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 64, "context": 64},
+                   checkpoint_every=20, model={"d_model": 32, "n_layers": 2, "n_heads": 2, "d_ff": 64, "context": 64,
+                                                   "state_features": True},
                    out=str(root / "run"), cache=str(root / "cache"))
     data = performances(cfg, progress=False)
     return cfg, data, root
@@ -142,15 +143,15 @@ def test_report(tiny, tmp_path):
         assert (out / f).stat().st_size > 100
 
 
-@pytest.mark.parametrize("arch", ["transformer", "gru"])
-def test_resume_is_bit_exact(tiny, tmp_path, arch):
+@pytest.mark.parametrize("arch,state", [("transformer", True), ("transformer", False), ("gru", False)])
+def test_resume_is_bit_exact(tiny, tmp_path, arch, state):
     """Killed after a checkpoint and resumed, a run ends with the parameters of the run never stopped, bit
     for bit: the crop and dropout generators are in the checkpoint (issue 17, item 6)."""
     from pianograd.lm.train import LMTrainer
 
     cfg, data, _ = tiny
     cfg = LMConfig.from_dict({"arch": arch, "steps": 6, "checkpoint_every": 3, "eval_every": 100, "log_every": 100,
-                              "model": {**cfg.model, "dropout": 0.2}}, cfg)
+                              "model": {**cfg.model, "dropout": 0.2, "state_features": state}}, cfg)
     whole = LMTrainer(LMConfig.from_dict({"out": str(tmp_path / "whole")}, cfg), True, data)
     whole.run()
     split = LMConfig.from_dict({"out": str(tmp_path / "split")}, cfg)
