@@ -4,7 +4,7 @@ JOBS    ?= $(shell nproc)
 PY      := .venv/bin/python
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: demo test build bootstrap bench gpu-check clean test-sanitize
+.PHONY: demo test build bootstrap bench gpu-check clean test-sanitize test-fuzz
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -25,6 +25,7 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(PY) -m pytest -q tests/python
 	$(PY) tests/python/run_notebooks.py examples/notebooks
+	$(MAKE) --no-print-directory test-fuzz
 
 # The C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer (issue 17): its own tree, no CUDA, no
 # Python, no benchmarks; any report fails the test that triggered it. The find_package consumer is left
@@ -38,6 +39,19 @@ test-sanitize: bootstrap
 	cmake --build build-asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS) -E 'install\.find_package_consumer' $(SAN_CTEST_ARGS)
+
+# libFuzzer on every reader and parser (issue 17, tests/fuzz/README.md): the readers' sources compiled by
+# clang with coverage, ASan and UBSan into one target each (linking the main build's library for the
+# rest), then FUZZ_SECONDS of fuzzing per target from the committed seeds. A long run:
+# FUZZ_SECONDS=3600 make test-fuzz, or tests/fuzz/run_fuzzer.sh on one target.
+FUZZ_SECONDS ?= 10
+test-fuzz: build
+	cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	      -DPIANOGRAD_BUILD=$(CURDIR)/$(BUILD) -DPIANOGRAD_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+	cmake --build build-fuzz -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir build-fuzz --output-on-failure -L fuzz
 
 # The main job (issue 5): data -> synth-loop training for a bounded few minutes -> transcription of held-out
 # audio -> metrics, WAV/MIDI/PNG/Markdown in out/transcription/. Then a phrase rendered by the C++ embedding.

@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include <zlib.h>
 
 namespace pianograd {
 namespace {
@@ -26,6 +29,32 @@ using json = nlohmann::json;
 // The reference implementation refuses headers above 100 MB; so do we (a corrupt length field must
 // not make us allocate gigabytes).
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+// CRC-32 (zlib) over what a reader takes from the file: each tensor's name, dtype, shape and bytes, in
+// name order. The data-section checks above cannot see a tensor relabelled with the same byte size
+// ([3, 4] as [4, 3], F32 as I32), nor flipped bits in the data; this can. It guards against accidents
+// (hand edits, bad copies), not tampering.
+std::string content_crc(const std::map<std::string, Tensor>& tensors, const char* (*dtype_name)(DType)) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  auto feed = [&crc](const void* p, size_t n) {
+    const auto* b = static_cast<const Bytef*>(p);
+    while (n > 0) {  // zlib takes uInt lengths
+      const uInt k = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+      crc = crc32(crc, b, k);
+      b += k, n -= k;
+    }
+  };
+  for (const auto& [name, t] : tensors) {
+    std::string head = name + '\0' + dtype_name(t.dtype());
+    for (int64_t d : t.shape()) head += ',' + std::to_string(d);
+    head += '\0';
+    feed(head.data(), head.size());
+    feed(t.raw_data(), t.nbytes());
+  }
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc & 0xffffffffUL));
+  return hex;
+}
 
 const char* st_dtype(DType d) {
   switch (d) {
@@ -159,7 +188,13 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     offset += n;
     host.push_back(std::move(h));
   }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  if (metadata.count(kChecksumKey))
+    throw ValueError("save_safetensors: the metadata key '" + std::string(kChecksumKey) + "' is reserved (" + path + ")");
+  std::map<std::string, Tensor> by_name;
+  for (size_t i = 0; const auto& [name, t] : tensors) by_name.emplace(name, host[i++]);
+  std::map<std::string, std::string> meta = metadata;
+  meta[kChecksumKey] = content_crc(by_name, st_dtype);
+  header["__metadata__"] = meta;
   std::string text = header.dump();
   // Pad with spaces to a multiple of 8 so the data section starts 8-byte aligned (as the reference
   // writer does; f64/i64 can then be mapped in place).
@@ -260,6 +295,14 @@ SafetensorsFile load_safetensors(const std::string& path) {
     if (!pread_all(f.fd, t.raw_data(), e.end - e.begin, data_start + e.begin))
       bad(path, "cannot read the data of entry '" + e.name + "' (file changed while reading?)");
     out.tensors.emplace(e.name, std::move(t));
+  }
+  // Files we wrote carry a checksum of their contents; files from elsewhere need not.
+  const auto crc = out.metadata.find(kChecksumKey);
+  if (crc != out.metadata.end()) {
+    if (crc->second != content_crc(out.tensors, st_dtype))
+      bad(path, "the tensors do not match the checksum written with them (" + std::string(kChecksumKey) +
+                    "): a tensor's shape, dtype or data was changed after saving");
+    out.metadata.erase(crc);
   }
   return out;
 }

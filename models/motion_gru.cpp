@@ -7,6 +7,7 @@
 
 #include "autodiff/checkpoint.h"
 #include "autodiff/errors.h"
+#include "models/json_fields.h"
 #include "autodiff/ops.h"
 
 namespace pianograd {
@@ -42,14 +43,16 @@ MotionGRUConfig MotionGRUConfig::from_json(const std::string& text) {
   MotionGRUConfig c;
   for (const auto& [key, v] : j.items()) {
     try {
-      if (key == "vocab_size") c.vocab_size = v.get<int64_t>();
-      else if (key == "d_embed") c.d_embed = v.get<int64_t>();
-      else if (key == "hidden") c.hidden = v.get<int64_t>();
-      else if (key == "n_layers") c.n_layers = v.get<int64_t>();
+      if (key == "vocab_size") c.vocab_size = json_fields::integer(v);
+      else if (key == "d_embed") c.d_embed = json_fields::integer(v);
+      else if (key == "hidden") c.hidden = json_fields::integer(v);
+      else if (key == "n_layers") c.n_layers = json_fields::integer(v);
       else if (key == "dropout") c.dropout = v.get<double>();
-      else if (key == "seed") c.seed = v.get<uint64_t>();
+      else if (key == "seed") c.seed = json_fields::unsigned_integer(v);
       else throw ValueError("MotionGRUConfig.from_json: unknown key \"" + key + "\"");
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // nlohmann's type errors, json_fields' range errors
       throw ValueError("MotionGRUConfig.from_json: bad value for \"" + key + "\": " + e.what());
     }
   }

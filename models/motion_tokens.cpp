@@ -189,6 +189,16 @@ Performance MotionTokenizer::decode(const int32_t* tokens, size_t count) const {
   int vel = bin_velocity(config_.velocity_bins / 2);  // a note-on before any VELOCITY: a middle dynamic
   bool down = false;
   const double dt = config_.time_step;
+  // A PEDAL_OFF at the time of the PEDAL_ON before it cancels that press (a press of no length, which
+  // encode() never writes) so that decode(encode(decode(t))) == decode(t) for any tokens
+  // (tests/fuzz/fuzz_motion_tokens.cpp found the press). An up then down at one time stays: that is
+  // encode()'s quick re-pedal.
+  auto set_pedal = [&p](double time, double v) {
+    if (v == 0.0 && !p.pedal.empty() && p.pedal.back().time == time && p.pedal.back().value == 1.0)
+      p.pedal.pop_back();
+    else
+      p.pedal.push_back({time, v});
+  };
   for (size_t i = 0; i < count; ++i) {
     const int32_t t = tokens[i];
     switch (kind(t)) {
@@ -204,11 +214,11 @@ Performance MotionTokenizer::decode(const int32_t* tokens, size_t count) const {
         break;
       }
       case TokenKind::pedal_on:
-        if (!down) p.pedal.push_back({now * dt, 1.0});
+        if (!down) set_pedal(now * dt, 1.0);
         down = true;
         break;
       case TokenKind::pedal_off:
-        if (down) p.pedal.push_back({now * dt, 0.0});
+        if (down) set_pedal(now * dt, 0.0);
         down = false;
         break;
       default: break;  // PAD, BOS, EOS

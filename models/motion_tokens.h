@@ -16,7 +16,8 @@
 //
 // decode() is lenient about the grammar (it has to read a sampled sequence): a NOTE_OFF of a key that
 // is not sounding is ignored, notes still sounding at the end close one step after the last time,
-// special tokens are skipped; a token outside the vocabulary raises ValueError.
+// special tokens are skipped, a PEDAL_ON and PEDAL_OFF at one time cancel; a token outside the
+// vocabulary raises ValueError.
 #pragma once
 #include <cstddef>
 #include <cstdint>

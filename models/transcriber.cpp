@@ -8,6 +8,7 @@
 
 #include "autodiff/checkpoint.h"
 #include "autodiff/errors.h"
+#include "models/json_fields.h"
 #include "autodiff/nn/init.h"
 #include "autodiff/ops.h"
 #include "synth/audio_io.h"
@@ -94,27 +95,29 @@ TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
   for (const auto& [key, v] : j.items()) {
     try {
       if (key == "sample_rate") c.sample_rate = v.get<double>();
-      else if (key == "hop") c.hop = v.get<int64_t>();
-      else if (key == "n_fft") c.n_fft = v.get<int64_t>();
+      else if (key == "hop") c.hop = json_fields::integer(v);
+      else if (key == "n_fft") c.n_fft = json_fields::integer(v);
       else if (key == "harmonics") c.harmonics = v.get<std::vector<double>>();
-      else if (key == "conv_channels") c.conv_channels = v.get<std::vector<int64_t>>();
-      else if (key == "key_channels") c.key_channels = v.get<int64_t>();
-      else if (key == "key_kernel") c.key_kernel = v.get<int64_t>();
-      else if (key == "key_context_channels") c.key_context_channels = v.get<int64_t>();
-      else if (key == "temporal_channels") c.temporal_channels = v.get<int64_t>();
-      else if (key == "temporal_kernel") c.temporal_kernel = v.get<int64_t>();
-      else if (key == "temporal_dilations") c.temporal_dilations = v.get<std::vector<int64_t>>();
-      else if (key == "frame_channels") c.frame_channels = v.get<int64_t>();
-      else if (key == "pedal_channels") c.pedal_channels = v.get<int64_t>();
-      else if (key == "pedal_kernel") c.pedal_kernel = v.get<int64_t>();
-      else if (key == "pedal_dilations") c.pedal_dilations = v.get<std::vector<int64_t>>();
+      else if (key == "conv_channels") c.conv_channels = json_fields::integers(v);
+      else if (key == "key_channels") c.key_channels = json_fields::integer(v);
+      else if (key == "key_kernel") c.key_kernel = json_fields::integer(v);
+      else if (key == "key_context_channels") c.key_context_channels = json_fields::integer(v);
+      else if (key == "temporal_channels") c.temporal_channels = json_fields::integer(v);
+      else if (key == "temporal_kernel") c.temporal_kernel = json_fields::integer(v);
+      else if (key == "temporal_dilations") c.temporal_dilations = json_fields::integers(v);
+      else if (key == "frame_channels") c.frame_channels = json_fields::integer(v);
+      else if (key == "pedal_channels") c.pedal_channels = json_fields::integer(v);
+      else if (key == "pedal_kernel") c.pedal_kernel = json_fields::integer(v);
+      else if (key == "pedal_dilations") c.pedal_dilations = json_fields::integers(v);
       else if (key == "log_floor") c.log_floor = v.get<double>();
       else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
       else if (key == "context_seconds") c.context_seconds = v.get<double>();
       else if (key == "piece_loudness") c.piece_loudness = v.get<bool>();
-      else if (key == "seed") c.seed = v.get<uint64_t>();
+      else if (key == "seed") c.seed = json_fields::unsigned_integer(v);
       else throw ValueError("TranscriberConfig.from_json: unknown key \"" + key + "\"");
-    } catch (const json::exception& e) {
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // nlohmann's type errors, json_fields' range errors
       throw ValueError("TranscriberConfig.from_json: bad value for \"" + key + "\": " + e.what());
     }
   }

@@ -11,7 +11,7 @@ APT_PKGS=(cmake ninja-build ccache make g++ pkg-config ca-certificates
           python3 python3-venv python3-dev
           libeigen3-dev libxsimd-dev xtl-dev libsndfile1-dev
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
-          libdlpack-dev nlohmann-json3-dev libpng-dev libjpeg-dev
+          libdlpack-dev nlohmann-json3-dev libpng-dev libjpeg-dev clang libclang-rt-14-dev
           fluidsynth fluid-soundfont-gm)
 APT_INSTALL_FOR=bootstrap bash scripts/apt_install.sh "${APT_PKGS[@]}"
 

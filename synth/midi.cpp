@@ -65,6 +65,7 @@ class SmfParser {
   }
   void parse_track(size_t begin, size_t end);
   double tick_seconds(int64_t tick) const;
+  double within_a_day(int64_t tick, const char* what) const;  // tick_seconds, or MidiError past kMaxMidiSeconds
 
   const uint8_t* d_;
   size_t n_;
@@ -141,12 +142,21 @@ Performance SmfParser::parse() {
       continue;
     }
     if (t.off <= t.on) continue;  // zero-length: inaudible, and not a valid Note
-    perf.notes.push_back({t.key, tick_seconds(t.on), tick_seconds(t.off), t.velocity});
+    perf.notes.push_back({t.key, tick_seconds(t.on), within_a_day(t.off, "note-off"), t.velocity});
   }
   std::stable_sort(pedal_.begin(), pedal_.end(), [](const TickValue& a, const TickValue& b) { return a.tick < b.tick; });
-  for (const TickValue& p : pedal_) perf.pedal.push_back({tick_seconds(p.tick), p.value / 127.0});
+  for (const TickValue& p : pedal_) perf.pedal.push_back({within_a_day(p.tick, "pedal event"), p.value / 127.0});
   perf.sort();
   return perf;
+}
+
+double SmfParser::within_a_day(int64_t tick, const char* what) const {
+  const double t = tick_seconds(tick);
+  if (!(t <= kMaxMidiSeconds))
+    throw MidiError("read_midi: " + name_ + ": " + what + " at tick " + std::to_string(tick) + " falls at " +
+                    std::to_string(t) + " s, past the " + std::to_string(static_cast<int>(kMaxMidiSeconds)) +
+                    " s a performance may span (corrupt delta times or tempo?)");
+  return t;
 }
 
 double SmfParser::tick_seconds(int64_t tick) const {

@@ -29,6 +29,11 @@ struct MidiError : IOError {
   using IOError::IOError;
 };
 
+// The latest time a read performance may reach: a day. No performance lasts longer; a file that says
+// otherwise has corrupt delta times or tempos (and the writer's default resolution reaches ~77 h, so
+// whatever is read can be written back).
+inline constexpr double kMaxMidiSeconds = 24.0 * 3600.0;
+
 struct MidiReadOptions {
   // General MIDI reserves channel 10 (index 9) for percussion; its notes are drum hits, not piano keys.
   bool include_drum_channel = false;
@@ -44,7 +49,8 @@ struct MidiWriteOptions {
   int program = -1;             // 0..127: a program change at tick 0 (-1: none; GM players default to 0, piano)
 };
 
-// Reads a Standard MIDI File. Throws FileNotFound for a missing file and MidiError for a malformed one.
+// Reads a Standard MIDI File. Throws FileNotFound for a missing file and MidiError for a malformed one
+// or one whose events reach past kMaxMidiSeconds.
 // The returned performance is sorted and valid. Notes that last zero ticks are dropped (inaudible, and
 // a Performance requires offset > onset).
 Performance read_midi(const std::string& path, const MidiReadOptions& options = {});

@@ -109,7 +109,34 @@ TEST_F(Checkpoint, ByteLayoutFollowsTheSpec) {
   std::memcpy(v, bytes.data() + 8 + n + a0, 8);
   EXPECT_EQ(v[0], 1.f);
   EXPECT_EQ(v[1], 2.f);
-  EXPECT_FALSE(h.contains("__metadata__"));
+  // The only metadata: the contents' checksum (8 hex digits).
+  ASSERT_TRUE(h.contains("__metadata__"));
+  EXPECT_EQ(h["__metadata__"].size(), 1u);
+  EXPECT_EQ(h["__metadata__"][kChecksumKey].get<std::string>().size(), 8u);
+}
+
+// A tensor relabelled with the same byte size ([3, 4] as [4, 3], F32 as I32) or with changed data
+// passes every structural check; the checksum written with the file catches it.
+TEST_F(Checkpoint, ChecksumRefusesRelabelledOrChangedTensors) {
+  const std::string p = path("w.safetensors");
+  std::vector<float> v(12);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.5f * static_cast<float>(i);
+  save_safetensors(p, {{"w", from_vector<float>(v, {3, 4})}, {"b", from_vector<float>({1.f}, {1})}}, {{"k", "v"}});
+  const std::string good = read_bytes(p);
+  EXPECT_EQ(load_safetensors(p).metadata, (std::map<std::string, std::string>{{"k", "v"}}));  // the key is hidden
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string b = good;
+    const size_t at = b.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return b.replace(at, from.size(), to);
+  };
+  expect_corrupt(edited("[3,4]", "[4,3]"), "checksum");
+  expect_corrupt(edited("\"F32\"", "\"I32\""), "checksum");
+  std::string flipped = good;
+  flipped.back() = static_cast<char>(flipped.back() ^ 1);
+  expect_corrupt(flipped, "checksum");
+  EXPECT_THROW(save_safetensors(path("r.safetensors"), {{"w", from_vector<float>({1.f}, {1})}}, {{kChecksumKey, "0"}}),
+               ValueError);
 }
 
 TEST_F(Checkpoint, ReadsAHandWrittenFile) {

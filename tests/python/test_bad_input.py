@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pianograd as pg
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,12 @@ def files(tmp_path_factory):
     # A safetensors header naming a tensor with bytes that are not UTF-8.
     head = b'{"w\xff\xfe":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
     (d / "name.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"\0\0\0\0")
+    # Our own checkpoint with a [3, 4] tensor relabelled [4, 3], and with F32 relabelled I32: the same
+    # byte sizes, caught only by the checksum saved with the file.
+    pg.save_safetensors(str(d / "w.safetensors"), {"w": pg.from_numpy(np.ones((3, 4), np.float32))})
+    w = (d / "w.safetensors").read_bytes()
+    (d / "reshaped.safetensors").write_bytes(w.replace(b"[3,4]", b"[4,3]", 1))
+    (d / "retyped.safetensors").write_bytes(w.replace(b'"F32"', b'"I32"', 1))
     # Score images: text, empty, cut PNG and JPEG, a PNG header (valid CRC) claiming 30000 x 30000 pixels.
     import zlib
 
@@ -101,10 +110,14 @@ CASES = [
     ("midi-missing", lambda f: pg.read_midi(str(f / "none.mid")), FileNotFoundError, "none.mid"),
     ("midi-junk", lambda f: pg.read_midi(str(f / "junk.mid")), OSError, "junk.mid"),
     ("midi-text", lambda f: pg.read_midi(str(f / "text.mid")), OSError, "text.mid"),
+    # a MIDI file whose delta times put a note-off 16 days in (found by fuzz_midi)
+    ("midi-past-a-day", lambda f: pg.read_midi(str(REGRESSIONS / "midi" / "past_a_day")), OSError, "past the 86400 s"),
     # safetensors
     ("st-missing", lambda f: pg.load_safetensors(str(f / "none.safetensors")), FileNotFoundError, "none.safetensors"),
     ("st-junk", lambda f: pg.load_safetensors(str(f / "junk.safetensors")), OSError, "junk.safetensors"),
     ("st-non-utf8-name", lambda f: pg.load_safetensors(str(f / "name.safetensors")), OSError, "name.safetensors"),
+    ("st-relabelled-shape", lambda f: pg.load_safetensors(str(f / "reshaped.safetensors")), OSError, "checksum"),
+    ("st-relabelled-dtype", lambda f: pg.load_safetensors(str(f / "retyped.safetensors")), OSError, "checksum"),
     # rendering options: no silent accepts
     ("render-tail-negative", lambda f: pg.Piano().render(perf((60, 0.0, 0.1, 80)), tail_seconds=-1), ValueError,
      "tail_seconds"),
