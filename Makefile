@@ -42,12 +42,16 @@ test-sanitize: bootstrap
 
 # libFuzzer on every reader and parser (issue 17, tests/fuzz/README.md): the readers' sources compiled by
 # clang with coverage, ASan and UBSan into one target each (linking the main build's library for the
-# rest), then FUZZ_SECONDS of fuzzing per target from the committed seeds. A long run:
-# FUZZ_SECONDS=3600 make test-fuzz, or tests/fuzz/run_fuzzer.sh on one target.
-FUZZ_SECONDS ?= 10
+# rest), then FUZZ_RUNS inputs per target from the committed seeds, drawn with a fixed FUZZ_SEED so that
+# the short run is the same on every machine. A long run that explores:
+# FUZZ_RUNS=-1 FUZZ_SEED=0 FUZZ_SECONDS=3600 make test-fuzz (or tests/fuzz/run_fuzzer.sh on one target).
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 20000
+FUZZ_SEED ?= 1
 test-fuzz: build
 	cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 	      -DPIANOGRAD_BUILD=$(CURDIR)/$(BUILD) -DPIANOGRAD_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	      -DPIANOGRAD_FUZZ_RUNS=$(FUZZ_RUNS) -DPIANOGRAD_FUZZ_SEED=$(FUZZ_SEED) \
 	      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 	cmake --build build-fuzz -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
