@@ -30,11 +30,21 @@ using json = nlohmann::json;
 // not make us allocate gigabytes).
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
+const char* st_dtype(DType d) {
+  switch (d) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::i32: return "I32";
+    case DType::i64: return "I64";
+  }
+  return "?";
+}
+
 // CRC-32 (zlib) over what a reader takes from the file: each tensor's name, dtype, shape and bytes, in
-// name order. The data-section checks above cannot see a tensor relabelled with the same byte size
+// name order. load_safetensors' structural checks cannot see a tensor relabelled with the same byte size
 // ([3, 4] as [4, 3], F32 as I32), nor flipped bits in the data; this can. It guards against accidents
 // (hand edits, bad copies), not tampering.
-std::string content_crc(const std::map<std::string, Tensor>& tensors, const char* (*dtype_name)(DType)) {
+std::string content_crc(const std::map<std::string, Tensor>& tensors) {
   uLong crc = crc32(0L, Z_NULL, 0);
   auto feed = [&crc](const void* p, size_t n) {
     const auto* b = static_cast<const Bytef*>(p);
@@ -45,7 +55,7 @@ std::string content_crc(const std::map<std::string, Tensor>& tensors, const char
     }
   };
   for (const auto& [name, t] : tensors) {
-    std::string head = name + '\0' + dtype_name(t.dtype());
+    std::string head = name + '\0' + st_dtype(t.dtype());
     for (int64_t d : t.shape()) head += ',' + std::to_string(d);
     head += '\0';
     feed(head.data(), head.size());
@@ -54,16 +64,6 @@ std::string content_crc(const std::map<std::string, Tensor>& tensors, const char
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc & 0xffffffffUL));
   return hex;
-}
-
-const char* st_dtype(DType d) {
-  switch (d) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i32: return "I32";
-    case DType::i64: return "I64";
-  }
-  return "?";
 }
 
 bool parse_st_dtype(const std::string& s, DType* out) {
@@ -193,7 +193,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   std::map<std::string, Tensor> by_name;
   for (size_t i = 0; const auto& [name, t] : tensors) by_name.emplace(name, host[i++]);
   std::map<std::string, std::string> meta = metadata;
-  meta[kChecksumKey] = content_crc(by_name, st_dtype);
+  meta[kChecksumKey] = content_crc(by_name);
   header["__metadata__"] = meta;
   std::string text = header.dump();
   // Pad with spaces to a multiple of 8 so the data section starts 8-byte aligned (as the reference
@@ -299,7 +299,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   // Files we wrote carry a checksum of their contents; files from elsewhere need not.
   const auto crc = out.metadata.find(kChecksumKey);
   if (crc != out.metadata.end()) {
-    if (crc->second != content_crc(out.tensors, st_dtype))
+    if (crc->second != content_crc(out.tensors))
       bad(path, "the tensors do not match the checksum written with them (" + std::string(kChecksumKey) +
                     "): a tensor's shape, dtype or data was changed after saving");
     out.metadata.erase(crc);

@@ -18,15 +18,10 @@
 namespace pianograd {
 namespace {
 
+// The tests' tiny model on the tokenizer's vocabulary, reading the state.
 MotionLMConfig tiny_state() {
-  MotionLMConfig c;
+  MotionLMConfig c = motion_test::tiny();
   c.vocab_size = MotionTokenizer().vocab_size();
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.d_ff = 32;
-  c.context = 24;
-  c.dropout = 0.0;
   c.seed = 5;
   c.state_features = true;
   return c;

@@ -17,18 +17,7 @@
 namespace pianograd {
 namespace {
 
-MotionLMConfig tiny() {
-  MotionLMConfig c;
-  c.vocab_size = 20;
-  c.d_model = 16;
-  c.n_layers = 2;
-  c.n_heads = 2;
-  c.d_ff = 32;
-  c.context = 24;
-  c.dropout = 0.0;
-  c.seed = 3;
-  return c;
-}
+using motion_test::tiny;
 
 using motion_test::max_diff;
 using motion_test::tokens;

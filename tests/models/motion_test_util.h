@@ -6,8 +6,23 @@
 #include <vector>
 
 #include "autodiff/ops.h"
+#include "models/motion_lm.h"
 
 namespace pianograd::motion_test {
+
+// A small transformer that trains in milliseconds: vocabulary 20, width 16, 2 layers, context 24.
+inline MotionLMConfig tiny() {
+  MotionLMConfig c;
+  c.vocab_size = 20;
+  c.d_model = 16;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.d_ff = 32;
+  c.context = 24;
+  c.dropout = 0.0;
+  c.seed = 3;
+  return c;
+}
 
 // Token rows [B, T] (i64) from equal-length lists.
 inline Tensor tokens(const std::vector<std::vector<int64_t>>& rows) {
