@@ -1,10 +1,13 @@
 #include "autodiff/tape.h"
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <cstring>
 #include <string>
 
 #include "autodiff/broadcast.h"
+#include "autodiff/grad_hooks.h"
 #include "autodiff/ops/cuda_ops.h"
 #include "autodiff/ops/elementwise.h"
 #include "kernels/cpu/elementwise.h"
@@ -13,6 +16,46 @@ namespace pianograd {
 namespace {
 thread_local bool t_grad_enabled = true;
 std::atomic<uint64_t> g_pass_counter{0};
+
+// Grad-ready hooks (grad_hooks.h), by leaf. The weak pointer tells a live leaf from a later tensor that
+// happens to reuse a dead one's address. backward() looks here only while some hook exists.
+struct ReadyHook {
+  std::weak_ptr<TensorImpl> leaf;
+  std::shared_ptr<std::function<void(const Tensor&)>> fn;
+};
+std::mutex g_hooks_mutex;
+std::unordered_map<const TensorImpl*, ReadyHook> g_hooks;
+std::atomic<int64_t> g_ready_hooks{0};
+
+std::shared_ptr<std::function<void(const Tensor&)>> hook_of(const TensorImpl* ii) {
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  auto it = g_hooks.find(ii);
+  if (it == g_hooks.end()) return nullptr;
+  if (it->second.leaf.lock().get() != ii) {  // the hooked leaf died; this is another tensor
+    g_hooks.erase(it);
+    g_ready_hooks.fetch_sub(1);
+    return nullptr;
+  }
+  return it->second.fn;
+}
+
+// The hooked leaves of this pass, each with the position in `order` of the last node (in the reverse
+// walk: the smallest index) that consumes it; ascending, so the walk fires them from the back.
+std::vector<std::pair<size_t, const Tensor*>> ready_points(const std::vector<Node*>& order) {
+  std::vector<std::pair<size_t, const Tensor*>> pts;
+  std::vector<const TensorImpl*> seen;
+  for (size_t i = 0; i < order.size(); ++i)
+    for (const Tensor& in : order[i]->inputs) {
+      const TensorImpl* ii = in.defined() ? in.impl() : nullptr;
+      if (!ii || ii->grad_fn || !ii->requires_grad || !hook_of(ii)) continue;
+      bool dup = false;
+      for (const TensorImpl* s : seen) dup = dup || s == ii;
+      if (dup) continue;
+      seen.push_back(ii);
+      pts.emplace_back(i, &in);
+    }
+  return pts;  // ascending index: fired from the end
+}
 
 // Out-of-place so that a gradient aliased by two inputs (add's VJP returns gy twice) is never mutated.
 Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? add(acc, g) : g; }
@@ -191,8 +234,19 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
                          "would be computed from the new values; clone() it before changing it");
   root->pending_grad = seed;
   root->pending_owned = false;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = *it;
+  std::vector<std::pair<size_t, const Tensor*>> ready;
+  if (g_ready_hooks.load(std::memory_order_relaxed) > 0) ready = ready_points(order);
+  // Fires the hooks of every leaf whose last consumer comes after position `pos` in the reverse walk.
+  auto fire_after = [&](size_t pos) {
+    while (!ready.empty() && ready.back().first >= pos) {
+      const Tensor leaf = *ready.back().second;
+      ready.pop_back();
+      if (auto hook = hook_of(leaf.impl())) (*hook)(leaf);
+    }
+  };
+  for (size_t pos = order.size(); pos-- > 0;) {
+    fire_after(pos + 1);
+    Node* node = order[pos];
     if (!node->pending_grad.defined()) continue;  // no gradient reached this node
     Tensor gy = std::move(node->pending_grad);
     node->pending_grad = Tensor();
@@ -226,6 +280,23 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
     }
     if (!retain_graph) node->release_vjp();
   }
+  fire_after(0);
+}
+
+void set_grad_ready_hook(const Tensor& leaf, std::function<void(const Tensor&)> hook) {
+  if (!leaf.defined()) throw GraphError("set_grad_ready_hook: the tensor is undefined");
+  if (!leaf.is_leaf())
+    throw GraphError("set_grad_ready_hook: tensor of shape " + shape_str(leaf.shape()) +
+                     " is not a leaf (it was computed by op '" + leaf.grad_fn()->op + "')");
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
+  auto it = g_hooks.find(leaf.impl());
+  if (it != g_hooks.end()) {
+    g_hooks.erase(it);
+    g_ready_hooks.fetch_sub(1);
+  }
+  if (!hook) return;
+  g_hooks.emplace(leaf.impl(), ReadyHook{leaf.impl_ptr(), std::make_shared<std::function<void(const Tensor&)>>(std::move(hook))});
+  g_ready_hooks.fetch_add(1);
 }
 
 Strides broadcast_strides(const Shape& in, const Shape& out) {

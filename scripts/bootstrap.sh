@@ -12,6 +12,7 @@ APT_PKGS=(cmake ninja-build ccache make g++ pkg-config ca-certificates
           libeigen3-dev libxsimd-dev xtl-dev libsndfile1-dev
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
           libdlpack-dev nlohmann-json3-dev libpng-dev libjpeg-dev clang libclang-rt-14-dev
+          libopenmpi-dev openmpi-bin
           fluidsynth fluid-soundfont-gm)
 APT_INSTALL_FOR=bootstrap bash scripts/apt_install.sh "${APT_PKGS[@]}"
 

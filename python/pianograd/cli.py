@@ -353,6 +353,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ValueError, TypeError, OSError) as e:  # bad input or files: the engine's message, no traceback
+        from .distributed import abort_job
+
+        abort_job(f"pianograd {args.command}: error: {e}")  # under mpirun: every rank stops now
         print(f"pianograd {args.command}: error: {e}", file=sys.stderr)
         return 1
 

@@ -13,6 +13,7 @@ void bind_motion_lm(py::module_& m);  // bind_motion_lm.cpp
 void bind_image(py::module_& m);  // bind_image.cpp
 void bind_omr_metrics(py::module_& m);  // bind_omr_metrics.cpp
 void bind_ctc(py::module_& m);  // bind_ctc.cpp
+void bind_distributed(py::module_& m);  // bind_distributed.cpp
 }  // namespace pgpy
 
 PYBIND11_MODULE(_core, m) {
@@ -34,5 +35,6 @@ PYBIND11_MODULE(_core, m) {
   pgpy::bind_image(m);
   pgpy::bind_omr_metrics(m);
   pgpy::bind_ctc(m);
+  pgpy::bind_distributed(m);
   pgpy::bind_info(m);
 }

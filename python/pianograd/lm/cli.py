@@ -11,6 +11,8 @@ import json
 import time
 from pathlib import Path
 
+from .. import distributed
+
 
 def train_lm(args: argparse.Namespace) -> int:
     from .config import LMConfig
@@ -21,6 +23,8 @@ def train_lm(args: argparse.Namespace) -> int:
     cfg = LMConfig.load(args.config, **over) if args.config else \
         LMConfig.from_dict({k: v for k, v in over.items() if v is not None})
     s = train(cfg, quiet=args.quiet)
+    if not distributed.context().is_main:
+        return 0
     v = [r["valid_nll"] for r in s["log"] if "valid_nll" in r]
     print(f"trained {cfg.arch}: {s['steps']} steps in {s['seconds']:.0f} s ({s['parameters']} "
           f"{'n-grams' if cfg.arch == 'ngram' else 'parameters'}), validation NLL "

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .. import _core as pg
-from .. import checkpointing, optim
+from .. import checkpointing, distributed, optim
 from ..data.cache import atomic_write_json
 from .config import LMConfig
 from .data import fingerprint, performances
@@ -60,24 +60,36 @@ class Crops:
         self.rate = np.array([max(len(tok.encode(p)), 1) / d for p, d in zip(perfs, self.durations)])
         self.weights = self.durations / self.durations.sum()
 
-    def crop(self) -> np.ndarray:
+    def draw(self) -> tuple:
+        """A crop's random choices (cheap): which performance, where, and the augmentation."""
         cfg, r = self.cfg, self.rng
         i = int(r.choice(len(self.perfs), p=self.weights))
-        p, dur = self.perfs[i], self.durations[i]
+        dur = self.durations[i]
         span = 1.5 * self.length / self.rate[i] + 1.0
         # A tenth of the crops open the piece (BOS first), so the model learns how performances start.
         start = 0.0 if (r.random() < 0.1 or dur <= span) else float(r.uniform(0.0, dur - span))
+        return (i, start, span, int(r.integers(-cfg.transpose, cfg.transpose + 1)),
+                float(r.uniform(1 - cfg.tempo, 1 + cfg.tempo)), float(r.uniform(1 - cfg.velocity, 1 + cfg.velocity)))
+
+    def make(self, choice: tuple) -> np.ndarray:
+        """The tokens of a drawn crop (the costly part: window, augmentation, tokenisation)."""
+        i, start, span, transpose, tempo, velocity = choice
+        p, dur = self.perfs[i], self.durations[i]
         w = p if (start == 0.0 and dur <= span) else p.window(start, min(dur, start + span), 0.0)
-        w = w.transformed(int(r.integers(-cfg.transpose, cfg.transpose + 1)),
-                          float(r.uniform(1 - cfg.tempo, 1 + cfg.tempo)),
-                          float(r.uniform(1 - cfg.velocity, 1 + cfg.velocity)))
+        w = w.transformed(transpose, tempo, velocity)
         t = self.tok.encode(w, bos=start == 0.0)
         out = np.zeros(self.length + 1, dtype=np.int64)  # PAD beyond the end: ignored by the loss
         out[: min(len(t), self.length + 1)] = t[: self.length + 1]
         return out
 
-    def batch(self, n: int) -> np.ndarray:
-        return np.stack([self.crop() for _ in range(n)])
+    def crop(self) -> np.ndarray:
+        return self.make(self.draw())
+
+    def batch(self, n: int, part: slice = slice(None)) -> np.ndarray:
+        """n crops drawn in order; only those in `part` are built (a data-parallel rank's share of a
+        global batch, so that K ranks together see exactly what one process with batch n would)."""
+        choices = [self.draw() for _ in range(n)]
+        return np.stack([self.make(c) for c in choices[part]])
 
 
 def fit_ngram(cfg: LMConfig, tok: "pg.MotionTokenizer", train: List["pg.Performance"]) -> "pg.NGramLM":
@@ -88,29 +100,36 @@ def fit_ngram(cfg: LMConfig, tok: "pg.MotionTokenizer", train: List["pg.Performa
     return lm
 
 
-def validation_nll(model, tok: "pg.MotionTokenizer", perfs: List["pg.Performance"]) -> float:
+def validation_nll(model, tok: "pg.MotionTokenizer", perfs: List["pg.Performance"], dp=None) -> float:
+    """Mean NLL per event; with a DataParallel dp, each rank scores its share and the sums are combined."""
     total, count = 0.0, 0
-    for p in perfs:
+    mine = perfs[dp.rank::dp.size] if dp is not None else perfs
+    for p in mine:
         t = tok.encode(p, bos=True)
         if len(t) < 2:
             continue
         nll = model.sequence_nll(t) if isinstance(model, pg.NGramLM) else float(pg.token_nll(model, t).sum())
         total += nll
         count += len(t) - 1
+    if dp is not None:
+        total, count = dp.sum([total, count])
     return total / max(count, 1)
 
 
 class LMTrainer:
     def __init__(self, cfg: LMConfig, quiet: bool = False, data=None) -> None:
-        self.cfg, self.quiet = cfg, quiet
-        if cfg.threads:
-            pg.set_num_threads(cfg.threads)
+        self.dp = distributed.context()
+        self.cfg, self.quiet = cfg, quiet or not self.dp.is_main
+        threads = self.dp.threads(cfg.threads)
+        if threads:
+            pg.set_num_threads(threads)
         pg.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.tok = pg.MotionTokenizer()
-        self.perfs, self.names = data if data is not None else performances(cfg, progress=not quiet)
+        self.perfs, self.names = data if data is not None else \
+            self.dp.main_first(lambda: performances(cfg, progress=not self.quiet))
         self.step = 0
         self.log: List[dict] = []
         if cfg.arch == "ngram":
@@ -130,6 +149,8 @@ class LMTrainer:
         return "model.safetensors"
 
     def _save(self, final: bool = False) -> None:
+        if not self.dp.is_main:  # every rank holds the same weights and draws from the same generators
+            return
         # one unit: model, optimizer and state switched in together (pianograd.checkpointing)
         checkpointing.save(self.out, self.step, {
             self._model_file(): self.model.save,
@@ -157,6 +178,8 @@ class LMTrainer:
 
     def _record(self, rec: dict, on_log) -> None:
         self.log.append(rec)
+        if not self.dp.is_main:
+            return
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
         if on_log:
@@ -171,8 +194,9 @@ class LMTrainer:
         t0 = time.perf_counter()
         if cfg.arch == "ngram":
             lm = fit_ngram(cfg, self.tok, self.perfs["train"])
-            lm.save(str(self.out / "model.ngram"))
-            v = validation_nll(lm, self.tok, self.perfs["valid"][: cfg.eval_pieces])
+            if self.dp.is_main:
+                lm.save(str(self.out / "model.ngram"))
+            v = validation_nll(lm, self.tok, self.perfs["valid"][: cfg.eval_pieces], self.dp)
             self._record({"step": 0, "seconds": round(time.perf_counter() - t0, 2), "valid_nll": v}, on_log)
             return {"steps": 0, "seconds": time.perf_counter() - t0, "model": str(self.out / "model.ngram"),
                     "parameters": lm.num_ngrams, "valid_nll": v, "log": self.log}
@@ -181,18 +205,30 @@ class LMTrainer:
             from ..progress_report import progress_bar
             bar = progress_bar(total=cfg.steps, initial=self.step, desc=f"train lm ({cfg.arch})", unit="step")
         params = list(self.model.parameters())
+        self.dp.attach(params)
         acc, n_acc = 0.0, 0
+        dp = self.dp
         try:
             while self.step < cfg.steps:
-                if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+                if cfg.time_budget_s and dp.any(time.perf_counter() - t0 > cfg.time_budget_s):
                     break
                 if stop_at is not None and self.step >= stop_at:
                     return {"steps": self.step, "interrupted": True}
-                x = pg.from_numpy(self.crops.batch(cfg.batch))
+                # The global batch is K x cfg.batch crops; this rank builds and trains on its share.
+                x = pg.from_numpy(self.crops.batch(cfg.batch * dp.size, dp.share(cfg.batch * dp.size)))
                 self.sched.apply(self.opt)
                 self.opt.zero_grad()
                 loss = self.model.loss(x)
-                loss.backward()
+                if dp.size > 1:
+                    # The loss is a mean over this rank's real (non-PAD) targets; weighting it by this rank's
+                    # share of the global batch's targets makes the mean over ranks that sync() takes the
+                    # gradient of the global batch's mean, exactly as one process would compute it.
+                    mine = float(np.count_nonzero(x.numpy()[:, 1:]))
+                    (everyone,) = dp.sum([mine])
+                    (loss * (mine * dp.size / max(everyone, 1.0))).backward()
+                else:
+                    loss.backward()
+                dp.sync()
                 gn = optim.clip_grad_norm(params, cfg.clip_norm)
                 if not math.isfinite(gn):
                     raise FloatingPointError(f"step {self.step}: gradient norm is {gn}")
@@ -205,10 +241,10 @@ class LMTrainer:
                     bar.set_postfix(loss=f"{acc / n_acc:.3f}")
                 last = self.step == cfg.steps
                 if self.step % cfg.log_every == 0 or last:
-                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2), "loss": acc / n_acc,
-                           "lr": self.sched(self.step)}
+                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2),
+                           "loss": dp.mean([acc / n_acc])[0], "lr": self.sched(self.step)}
                     if self.step % cfg.eval_every == 0 or last:
-                        rec["valid_nll"] = validation_nll(self.model, self.tok, self.valid)
+                        rec["valid_nll"] = validation_nll(self.model, self.tok, self.valid, dp)
                         self.model.train()
                     acc, n_acc = 0.0, 0
                     self._record(rec, on_log)

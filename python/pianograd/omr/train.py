@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 import pianograd as pg
-from pianograd import checkpointing, optim
+from pianograd import checkpointing, distributed, optim
 
 from ..data.splits import labelled_subset
 from .data import OmrDataConfig, StripSet, build
@@ -79,11 +79,16 @@ def evaluate(net: OmrNet, s: StripSet, limit: Optional[int] = None, batch: int =
 
 class Trainer:
     def __init__(self, cfg: OmrTrainConfig, out: Path, progress: bool = True) -> None:
-        self.cfg, self.out, self.progress = cfg, Path(out), progress
-        if cfg.threads:
-            pg.set_num_threads(cfg.threads)
-        self.train_set = build(cfg.data, "train", progress=progress)
-        self.valid_set = build(cfg.data, "valid", progress=progress)
+        # Data-parallel (pianograd.distributed): each rank draws its own batches, gradients are averaged.
+        self.dp = distributed.context()
+        self.cfg, self.out, self.progress = cfg, Path(out), progress and self.dp.is_main
+        threads = self.dp.threads(cfg.threads)
+        if threads:
+            pg.set_num_threads(threads)
+        progress = self.progress
+        # Rank 0 engraves and caches the strips first; the other ranks then read its cache.
+        self.train_set, self.valid_set = self.dp.main_first(
+            lambda: (build(cfg.data, "train", progress=progress), build(cfg.data, "valid", progress=progress)))
         # The pair budget: N works keep their labels, the others' images are unlabelled.
         works = sorted({m["piece"] for m in self.train_set.meta})
         keep = set(labelled_subset(works, cfg.n_labelled, cfg.pair_seed)) if cfg.n_labelled else set(works)
@@ -91,7 +96,7 @@ class Trainer:
                                               if self.train_set.meta[i]["piece"] in keep}
         self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets]
         self.pseudo: Dict[int, List[int]] = {}
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = self.dp.rng(cfg.seed)
         pg.manual_seed(cfg.seed)
         self.net = OmrNet(cfg.channels, cfg.hidden)
         self.net.train()
@@ -105,7 +110,9 @@ class Trainer:
             self.net.train()
             self.opt = optim.AdamW(list(self.net.parameters()), lr=cfg.lr, weight_decay=1e-4)
             self.opt.load_state_dict(pg.load_safetensors(str(ck / "optim.safetensors")))
-            self.rng.bit_generator.state = state["rng"]
+            by_rank = state.get("rng_by_rank") or [state["rng"]]
+            if self.dp.rank < len(by_rank):
+                self.rng.bit_generator.state = by_rank[self.dp.rank]
             self.step = int(state["step"])
             self.pseudo = {int(k): v for k, v in state.get("pseudo", {}).items()}
         self._refresh_usable()
@@ -131,11 +138,15 @@ class Trainer:
         return x, tg, np.array(lens, np.int64), np.array(tl, np.int64)
 
     def _save(self) -> None:
+        by_rank = self.dp.gather_json(self.rng.bit_generator.state)  # a collective: every rank comes here
+        if not self.dp.is_main:
+            return
         checkpointing.save(self.out, self.step, {
             "model.safetensors": lambda p: save_model(self.net, p),
             "optim.safetensors": lambda p: pg.save_safetensors(p, self.opt.state_dict()),
         }, {"step": self.step, "config": self.cfg.to_dict(), "rng": self.rng.bit_generator.state,
-            "pseudo": {str(k): v for k, v in self.pseudo.items()}})
+            "pseudo": {str(k): v for k, v in self.pseudo.items()},
+            **({"rng_by_rank": by_rank} if self.dp.size > 1 else {})})
 
     def _self_train(self) -> dict:
         """Re-reads every unlabelled strip; the confident, well-formed readings become its labels."""
@@ -155,8 +166,10 @@ class Trainer:
         if self.progress:
             print(f"omr: {n_params:,} parameters; {len(self.usable)}/{len(self.train_set)} training strips usable "
                   f"({len(self.targets)} labelled, {len(self.unlabelled)} unlabelled)")
+        dp = self.dp
+        dp.attach(list(self.net.parameters()))
         while self.step < cfg.steps:
-            if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+            if cfg.time_budget_s and dp.any(time.perf_counter() - t0 > cfg.time_budget_s):
                 break
             x, tg, il, tl = self._batch()
             logits = self.net(pg.tensor(x))
@@ -164,6 +177,7 @@ class Trainer:
                                reduction="mean", zero_infinity=True)
             self.opt.zero_grad()
             loss.backward()
+            dp.sync()
             optim.clip_grad_norm(list(self.net.parameters()), 5.0)
             self.sched.apply(self.opt)
             self.opt.step()
@@ -177,12 +191,14 @@ class Trainer:
             if self.progress and (self.step % 25 == 0 or "valid_ser" in rec or "pseudo" in rec):
                 print(json.dumps(rec), flush=True)
             self.log.append(rec)
-            with open(self.out / "log.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            if dp.is_main:
+                with open(self.out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(rec) + "\n")
             if self.step % cfg.checkpoint_every == 0:
                 self._save()
         self._save()
-        save_model(self.net, self.out / "model.safetensors", {"params": n_params, "steps": self.step})
+        if dp.is_main:
+            save_model(self.net, self.out / "model.safetensors", {"params": n_params, "steps": self.step})
         return {"steps": self.step, "params": n_params, "log": self.log[-1] if self.log else {}}
 
 
@@ -193,7 +209,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     cfg = OmrTrainConfig.from_dict(json.loads(Path(a.config).read_text()))
     Path(a.out).mkdir(parents=True, exist_ok=True)
-    print(json.dumps(Trainer(cfg, Path(a.out)).run()["log"]))
+    res = Trainer(cfg, Path(a.out)).run()
+    if distributed.context().is_main:
+        print(json.dumps(res["log"]))
     return 0
 
 

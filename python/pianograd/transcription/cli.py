@@ -61,6 +61,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.load(args.config, **over) if args.config else \
         TrainConfig.from_dict({k: v for k, v in over.items() if v is not None})
     s = train(cfg, quiet=args.quiet)
+    from ..distributed import context
+
+    if not context().is_main:
+        return 0
     print(f"trained {s['steps']} steps in {s['seconds']:.0f} s ({s['parameters']} parameters) -> {s['model']}")
     return 0
 

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .. import _core as pg
-from .. import checkpointing, optim
+from .. import checkpointing, distributed, optim
 from ..data import DataConfig, PRESETS, load_manifest, prepare, with_pair_budget
 from .augment import AugmentConfig, Augmenter
 from .config import TrainConfig
@@ -153,15 +153,20 @@ class Trainer:
         with it, and neither real pairs nor the corpus pool in use, no prepared data set is needed."""
         if not (cfg.real or cfg.synthetic or cfg.synth_loop):
             raise ValueError("train config: enable at least one of real, synthetic, synth_loop")
-        self.cfg, self.quiet = cfg, quiet
-        if cfg.threads:
-            pg.set_num_threads(cfg.threads)
-        pg.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
+        # Data-parallel (pianograd.distributed): each rank draws its own share of every batch from its own
+        # seeded streams (rank 0's are a single process's), and the gradients are averaged over ranks.
+        self.dp = dp = distributed.context()
+        self.cfg, self.quiet = cfg, quiet or not dp.is_main
+        threads = dp.threads(cfg.threads)
+        if threads:
+            pg.set_num_threads(threads)
+        pg.manual_seed(cfg.seed if dp.rank == 0 else cfg.seed + 1_000_003 * dp.rank)
+        self.rng = dp.rng(cfg.seed)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         needs_pool = cfg.synthetic and cfg.soup_fraction < 1.0 and cfg.synth_pool_pieces > 0
-        self.manifest = ensure_data(cfg, quiet) if (cfg.real or needs_pool or unlabelled is None) else None
+        self.manifest = dp.main_first(lambda: ensure_data(cfg, self.quiet)) \
+            if (cfg.real or needs_pool or unlabelled is None) else None
         self.model = make_model(cfg)
         self.model.train()
         self.piano = pg.Piano(float(self.model.config.sample_rate)) if cfg.synth_loop else None
@@ -170,23 +175,23 @@ class Trainer:
             if (self.piano is not None and cfg.learn_piano) else None
         self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
         aug = AugmentConfig.from_dict(cfg.augment)
-        self.augmenter = Augmenter(aug, float(self.model.config.sample_rate), np.random.default_rng(cfg.seed + 4)) \
+        self.augmenter = Augmenter(aug, float(self.model.config.sample_rate), dp.rng(cfg.seed + 4)) \
             if aug.probability > 0 else None
         if cfg.extra_data and not cfg.real:
             raise ValueError("train config: extra_data adds real pairs, but real is off")
         self.real = RealSource([self.manifest] + extra_manifests(cfg, self.manifest), "train", True, self.model,
-                               np.random.default_rng(cfg.seed + 1), self.augmenter) if cfg.real else None
+                               dp.rng(cfg.seed + 1), self.augmenter) if cfg.real else None
         if self.real is not None and len(self.real) == 0:
             self.real = None  # N = 0: no real pairs
         if unlabelled is not None:
-            unlabelled.rng = np.random.default_rng(cfg.seed + 2)
+            unlabelled.rng = dp.rng(cfg.seed + 2)
         self.unlabelled = (unlabelled if unlabelled is not None else
-                           RealSource(self.manifest, "train", None, self.model, np.random.default_rng(cfg.seed + 2))) \
+                           RealSource(self.manifest, "train", None, self.model, dp.rng(cfg.seed + 2))) \
             if cfg.synth_loop else None
-        pool = corpus_pool(self.manifest, cfg.synth_pool_pieces, cfg.seed, str(Path(cfg.data).parent), quiet) \
-            if needs_pool else []
+        pool = dp.main_first(lambda: corpus_pool(self.manifest, cfg.synth_pool_pieces, cfg.seed,
+                                                 str(Path(cfg.data).parent), self.quiet)) if needs_pool else []
         fitted = (lambda: self.piano) if (self.piano is not None and cfg.learn_piano) else None
-        self.synth = SyntheticSource(self.model, np.random.default_rng(cfg.seed + 3), pool, cfg.soup_fraction,
+        self.synth = SyntheticSource(self.model, dp.rng(cfg.seed + 3), pool, cfg.soup_fraction,
                                      base_piano=fitted, base_fraction=cfg.fitted_piano_fraction) \
             if cfg.synthetic else None
         self.weights = pg.LossWeights(**cfg.loss_weights)
@@ -261,8 +266,14 @@ class Trainer:
             if self.piano_opt is not None:
                 writers["piano_optim.safetensors"] = lambda path: pg.save_safetensors(path, self.piano_opt.state_dict())
         rng_states = self._consumed_rng or {k: g.bit_generator.state for k, g in self._data_rngs().items()}
-        checkpointing.save(self.out, self.step, writers, {"step": self.step, "config": self.cfg.to_dict(),
-                                                           "rng_states": rng_states})
+        # Every rank's generators (a collective: all ranks come here), so a resume with as many ranks is exact.
+        by_rank = self.dp.gather_json(rng_states)
+        if not self.dp.is_main:
+            return
+        state = {"step": self.step, "config": self.cfg.to_dict(), "rng_states": rng_states}
+        if self.dp.size > 1:
+            state["rng_states_by_rank"] = by_rank
+        checkpointing.save(self.out, self.step, writers, state)
         if final:
             self.model.save(str(self.out / "model.safetensors"))
             if self.piano is not None and self.cfg.learn_piano:
@@ -283,9 +294,13 @@ class Trainer:
                 self.piano_opt = optim.Adam(self.piano.parameters(), lr=self.cfg.piano_lr)
                 self.piano_opt.load_state_dict(pg.load_safetensors(str(ck / "piano_optim.safetensors")))
         if "rng_states" in state:
+            # Rank r resumes its own streams when the checkpoint has them; a rank the saving job did not
+            # have keeps its fresh ones (a resume on more processes draws new data for the new ranks).
+            by_rank = state.get("rng_states_by_rank") or [state["rng_states"]]
+            mine = by_rank[self.dp.rank] if self.dp.rank < len(by_rank) else {}
             for k, g in self._data_rngs().items():
-                if k in state["rng_states"]:
-                    g.bit_generator.state = state["rng_states"][k]
+                if k in mine:
+                    g.bit_generator.state = mine[k]
         else:  # a checkpoint from before exact resume
             self.rng.bit_generator.state = state["rng"]
         self.step = int(state["step"])
@@ -302,10 +317,12 @@ class Trainer:
             from ..progress_report import progress_bar
             bar = progress_bar(total=cfg.steps, initial=self.step, desc="train", unit="step")
         params = self._trainable()
+        dp = self.dp
+        dp.attach(params + (list(self.piano.parameters()) if self.piano_opt is not None else []))
         acc: Dict[str, float] = {}
         try:
             while self.step < cfg.steps:
-                if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s:
+                if cfg.time_budget_s and dp.any(time.perf_counter() - t0 > cfg.time_budget_s):
                     break
                 if stop_at is not None and self.step >= stop_at:
                     return {"steps": self.step, "interrupted": True}
@@ -328,6 +345,7 @@ class Trainer:
                     ll = ll * cfg.loop_weight
                     total = ll if total is None else total + ll
                 total.backward()
+                dp.sync()
                 gn = optim.clip_grad_norm(params, cfg.clip_norm)
                 if not math.isfinite(gn):
                     raise FloatingPointError(f"step {self.step}: gradient norm is {gn}")
@@ -343,12 +361,14 @@ class Trainer:
                     bar.update(1)
                     bar.set_postfix(loss=f"{parts['total']:.4f}")
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2),
-                           **{k: v / acc["_n"] for k, v in acc.items() if k != "_n"}}
+                    keys = sorted(k for k in acc if k != "_n")
+                    means = dp.mean([acc[k] / acc["_n"] for k in keys])  # the same keys on every rank
+                    rec = {"step": self.step, "seconds": round(time.perf_counter() - t0, 2), **dict(zip(keys, means))}
                     acc = {}
                     self.log.append(rec)
-                    with open(self.out / "log.jsonl", "a") as f:
-                        f.write(json.dumps(rec) + "\n")
+                    if dp.is_main:
+                        with open(self.out / "log.jsonl", "a") as f:
+                            f.write(json.dumps(rec) + "\n")
                     if on_log:
                         on_log(rec)
                 if self.step % cfg.checkpoint_every == 0:
