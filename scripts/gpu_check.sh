@@ -31,6 +31,9 @@ cmake --build "$BUILD" -j "$(nproc)" >"$OUT/build.log" 2>&1 ||
 
 status=0
 ctest --test-dir "$BUILD" -L gpu --output-on-failure -j 4 >"$OUT/ctest_gpu.log" 2>&1 || status=1
+# The process groups (when Open MPI is installed): the one-rank run takes the NCCL path on this GPU.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ctest --test-dir "$BUILD" -L distributed \
+  --output-on-failure >"$OUT/ctest_distributed.log" 2>&1 || status=1
 if [ -x "$PY" ]; then
   PYTHONPATH="$BUILD/python" "$PY" -m pytest -q tests/python/test_cuda.py tests/python/test_cuda_model.py \
     >"$OUT/pytest_cuda.log" 2>&1 || status=1

@@ -4,7 +4,9 @@
 #include <cstring>
 
 #include "autodiff/grad_hooks.h"
+#include "autodiff/ops.h"
 #include "autodiff/tape.h"
+#include "kernels/cuda/device.h"
 
 namespace pianograd {
 
@@ -21,9 +23,9 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
   if (bucket_bytes == 0) throw ValueError("GradReducer: bucket_bytes must be positive");
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    if (!p.defined() || !p.is_leaf() || !p.requires_grad() || !is_floating(p.dtype()) || p.is_cuda())
+    if (!p.defined() || !p.is_leaf() || !p.requires_grad() || !is_floating(p.dtype()))
       throw DistributedError("GradReducer: parameter " + std::to_string(i) +
-                             " must be a floating CPU leaf tensor that requires grad");
+                             " must be a floating leaf tensor that requires grad");
     for (size_t j = 0; j < i; ++j)
       if (params_[j].is_same(p)) throw DistributedError("GradReducer: parameter " + std::to_string(i) + " is listed twice");
   }
@@ -33,8 +35,9 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
   size_t bytes = 0;
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
-    const bool fits = !buckets_.empty() && bytes + p.nbytes() <= bucket_bytes &&
-                      params_[buckets_.back().params.front()].dtype() == p.dtype();
+    const Tensor* first = buckets_.empty() ? nullptr : &params_[buckets_.back().params.front()];
+    const bool fits = first && bytes + p.nbytes() <= bucket_bytes && first->dtype() == p.dtype() &&
+                      first->device() == p.device();
     if (!fits) {
       buckets_.emplace_back();
       bytes = 0;
@@ -46,10 +49,12 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
     bytes += p.nbytes();
   }
   for (Bucket& b : buckets_) {
+    const Tensor& p0 = params_[b.params.front()];
     const int64_t n = b.offsets.back() + params_[b.params.back()].numel();
-    b.flat = zeros({n + static_cast<int64_t>(b.params.size())}, params_[b.params.front()].dtype());
+    b.flat = zeros({n}, p0.dtype(), p0.device());
     b.pending = b.params.size();
   }
+  flags_ = zeros({static_cast<int64_t>(params_.size())}, DType::f32);
   stats_.buckets = static_cast<int>(buckets_.size());
   for (size_t i = 0; i < params_.size(); ++i) set_grad_ready_hook(params_[i], [this, i](const Tensor&) { on_ready(i); });
 }
@@ -69,18 +74,20 @@ void GradReducer::on_ready(size_t i) {
   size_t slot = 0;
   while (b.params[slot] != i) ++slot;
   const Tensor g = params_[i].grad();
-  const int64_t n = params_[i].numel();
-  const int64_t flag_at = b.flat.numel() - static_cast<int64_t>(b.params.size()) + static_cast<int64_t>(slot);
-  const size_t es = dtype_size(b.flat.dtype());
-  char* base = static_cast<char*>(b.flat.raw_data());
-  if (g.defined()) {
-    const Tensor gc = g.dtype() == b.flat.dtype() ? g : g.to(b.flat.dtype());
-    std::memcpy(base + b.offsets[slot] * static_cast<int64_t>(es), gc.raw_data(), static_cast<size_t>(n) * es);
+  const size_t bytes = static_cast<size_t>(params_[i].numel()) * dtype_size(b.flat.dtype());
+  char* dst = static_cast<char*>(b.flat.device_ptr()) + b.offsets[slot] * static_cast<int64_t>(dtype_size(b.flat.dtype()));
+  const Tensor gc = !g.defined() || g.dtype() == b.flat.dtype() ? g : g.to(b.flat.dtype());
+  if (b.flat.is_cuda()) {
+    // Queued on the stream the backward pass runs on, before the bucket's collective (ordered after it).
+    void* stream = kernels::cuda::current_stream();
+    if (gc.defined()) kernels::cuda::copy_device_async(dst, gc.device_ptr(), bytes, stream);
+    else kernels::cuda::memset_zero_async(dst, bytes, stream);
+  } else if (gc.defined()) {
+    std::memcpy(dst, gc.raw_data(), bytes);
   } else {
-    std::memset(base + b.offsets[slot] * static_cast<int64_t>(es), 0, static_cast<size_t>(n) * es);
+    std::memset(dst, 0, bytes);
   }
-  if (b.flat.dtype() == DType::f32) b.flat.data<float>()[flag_at] = g.defined() ? 1.0f : 0.0f;
-  else b.flat.data<double>()[flag_at] = g.defined() ? 1.0 : 0.0;
+  flags_.data<float>()[i] = g.defined() ? 1.0f : 0.0f;
   --b.pending;
   launch_ready();
 }
@@ -103,8 +110,10 @@ void GradReducer::finish() {
       params_[i].set_grad(none);
       on_ready(i);
     }
+  // Which parameters had a gradient on some rank: one small reduction per step, on the CPU.
+  group_->all_reduce(flags_, ReduceOp::sum);
   double wait = 0, comm = 0;
-  const double world = static_cast<double>(group_->size());
+  const double scale = 1.0 / static_cast<double>(group_->size());
   for (Bucket& b : buckets_) {
     const auto w0 = std::chrono::steady_clock::now();
     b.work->wait();
@@ -112,22 +121,25 @@ void GradReducer::finish() {
     comm += b.work->seconds();
     b.work.reset();
     const size_t es = dtype_size(b.flat.dtype());
-    const char* base = static_cast<const char*>(b.flat.raw_data());
-    const int64_t flags = b.flat.numel() - static_cast<int64_t>(b.params.size());
+    const char* base = static_cast<const char*>(b.flat.device_ptr());
     for (size_t slot = 0; slot < b.params.size(); ++slot) {
       Tensor& p = params_[b.params[slot]];
-      const bool any = b.flat.dtype() == DType::f32 ? b.flat.data<float>()[flags + slot] > 0.5f
-                                                    : b.flat.data<double>()[flags + slot] > 0.5;
-      if (!any) {
+      if (!(flags_.data<float>()[b.params[slot]] > 0.5f)) {
         p.set_grad(Tensor());
         continue;
       }
-      Tensor g = Tensor::empty(p.shape(), b.flat.dtype());
       const char* src = base + b.offsets[slot] * static_cast<int64_t>(es);
-      if (b.flat.dtype() == DType::f32)
-        scaled_copy(reinterpret_cast<const float*>(src), g.data<float>(), g.numel(), static_cast<float>(1.0 / world));
-      else
-        scaled_copy(reinterpret_cast<const double*>(src), g.data<double>(), g.numel(), 1.0 / world);
+      Tensor g = Tensor::empty(p.shape(), b.flat.dtype(), b.flat.device());
+      if (b.flat.is_cuda()) {
+        NoGrad no_grad;
+        kernels::cuda::copy_device_async(g.device_ptr(), src, static_cast<size_t>(g.numel()) * es,
+                                         kernels::cuda::current_stream());
+        g = mul(g, scale);
+      } else if (b.flat.dtype() == DType::f32) {
+        scaled_copy(reinterpret_cast<const float*>(src), g.data<float>(), g.numel(), static_cast<float>(scale));
+      } else {
+        scaled_copy(reinterpret_cast<const double*>(src), g.data<double>(), g.numel(), scale);
+      }
       p.set_grad(g.dtype() == p.dtype() ? g : g.to(p.dtype()));
     }
     b.pending = b.params.size();

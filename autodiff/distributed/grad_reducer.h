@@ -7,7 +7,8 @@
 // grad-ready hook (tape.h) copies each parameter's gradient into its bucket as soon as the backward
 // pass has finished it; a full bucket is handed to the process group's communication thread at once,
 // so the reduction overlaps the rest of the backward pass. Buckets always start in the same order on
-// every rank (a full bucket waits for the ones before it), as collectives must.
+// every rank (a full bucket waits for the ones before it), as collectives must. CUDA parameters are
+// bucketed per device and reduced over NCCL (device_comm.h), their copies queued on the current stream.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -44,7 +45,7 @@ class GradReducer {
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offsets;
-    Tensor flat;                 // the gradients, then one "had a gradient" flag per parameter
+    Tensor flat;                 // the gradients, on the parameters' device
     size_t pending = 0;
     std::shared_ptr<Work> work;
   };
@@ -55,6 +56,7 @@ class GradReducer {
   std::vector<Tensor> params_;
   std::vector<size_t> bucket_of_;
   std::vector<char> seen_;
+  Tensor flags_;  // per parameter: had a gradient this step (CPU, summed over ranks in finish())
   std::vector<Bucket> buckets_;
   size_t next_launch_ = 0;
   ReducerStats stats_;

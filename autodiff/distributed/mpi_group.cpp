@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "autodiff/distributed/device_comm.h"
 #include "autodiff/distributed/process_group.h"
 #include "autodiff/tape.h"
 
@@ -123,6 +124,7 @@ class MpiGroup final : public ProcessGroup {
 
   std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) override {
     check_tensor(t, "all_reduce");
+    if (t.is_cuda()) return device_comm(t).all_reduce(t, op);
     if (op == ReduceOp::mean && !is_floating(t.dtype()))
       throw DistributedError(std::string("all_reduce: a mean of ") + dtype_name(t.dtype()) + " values; use sum");
     Tensor keep = t;  // alive until the thread is done with it
@@ -147,6 +149,7 @@ class MpiGroup final : public ProcessGroup {
     if (root < 0 || root >= size_)
       throw DistributedError("broadcast: root " + std::to_string(root) + " is not a rank of a group of " +
                              std::to_string(size_));
+    if (t.is_cuda()) return device_comm(t).broadcast(t, root);
     Tensor keep = t;
     submit(describe("broadcast", t), [keep, root] {
       for_chunks(keep, [&](char* p, int n) {
@@ -158,6 +161,7 @@ class MpiGroup final : public ProcessGroup {
 
   Tensor all_gather(const Tensor& t) override {
     check_tensor(t, "all_gather");
+    if (t.is_cuda()) return device_comm(t).all_gather(t);
     if (t.numel() > std::numeric_limits<int>::max())
       throw DistributedError("all_gather: " + std::to_string(t.numel()) + " values per rank exceed MPI's int count");
     Shape s{size_};
@@ -210,6 +214,13 @@ class MpiGroup final : public ProcessGroup {
     }
   }
 
+  // NCCL for CUDA tensors, made on the first one (its id goes out over this group).
+  detail::DeviceComm& device_comm(const Tensor& t) {
+    std::lock_guard<std::mutex> lock(dev_m_);
+    if (!device_comm_) device_comm_ = detail::make_nccl_comm(*this, t.device().index);
+    return *device_comm_;
+  }
+
   std::shared_ptr<Work> submit(std::string what, std::function<void()> fn) {
     auto w = std::make_shared<MpiWork>(this, std::move(what), std::move(fn));
     {
@@ -254,6 +265,10 @@ class MpiGroup final : public ProcessGroup {
 
   void shutdown() {
     {
+      std::lock_guard<std::mutex> lock(dev_m_);
+      device_comm_.reset();  // before exit tears the CUDA runtime down
+    }
+    {
       std::lock_guard<std::mutex> lock(m_);
       if (stopped_) return;
       stopped_ = stopping_ = true;
@@ -263,6 +278,8 @@ class MpiGroup final : public ProcessGroup {
   }
 
   static inline MpiGroup* instance_ = nullptr;
+  std::mutex dev_m_;
+  std::unique_ptr<detail::DeviceComm> device_comm_;
   std::thread thread_;
   std::mutex m_;
   std::condition_variable cv_;

@@ -18,9 +18,6 @@ ReduceOp parse_reduce_op(const std::string& name) {
 
 void ProcessGroup::check_tensor(const Tensor& t, const char* op) {
   if (!t.defined()) throw DistributedError(std::string(op) + ": the tensor is undefined");
-  if (t.device().type != DeviceType::CPU)
-    throw DistributedError(std::string(op) + ": a " + t.device().str() + " tensor of shape " + shape_str(t.shape()) +
-                           "; this build's process groups reduce CPU tensors (move it with .cpu())");
 }
 
 namespace {

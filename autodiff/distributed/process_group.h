@@ -40,7 +40,8 @@ class ProcessGroup {
   virtual std::string backend() const = 0;  // "single" or "mpi"
   double timeout_s() const { return timeout_s_; }
 
-  // In place on a contiguous CPU tensor; every rank passes the same shape and dtype, in the same order.
+  // In place; every rank passes the same shape and dtype, in the same order. CPU tensors go over MPI,
+  // CUDA tensors over NCCL (device_comm.h; one device per rank).
   virtual std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op) = 0;
   void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum) { all_reduce_async(t, op)->wait(); }
   // Overwrites t on every rank with root's values.
@@ -54,7 +55,7 @@ class ProcessGroup {
 
  protected:
   explicit ProcessGroup(double timeout_s) : timeout_s_(timeout_s) {}
-  static void check_tensor(const Tensor& t, const char* op);  // defined, CPU: DistributedError otherwise
+  static void check_tensor(const Tensor& t, const char* op);  // defined: DistributedError otherwise
   double timeout_s_;
 };
 

@@ -47,6 +47,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("threads", str(_core.num_threads())),
         ("CUDA built", "yes" if b["cuda"] else "no"),
         ("CUDA available", "yes" if _core.cuda_available() else "no"),
+        ("MPI / NCCL built", f"{'yes' if _core.mpi_built() else 'no'} / {'yes' if _core.nccl_built() else 'no'}"
+                             f"{' (launched by MPI)' if _core.launched_by_mpi() else ''}"),
         ("registered ops", str(len(_core.registered_ops()))),
         ("python", f"{platform.python_version()} ({sys.executable})"),
         ("numpy", numpy.__version__),

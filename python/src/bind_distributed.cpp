@@ -1,5 +1,6 @@
 // Process groups and the data-parallel gradient reducer (autodiff/distributed/). Every wait releases the
 // GIL: the communication thread never touches Python.
+#include "autodiff/distributed/device_comm.h"
 #include "autodiff/distributed/grad_reducer.h"
 #include "autodiff/distributed/process_group.h"
 #include "bind_common.h"
@@ -40,6 +41,7 @@ not started by an MPI launcher (or the build has no MPI); under `mpirun -np K` e
            "Prints message (with this rank) and ends every process of the job at once.");
 
   m.def("mpi_built", &pg::mpi_built, "Whether this build has the MPI process group.");
+  m.def("nccl_built", &pg::nccl_built, "Whether this build reduces CUDA tensors over NCCL (with MPI and CUDA).");
   m.def("launched_by_mpi", &pg::launched_by_mpi, "Whether an MPI launcher (mpirun, srun) started this process.");
   m.def("init_process_group", &pg::init_process_group, py::arg("backend") = "auto", py::arg("timeout_s") = 0.0,
         py::call_guard<py::gil_scoped_release>(), R"doc(

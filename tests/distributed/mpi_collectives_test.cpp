@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "autodiff/device.h"
+#include "autodiff/distributed/device_comm.h"
 #include "pianograd.h"
 
 namespace pianograd {
@@ -136,6 +138,62 @@ TEST(GradReducer, EqualsTheMeanOfTheRanksGradients) {
     // never fills before finish(), and buckets start in order, so all wait for it there.
     if (r == 0) EXPECT_GE(red.stats().launched_early, 1);
     else EXPECT_EQ(red.stats().launched_early, 0);
+  }
+}
+
+// CUDA tensors over NCCL: run where every rank has a device of its own (ctest also starts this binary
+// with one rank, so a one-GPU machine checks the NCCL path); skipped elsewhere.
+Device rank_device(const ProcessGroup& g) { return Device{DeviceType::CUDA, g.rank()}; }
+
+bool gpus_for_every_rank(const ProcessGroup& g) {
+  return nccl_built() && cuda::is_available() && cuda::device_count() >= g.size();
+}
+
+TEST(MpiGroupCuda, ReducesBroadcastsAndGathersOnTheDevice) {
+  auto g = group();
+  if (!gpus_for_every_rank(*g)) GTEST_SKIP() << "needs NCCL and one CUDA device per rank";
+  const int r = g->rank(), n = g->size();
+  const Device d = rank_device(*g);
+  Tensor s = full({4096}, r + 1.0).to(d);
+  g->all_reduce(s, ReduceOp::sum);
+  EXPECT_EQ(s.cpu().to_vector<float>().back(), static_cast<float>(n * (n + 1) / 2));
+  Tensor m = full({7}, static_cast<double>(r), DType::f64).to(d);
+  g->all_reduce_async(m, ReduceOp::mean)->wait();
+  EXPECT_DOUBLE_EQ(m.cpu().to_vector<double>()[3], (n - 1) / 2.0);
+  Tensor b = full({5}, r * 3.0).to(d);
+  g->broadcast(b, n - 1);
+  EXPECT_EQ(b.cpu().to_vector<float>()[0], static_cast<float>((n - 1) * 3));
+  Tensor a = g->all_gather(full({2}, static_cast<double>(r), DType::i64).to(d));
+  ASSERT_EQ(a.shape(), (Shape{n, 2}));
+  const std::vector<int64_t> av = a.cpu().to_vector<int64_t>();
+  for (int k = 0; k < n; ++k) EXPECT_EQ(av[2 * static_cast<size_t>(k)], k);
+}
+
+TEST(GradReducerCuda, MatchesTheCpuReducer) {
+  auto g = group();
+  if (!gpus_for_every_rank(*g)) GTEST_SKIP() << "needs NCCL and one CUDA device per rank";
+  const Device d = rank_device(*g);
+  Net cpu = make_net();
+  Net dev{cpu.w1.detach().to(d), cpu.b1.detach().to(d), cpu.w2.detach().to(d), cpu.b2.detach().to(d)};
+  for (Tensor* t : {&dev.w1, &dev.b1, &dev.w2, &dev.b2}) t->requires_grad_();
+  GradReducer on_cpu(g, cpu.params(), 512), on_dev(g, dev.params(), 512);
+  auto loss = [&](const Net& net, const Tensor& in) {
+    Tensor y = matmul(tanh(add(matmul(in, net.w1), net.b1)), net.w2);
+    if (g->rank() == 0) y = add(y, net.b2);
+    return mean(mul(y, y));
+  };
+  manual_seed(100 + static_cast<uint64_t>(g->rank()));
+  Tensor in = randn({8, 16});
+  loss(cpu, in).backward();
+  on_cpu.finish();
+  loss(dev, in.to(d)).backward();
+  on_dev.finish();
+  const std::vector<Tensor> pc = cpu.params(), pd = dev.params();
+  for (size_t k = 0; k < pc.size(); ++k) {
+    ASSERT_TRUE(pd[k].grad().defined()) << k;
+    EXPECT_TRUE(pd[k].grad().is_cuda()) << k;
+    const std::vector<float> a = pc[k].grad().to_vector<float>(), b = pd[k].grad().cpu().to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(b[i], a[i], 1e-4f * (1 + std::fabs(a[i]))) << k;
   }
 }
 
