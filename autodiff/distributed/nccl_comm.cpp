@@ -1,16 +1,22 @@
 // NCCL collectives on CUDA tensors (device_comm.h). Compiled only with PIANOGRAD_NCCL.
 //
+// libnccl is opened on first use (dlopen), not linked: a process that never reduces a CUDA tensor must
+// not load the system's NCCL, which would then stand in for the newer one PyTorch ships and break
+// `import torch` after `import pianograd` (an undefined ncclCommResume).
+//
 // Ordering: a collective waits (cudaStreamWaitEvent) for the work already queued on the caller's
 // current stream, the one that produced the tensor, and runs on the communicator's own stream, so a
 // gradient bucket is reduced while the backward pass keeps queueing kernels. Work::wait() polls the
 // collective's completion event against the group's deadline (a peer that never joins must end the job,
 // not hang it) and then orders the caller's stream after it.
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <nccl.h>
 
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 #include "autodiff/distributed/device_comm.h"
 #include "kernels/cuda/device.h"
@@ -22,12 +28,47 @@ bool nccl_built() { return true; }
 namespace detail {
 namespace {
 
+// The NCCL entry points this file calls, resolved from the library once.
+struct Nccl {
+  decltype(&::ncclGetUniqueId) get_unique_id = nullptr;
+  decltype(&::ncclCommInitRank) comm_init_rank = nullptr;
+  decltype(&::ncclCommDestroy) comm_destroy = nullptr;
+  decltype(&::ncclAllReduce) all_reduce = nullptr;
+  decltype(&::ncclBroadcast) broadcast = nullptr;
+  decltype(&::ncclAllGather) all_gather = nullptr;
+  decltype(&::ncclGetErrorString) error_string = nullptr;
+};
+
+const Nccl& nccl() {
+  static const Nccl api = [] {
+    // The library already in the process (e.g. PyTorch's) first, then the one CMake found.
+    void* h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen(PIANOGRAD_NCCL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+      throw DistributedError(std::string("NCCL: cannot open libnccl.so.2 or " PIANOGRAD_NCCL_LIBRARY ": ") + dlerror());
+    Nccl a;
+    auto get = [h](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn) throw DistributedError(std::string("NCCL: the library has no ") + name);
+    };
+    get(a.get_unique_id, "ncclGetUniqueId");
+    get(a.comm_init_rank, "ncclCommInitRank");
+    get(a.comm_destroy, "ncclCommDestroy");
+    get(a.all_reduce, "ncclAllReduce");
+    get(a.broadcast, "ncclBroadcast");
+    get(a.all_gather, "ncclAllGather");
+    get(a.error_string, "ncclGetErrorString");
+    return a;
+  }();
+  return api;
+}
+
 void check_cuda(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw DistributedError(std::string(what) + ": CUDA error: " + cudaGetErrorString(e));
 }
 
 void check_nccl(ncclResult_t r, const char* what) {
-  if (r != ncclSuccess) throw DistributedError(std::string(what) + ": NCCL error: " + ncclGetErrorString(r));
+  if (r != ncclSuccess) throw DistributedError(std::string(what) + ": NCCL error: " + nccl().error_string(r));
 }
 
 ncclDataType_t nccl_type(DType d) {
@@ -120,19 +161,19 @@ class NcclComm final : public DeviceComm {
     // The unique id is 128 opaque bytes: rank 0 makes it, the host group carries it to the others.
     ncclUniqueId id;
     std::memset(&id, 0, sizeof(id));
-    if (host.rank() == 0) check_nccl(ncclGetUniqueId(&id), "NCCL communicator");
+    if (host.rank() == 0) check_nccl(nccl().get_unique_id(&id), "NCCL communicator");
     static_assert(sizeof(ncclUniqueId) % sizeof(int64_t) == 0, "ncclUniqueId is a whole number of int64s");
     Tensor buf = Tensor::empty({static_cast<int64_t>(sizeof(id) / sizeof(int64_t))}, DType::i64);
     std::memcpy(buf.raw_data(), &id, sizeof(id));
     host.broadcast(buf, 0);
     std::memcpy(&id, buf.raw_data(), sizeof(id));
     DeviceGuard g(device_);
-    check_nccl(ncclCommInitRank(&comm_, host.size(), id, host.rank()), "NCCL communicator");
+    check_nccl(nccl().comm_init_rank(&comm_, host.size(), id, host.rank()), "NCCL communicator");
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "NCCL communicator");
   }
   ~NcclComm() override {
     if (stream_) cudaStreamSynchronize(stream_);
-    if (comm_) ncclCommDestroy(comm_);
+    if (comm_) nccl().comm_destroy(comm_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -141,7 +182,7 @@ class NcclComm final : public DeviceComm {
     DeviceGuard g(device_);
     after_caller();
     void* p = t.device_ptr();
-    check_nccl(ncclAllReduce(p, p, static_cast<size_t>(t.numel()), nccl_type(t.dtype()), nccl_op(op), comm_, stream_),
+    check_nccl(nccl().all_reduce(p, p, static_cast<size_t>(t.numel()), nccl_type(t.dtype()), nccl_op(op), comm_, stream_),
                "all_reduce");
     return std::make_shared<NcclWork>(host_, device_, stream_, describe("all_reduce", t), t);
   }
@@ -151,7 +192,7 @@ class NcclComm final : public DeviceComm {
     DeviceGuard g(device_);
     after_caller();
     void* p = t.device_ptr();
-    check_nccl(ncclBroadcast(p, p, static_cast<size_t>(t.numel()), nccl_type(t.dtype()), root, comm_, stream_),
+    check_nccl(nccl().broadcast(p, p, static_cast<size_t>(t.numel()), nccl_type(t.dtype()), root, comm_, stream_),
                "broadcast");
     NcclWork(host_, device_, stream_, describe("broadcast", t), t).wait();
     t.note_inplace_write();
@@ -164,7 +205,7 @@ class NcclComm final : public DeviceComm {
     Tensor out = Tensor::empty(s, t.dtype(), t.device());
     DeviceGuard g(device_);
     after_caller();
-    check_nccl(ncclAllGather(t.device_ptr(), out.device_ptr(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
+    check_nccl(nccl().all_gather(t.device_ptr(), out.device_ptr(), static_cast<size_t>(t.numel()), nccl_type(t.dtype()),
                              comm_, stream_),
                "all_gather");
     NcclWork(host_, device_, stream_, describe("all_gather", t), t).wait();

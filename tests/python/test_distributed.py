@@ -149,3 +149,12 @@ def test_a_lost_rank_ends_the_job_with_an_error(mode, says):
     assert rc != 0
     assert says in out, out
     assert seconds < 60
+
+
+def test_importing_pianograd_loads_no_nccl():
+    """NCCL is opened on first use only: a linked system libnccl would stand in for PyTorch's newer one
+    and break `import torch` after `import pianograd` (it did: undefined symbol ncclCommResume)."""
+    code = "import pianograd, pianograd._core as c; print(c.nccl_built(), 'libnccl' in open('/proc/self/maps').read())"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[1] == "False", p.stdout
