@@ -2,10 +2,12 @@
 // GEMM), hand-computed cases, the im2col/col2im kernels against their references, and the errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/pool.h"
 #include "pianograd.h"
 
 namespace pianograd {
@@ -145,6 +147,46 @@ TEST(PoolValues, MaxPoolGradientGoesToTheArgmax) {
   Tensor x = tensor({1, 5, 2, 4, 3, 0}, DType::f64).reshape({1, 1, 6}).requires_grad_();
   sum(max_pool1d(x, 3, 2, 1)).backward();  // argmaxes: 5, 5, 4
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 2, 0, 1, 0, 0}));
+}
+
+// The unpadded fast path and the general (clipping) loop against a plain reference: the first maximum's
+// index on ties, and the first NaN of a window winning over everything after it.
+TEST(PoolValues, MaxPoolKernelMatchesReferenceWithTiesAndNaNs) {
+  using kernels::cpu::PoolGeom;
+  for (const PoolGeom& base : {PoolGeom{3, 6, 9, 2, 2, 0, 0, 2, 2, 0, 0}, PoolGeom{2, 7, 8, 3, 2, 0, 0, 2, 1, 0, 0},
+                               PoolGeom{2, 5, 6, 3, 3, 0, 0, 2, 2, 1, 1}}) {
+    PoolGeom g = base;
+    g.OH = (g.H + 2 * g.ph - g.KH) / g.sh + 1;
+    g.OW = (g.W + 2 * g.pw - g.KW) / g.sw + 1;
+    std::vector<float> x(static_cast<size_t>(g.planes * g.H * g.W));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 5);  // many ties
+    x[3] = x[40] = std::numeric_limits<float>::quiet_NaN();
+    const size_t n = static_cast<size_t>(g.planes * g.OH * g.OW);
+    std::vector<float> y(n);
+    std::vector<int64_t> at(n);
+    kernels::cpu::max_pool_forward(x.data(), g, y.data(), at.data());
+    for (long p = 0; p < g.planes; ++p)
+      for (long oh = 0; oh < g.OH; ++oh)
+        for (long ow = 0; ow < g.OW; ++ow) {
+          float best = 0;
+          int64_t want = -1;
+          for (long kh = 0; kh < g.KH; ++kh)
+            for (long kw = 0; kw < g.KW; ++kw) {
+              const long ih = oh * g.sh - g.ph + kh, iw = ow * g.sw - g.pw + kw;
+              if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
+              const float v = x[static_cast<size_t>((p * g.H + ih) * g.W + iw)];
+              if (want >= 0 && std::isnan(best)) continue;
+              if (want < 0 || std::isnan(v) || v > best) {
+                best = v;
+                want = ih * g.W + iw;
+              }
+            }
+          const size_t o = static_cast<size_t>((p * g.OH + oh) * g.OW + ow);
+          EXPECT_EQ(at[o], want) << p << " " << oh << " " << ow;
+          if (std::isnan(best)) EXPECT_TRUE(std::isnan(y[o]));
+          else EXPECT_EQ(y[o], best);
+        }
+  }
 }
 
 TEST(Im2col, MatchesReferenceAndIsAdjoint) {
