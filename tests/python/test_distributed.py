@@ -131,11 +131,15 @@ def test_transcription_on_two_ranks_keeps_the_ranks_in_step_and_resumes_alone(tm
 @needs_mpi
 def test_omr_on_two_ranks_keeps_the_ranks_in_step(tmp_path):
     cfg = json.loads((ROOT / "configs" / "omr" / "tiny.json").read_text())
-    cfg.update(steps=2, eval_every=100, checkpoint_every=1)
+    # One labelled work; self-training from step 1: each rank reads half the unlabelled strips, and the
+    # pooled pseudo-labels must be the same on both ranks.
+    cfg.update(steps=2, eval_every=100, checkpoint_every=1, n_labelled=1, self_train_from=1, self_train_every=1,
+               self_train_max_nll=100.0)
     rc, out, _ = mpirun([WORKER, "omr", json.dumps(cfg), tmp_path / "run"], timeout=600)
     assert rc == 0, out
     r = result(out)
     assert r["steps"] == 2 and r["spread"] == 0.0
+    assert r["expected"] and r["pseudo"][0] == r["pseudo"][1] == r["expected"]
     assert (tmp_path / "run" / "model.safetensors").is_file()
 
 

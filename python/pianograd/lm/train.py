@@ -206,6 +206,11 @@ class LMTrainer:
             bar = progress_bar(total=cfg.steps, initial=self.step, desc=f"train lm ({cfg.arch})", unit="step")
         params = list(self.model.parameters())
         self.dp.attach(params)
+        # Dropout masks come from (config seed, call count): rank r counts from r x 2^40 so that the ranks
+        # drop different units of their different crops (rank 0, and checkpoints, keep the plain count).
+        rank_offset = self.dp.rank << 40 if hasattr(self.model, "dropout_calls") else 0
+        if rank_offset:
+            self.model.dropout_calls = int(self.model.dropout_calls) + rank_offset
         acc, n_acc = 0.0, 0
         dp = self.dp
         try:

@@ -152,9 +152,12 @@ class Trainer:
         """Re-reads every unlabelled strip; the confident, well-formed readings become its labels."""
         from .self_train import pseudo_labels
 
-        got = pseudo_labels(self.net, [self.train_set.strips[i] for i in self.unlabelled],
-                            self.cfg.self_train_max_nll)
-        self.pseudo = {i: ids for i, ids in zip(self.unlabelled, got) if ids is not None}
+        # Each rank reads its share of the unlabelled strips (the ranks hold the same weights); the
+        # readings are then pooled, so every rank trains on the same pseudo-labels.
+        mine = self.unlabelled[self.dp.rank::self.dp.size]
+        got = pseudo_labels(self.net, [self.train_set.strips[i] for i in mine], self.cfg.self_train_max_nll)
+        pooled = self.dp.gather_json([[i, ids] for i, ids in zip(mine, got) if ids is not None])
+        self.pseudo = {int(i): ids for part in pooled for i, ids in sorted(part)}
         self._refresh_usable()
         right = sum(self.pseudo[i] == self.train_set.ids[i] for i in self.pseudo)
         return {"pseudo": len(self.pseudo), "pseudo_exact": right / max(len(self.pseudo), 1)}
