@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <cstring>
 #include <string>
 
@@ -27,34 +28,36 @@ std::mutex g_hooks_mutex;
 std::unordered_map<const TensorImpl*, ReadyHook> g_hooks;
 std::atomic<int64_t> g_ready_hooks{0};
 
-std::shared_ptr<std::function<void(const Tensor&)>> hook_of(const TensorImpl* ii) {
-  std::lock_guard<std::mutex> lock(g_hooks_mutex);
-  auto it = g_hooks.find(ii);
-  if (it == g_hooks.end()) return nullptr;
-  if (it->second.leaf.lock().get() != ii) {  // the hooked leaf died; this is another tensor
-    g_hooks.erase(it);
-    g_ready_hooks.fetch_sub(1);
-    return nullptr;
-  }
-  return it->second.fn;
-}
+using HookFn = std::shared_ptr<std::function<void(const Tensor&)>>;
 
-// The hooked leaves of this pass, each with the position in `order` of the last node (in the reverse
-// walk: the smallest index) that consumes it; ascending, so the walk fires them from the back.
-std::vector<std::pair<size_t, const Tensor*>> ready_points(const std::vector<Node*>& order) {
-  std::vector<std::pair<size_t, const Tensor*>> pts;
-  std::vector<const TensorImpl*> seen;
+// A hooked leaf of this pass: the position in `order` of the last node (in the reverse walk: the
+// smallest index) that consumes it, the leaf, and its hook.
+struct ReadyPoint {
+  size_t pos;
+  const Tensor* leaf;
+  HookFn fn;
+};
+
+// The hooked leaves of this pass in ascending position, so the walk fires them from the back. One
+// lookup per distinct leaf, under one lock; hooks run later, outside it.
+std::vector<ReadyPoint> ready_points(const std::vector<Node*>& order) {
+  std::vector<ReadyPoint> pts;
+  std::unordered_set<const TensorImpl*> seen;
+  std::lock_guard<std::mutex> lock(g_hooks_mutex);
   for (size_t i = 0; i < order.size(); ++i)
     for (const Tensor& in : order[i]->inputs) {
       const TensorImpl* ii = in.defined() ? in.impl() : nullptr;
-      if (!ii || ii->grad_fn || !ii->requires_grad || !hook_of(ii)) continue;
-      bool dup = false;
-      for (const TensorImpl* s : seen) dup = dup || s == ii;
-      if (dup) continue;
-      seen.push_back(ii);
-      pts.emplace_back(i, &in);
+      if (!ii || ii->grad_fn || !ii->requires_grad || !seen.insert(ii).second) continue;
+      auto it = g_hooks.find(ii);
+      if (it == g_hooks.end()) continue;
+      if (it->second.leaf.lock().get() != ii) {  // the hooked leaf died; this is another tensor
+        g_hooks.erase(it);
+        g_ready_hooks.fetch_sub(1);
+        continue;
+      }
+      pts.push_back({i, &in, it->second.fn});
     }
-  return pts;  // ascending index: fired from the end
+  return pts;
 }
 
 // Out-of-place so that a gradient aliased by two inputs (add's VJP returns gy twice) is never mutated.
@@ -234,14 +237,14 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
                          "would be computed from the new values; clone() it before changing it");
   root->pending_grad = seed;
   root->pending_owned = false;
-  std::vector<std::pair<size_t, const Tensor*>> ready;
+  std::vector<ReadyPoint> ready;
   if (g_ready_hooks.load(std::memory_order_relaxed) > 0) ready = ready_points(order);
   // Fires the hooks of every leaf whose last consumer comes after position `pos` in the reverse walk.
   auto fire_after = [&](size_t pos) {
-    while (!ready.empty() && ready.back().first >= pos) {
-      const Tensor leaf = *ready.back().second;
+    while (!ready.empty() && ready.back().pos >= pos) {
+      const ReadyPoint pt = std::move(ready.back());
       ready.pop_back();
-      if (auto hook = hook_of(leaf.impl())) (*hook)(leaf);
+      (*pt.fn)(*pt.leaf);
     }
   };
   for (size_t pos = order.size(); pos-- > 0;) {

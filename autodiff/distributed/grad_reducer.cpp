@@ -30,6 +30,7 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
       if (params_[j].is_same(p)) throw DistributedError("GradReducer: parameter " + std::to_string(i) + " is listed twice");
   }
   bucket_of_.assign(params_.size(), 0);
+  offset_of_.assign(params_.size(), 0);
   seen_.assign(params_.size(), 0);
   // Reverse order: the backward pass finishes the last layers first.
   size_t bytes = 0;
@@ -43,15 +44,15 @@ GradReducer::GradReducer(std::shared_ptr<ProcessGroup> group, std::vector<Tensor
       bytes = 0;
     }
     Bucket& b = buckets_.back();
-    b.offsets.push_back(b.params.empty() ? 0 : b.offsets.back() + params_[b.params.back()].numel());
+    offset_of_[k] = b.numel;
+    b.numel += p.numel();
     b.params.push_back(k);
     bucket_of_[k] = buckets_.size() - 1;
     bytes += p.nbytes();
   }
   for (Bucket& b : buckets_) {
     const Tensor& p0 = params_[b.params.front()];
-    const int64_t n = b.offsets.back() + params_[b.params.back()].numel();
-    b.flat = zeros({n}, p0.dtype(), p0.device());
+    b.flat = zeros({b.numel}, p0.dtype(), p0.device());
     b.pending = b.params.size();
   }
   flags_ = zeros({static_cast<int64_t>(params_.size())}, DType::f32);
@@ -71,11 +72,9 @@ void GradReducer::on_ready(size_t i) {
                            " got a second gradient before finish(); call finish() once after each backward pass");
   seen_[i] = 1;
   Bucket& b = buckets_[bucket_of_[i]];
-  size_t slot = 0;
-  while (b.params[slot] != i) ++slot;
   const Tensor g = params_[i].grad();
   const size_t bytes = static_cast<size_t>(params_[i].numel()) * dtype_size(b.flat.dtype());
-  char* dst = static_cast<char*>(b.flat.device_ptr()) + b.offsets[slot] * static_cast<int64_t>(dtype_size(b.flat.dtype()));
+  char* dst = static_cast<char*>(b.flat.device_ptr()) + offset_of_[i] * static_cast<int64_t>(dtype_size(b.flat.dtype()));
   const Tensor gc = !g.defined() || g.dtype() == b.flat.dtype() ? g : g.to(b.flat.dtype());
   if (b.flat.is_cuda()) {
     // Queued on the stream the backward pass runs on, before the bucket's collective (ordered after it).
@@ -105,9 +104,7 @@ void GradReducer::finish() {
   // Parameters this pass did not reach contribute zeros (and a zero flag).
   for (size_t i = 0; i < params_.size(); ++i)
     if (!seen_[i]) {
-      NoGrad no_grad;
-      const Tensor none;
-      params_[i].set_grad(none);
+      params_[i].set_grad(Tensor());  // a stale gradient of an earlier step must not be sent
       on_ready(i);
     }
   // Which parameters had a gradient on some rank: one small reduction per step, on the CPU.
@@ -122,13 +119,13 @@ void GradReducer::finish() {
     b.work.reset();
     const size_t es = dtype_size(b.flat.dtype());
     const char* base = static_cast<const char*>(b.flat.device_ptr());
-    for (size_t slot = 0; slot < b.params.size(); ++slot) {
-      Tensor& p = params_[b.params[slot]];
-      if (!(flags_.data<float>()[b.params[slot]] > 0.5f)) {
+    for (size_t k : b.params) {
+      Tensor& p = params_[k];
+      if (!(flags_.data<float>()[k] > 0.5f)) {
         p.set_grad(Tensor());
         continue;
       }
-      const char* src = base + b.offsets[slot] * static_cast<int64_t>(es);
+      const char* src = base + offset_of_[k] * static_cast<int64_t>(es);
       Tensor g = Tensor::empty(p.shape(), b.flat.dtype(), b.flat.device());
       if (b.flat.is_cuda()) {
         NoGrad no_grad;

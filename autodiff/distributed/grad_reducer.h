@@ -44,7 +44,7 @@ class GradReducer {
  private:
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
-    std::vector<int64_t> offsets;
+    int64_t numel = 0;
     Tensor flat;                 // the gradients, on the parameters' device
     size_t pending = 0;
     std::shared_ptr<Work> work;
@@ -54,7 +54,8 @@ class GradReducer {
 
   std::shared_ptr<ProcessGroup> group_;
   std::vector<Tensor> params_;
-  std::vector<size_t> bucket_of_;
+  std::vector<size_t> bucket_of_;   // per parameter: its bucket
+  std::vector<int64_t> offset_of_;  // per parameter: its first element in the bucket
   std::vector<char> seen_;
   Tensor flags_;  // per parameter: had a gradient this step (CPU, summed over ranks in finish())
   std::vector<Bucket> buckets_;

@@ -220,7 +220,8 @@ class LMTrainer:
                 if stop_at is not None and self.step >= stop_at:
                     return {"steps": self.step, "interrupted": True}
                 # The global batch is K x cfg.batch crops; this rank builds and trains on its share.
-                x = pg.from_numpy(self.crops.batch(cfg.batch * dp.size, dp.share(cfg.batch * dp.size)))
+                crops = self.crops.batch(cfg.batch * dp.size, dp.share(cfg.batch * dp.size))
+                x = pg.from_numpy(crops)
                 self.sched.apply(self.opt)
                 self.opt.zero_grad()
                 loss = self.model.loss(x)
@@ -228,7 +229,7 @@ class LMTrainer:
                     # The loss is a mean over this rank's real (non-PAD) targets; weighting it by this rank's
                     # share of the global batch's targets makes the mean over ranks that sync() takes the
                     # gradient of the global batch's mean, exactly as one process would compute it.
-                    mine = float(np.count_nonzero(x.numpy()[:, 1:]))
+                    mine = float(np.count_nonzero(crops[:, 1:] != self.tok.PAD))
                     (everyone,) = dp.sum([mine])
                     (loss * (mine * dp.size / max(everyone, 1.0))).backward()
                 else:
