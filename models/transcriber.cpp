@@ -53,6 +53,13 @@ void TranscriberConfig::validate() const {
   require(pedal_kernel >= 1 && pedal_kernel % 2 == 1, "pedal_kernel must be odd, got " + std::to_string(pedal_kernel));
   require(pedal_channels == 0 || !pedal_dilations.empty(), "pedal_dilations must not be empty with a pedal head");
   for (int64_t d : pedal_dilations) require(d >= 1, "pedal_dilations must be >= 1, got " + std::to_string(d));
+  require(velocity_channels >= 0, "velocity_channels must be >= 0, got " + std::to_string(velocity_channels));
+  require(velocity_readout >= 1, "velocity_readout must be >= 1, got " + std::to_string(velocity_readout));
+  require(velocity_kernel >= 1 && velocity_kernel % 2 == 1,
+          "velocity_kernel must be odd, got " + std::to_string(velocity_kernel));
+  require(velocity_channels == 0 || !velocity_dilations.empty(),
+          "velocity_dilations must not be empty with a velocity branch");
+  for (int64_t d : velocity_dilations) require(d >= 1, "velocity_dilations must be >= 1, got " + std::to_string(d));
   require(std::isfinite(log_floor) && log_floor > 0, "log_floor must be positive");
   require(std::isfinite(chunk_seconds) && std::isfinite(context_seconds) && context_seconds >= 0 &&
               chunk_seconds > 2 * context_seconds,
@@ -75,6 +82,11 @@ std::string TranscriberConfig::to_json() const {
             {"pedal_channels", pedal_channels},
             {"pedal_kernel", pedal_kernel},
             {"pedal_dilations", pedal_dilations},
+            {"velocity_channels", velocity_channels},
+            {"velocity_readout", velocity_readout},
+            {"velocity_kernel", velocity_kernel},
+            {"velocity_dilations", velocity_dilations},
+            {"velocity_key_position", velocity_key_position},
             {"log_floor", log_floor},
             {"chunk_seconds", chunk_seconds},
             {"context_seconds", context_seconds},
@@ -109,6 +121,11 @@ TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
       else if (key == "pedal_channels") c.pedal_channels = json_fields::integer(v);
       else if (key == "pedal_kernel") c.pedal_kernel = json_fields::integer(v);
       else if (key == "pedal_dilations") c.pedal_dilations = json_fields::integers(v);
+      else if (key == "velocity_channels") c.velocity_channels = json_fields::integer(v);
+      else if (key == "velocity_readout") c.velocity_readout = json_fields::integer(v);
+      else if (key == "velocity_kernel") c.velocity_kernel = json_fields::integer(v);
+      else if (key == "velocity_dilations") c.velocity_dilations = json_fields::integers(v);
+      else if (key == "velocity_key_position") c.velocity_key_position = v.get<bool>();
       else if (key == "log_floor") c.log_floor = v.get<double>();
       else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
       else if (key == "context_seconds") c.context_seconds = v.get<double>();
@@ -170,6 +187,20 @@ Transcriber::Transcriber(const TranscriberConfig& config) : config_(config) {
     pb[0] = -3.0f;  // onsets and offsets are rare (about one frame in fifty)
     pb[2] = -3.0f;
   }
+  if (config_.velocity_channels > 0) {
+    const int64_t v = config_.velocity_channels, h = static_cast<int64_t>(config_.harmonics.size());
+    velocity_readout_ = conv_param("velocity_readout", config_.velocity_readout, h, 1, kBinsPerSemitone);
+    // levels, trunk, onset probability (and the key's place)
+    int64_t vin = config_.velocity_readout + cin + 1 + (config_.velocity_key_position ? 1 : 0);
+    for (size_t i = 0; i < config_.velocity_dilations.size(); ++i) {
+      velocity_.push_back(conv_param("velocity" + std::to_string(i), v, vin, config_.velocity_kernel, 1));
+      vin = v;
+    }
+    velocity_.push_back(conv_param("velocity_keys", v, v, 1, config_.key_kernel));
+    velocity_head_ = conv_param("velocity_head", 1, 2 * v, 1, 1);
+    nn::init::zeros_(velocity_head_.w);  // grown on a trained model, it first changes nothing
+    nn::init::zeros_(velocity_head_.b);
+  }
   // Start the onset/offset heads near the (rare) positive rate: bias -3 -> p ~ 0.05, so the first
   // steps are not spent unlearning p = 0.5 on every one of the 88 keys (the prior init of focal loss).
   float* hb = heads_.b.data<float>();
@@ -199,6 +230,7 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in, const Tensor&
   const Tensor fb = audio.dtype() == filterbank_.dtype() ? filterbank_ : filterbank_.to(audio.dtype());
   Tensor x = transcriber_features(audio, fb, config_.frontend(), reference);  // [B, H, F, 264]
   const int64_t batch = x.size(0), frames = x.size(2);
+  const Tensor levels = x;  // the velocity branch reads the front end before the ReLU convs
   // The nn::Conv2d layers' parameters through the functional conv, for the fused ReLU.
   for (auto& c : convs_) {
     const nn::Conv2dOptions& o = c->options;
@@ -233,6 +265,31 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in, const Tensor&
   Tensor fh = conv2d_concat(t, gate, frame_hidden_.w, frame_hidden_.b, {1, 1}, {1, 0}, {1, 1}, kRelu);
   Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
   TranscriberOutput out{head(0), frame, head(1), head(2), {}, {}, {}};
+  if (!velocity_.empty()) {
+    const int64_t nh = levels.size(1), nt = static_cast<int64_t>(config_.velocity_dilations.size());
+    Tensor lv = conv2d(reshape(levels, {batch, nh, frames * 88, kBinsPerSemitone}), velocity_readout_.w,
+                       velocity_readout_.b);  // linear: a key's level must not saturate at 0
+    lv = reshape(lv, {batch, config_.velocity_readout, frames, 88});
+    std::vector<Tensor> parts{lv, t.detach(), gate};
+    if (config_.velocity_key_position) {
+      // A piano's loudness at one velocity depends on the register (hammer mass, strings per key, and in a
+      // sampled piano each zone's recording level): the key's place, -1 (A0) .. 1 (C8), on every frame.
+      std::vector<float> place(88);
+      for (int64_t key = 0; key < 88; ++key) place[key] = static_cast<float>(key - 43.5) / 43.5f;
+      const Tensor row = from_vector(place, {1, 1, 1, 88}).to(lv.dtype()).to(lv.device());
+      parts.push_back(row * ones({batch, 1, frames, 1}, lv.dtype(), lv.device()));
+    }
+    Tensor v = concat(parts, 1);
+    for (int64_t i = 0; i < nt; ++i) {
+      const int64_t dil = config_.velocity_dilations[i], pad = dil * (config_.velocity_kernel / 2);
+      v = conv2d(v, velocity_[i].w, velocity_[i].b, {1, 1}, {pad, 0}, {dil, 1}, 1, kRelu);
+    }
+    Tensor vk = conv2d(v, velocity_[nt].w, velocity_[nt].b, {1, 1}, {0, kk}, {1, 1}, 1, kRelu);
+    // A correction to the trunk's velocity logit: the branch starts (zero head) where the trunk is.
+    out.velocity = out.velocity + reshape(conv2d_concat(v, vk, velocity_head_.w, velocity_head_.b, {1, 1}, {0, 0},
+                                                        {1, 1}, ConvActivation::none),
+                                          {batch, frames, 88});
+  }
   if (!pedal_.empty()) {
     // The pedal head is a probe on the note model: it reads the trunk and the note heads' probabilities
     // (onset, offset, frame) DETACHED, so learning the pedal never trades away note accuracy. The note

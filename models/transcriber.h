@@ -15,6 +15,13 @@
 //      pedal onset / frame / offset logits [B, F]. The pedal is heard on the whole keyboard at once
 //      (undamped strings ring on after their keys rise, a lift cuts every ringing note), so it reads
 //      keyboard-wide statistics rather than any one key.
+//   -> optional velocity branch (velocity_channels > 0), refining the trunk's velocity logit: a LINEAR
+//      stride-3 readout of the front end (the key's log levels before any ReLU: how loud, not only
+//      whether), the detached trunk and onset probability, convs over time (the level before and after
+//      the strike: a re-struck key over its own ringing) and along the keys (a neighbour's harmonics
+//      masking this key's), 1x1 to a correction added to the trunk's velocity logit (zero at first).
+//      Detached from the trunk, so it can be grown on a trained model and trained alone without moving
+//      any note output.
 // After the readout everything stays in one [B, C, F, 88] layout: the per-key convs are conv2d with
 // [kt x 1] (time) or [1 x kk] (keys) kernels over explicitly padded inputs, so no permutes are needed
 // (per-key conv1d with batch B*88 would need two transposes of every activation, measured ~15% of a step).
@@ -47,6 +54,11 @@ struct TranscriberConfig {
   int64_t pedal_channels = 0;                   // width of the pedal head; 0: no pedal head
   int64_t pedal_kernel = 9;                     // odd; time taps of each pedal conv
   std::vector<int64_t> pedal_dilations{1, 4};   // one conv layer per entry (receptive field (k-1) * sum)
+  int64_t velocity_channels = 0;                // width of the velocity branch; 0: the trunk's 1x1 head alone
+  int64_t velocity_readout = 16;                // linear level features per key read from the front end
+  int64_t velocity_kernel = 5;                  // odd; time taps of each velocity conv
+  std::vector<int64_t> velocity_dilations{1, 2};  // one conv layer per entry
+  bool velocity_key_position = false;           // the branch also reads the key's place on the keyboard
   double log_floor = 10.0;                      // see FrontendConfig::floor
   double chunk_seconds = 20.0;                  // inference chunks (transcribe / predict_rolls)
   double context_seconds = 1.0;                 // overlap discarded on each side of a chunk
@@ -120,6 +132,9 @@ class Transcriber : public nn::Module {
   Conv frame_out_;               // [1, Fc, 1, 1]
   std::vector<Conv> pedal_;      // [P, Cin, kp, 1]; empty without a pedal head
   Conv pedal_head_;              // [3, P, 1, 1]: pedal onset, frame, offset
+  Conv velocity_readout_;        // [Vr, H, 1, 3] on the front end; undefined without a velocity branch
+  std::vector<Conv> velocity_;   // [V, Cin, kv, 1] over time, then one [V, V, 1, kk] along the keys
+  Conv velocity_head_;           // [1, 2V, 1, 1]
 };
 
 }  // namespace pianograd

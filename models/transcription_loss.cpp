@@ -2,7 +2,9 @@
 #include "models/transcription_loss.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "autodiff/errors.h"
 #include "autodiff/ops.h"
@@ -31,6 +33,24 @@ Tensor conform_pedal(const Tensor& target, const Tensor& logits, const char* nam
   return conform(t, logits, name);
 }
 
+// A target roll [B, F, 88] (or [F, 88]) widened along time: each cell is the max of the cells within
+// `spread` frames of it. Targets are constants, so this is plain host arithmetic.
+Tensor spread_in_time(const Tensor& roll, int64_t spread) {
+  const Shape shape = roll.shape();
+  const int64_t keys = shape.back(), frames = shape[shape.size() - 2], batch = roll.numel() / (frames * keys);
+  const std::vector<float> in = roll.to(kCPU).to(DType::f32).to_vector<float>();
+  std::vector<float> out(in);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t f = 0; f < frames; ++f) {
+      const float* src = in.data() + (b * frames + f) * keys;
+      for (int64_t g = std::max<int64_t>(0, f - spread); g <= std::min(frames - 1, f + spread); ++g) {
+        float* dst = out.data() + (b * frames + g) * keys;
+        for (int64_t k = 0; k < keys; ++k) dst[k] = std::max(dst[k], src[k]);
+      }
+    }
+  return from_vector(out, shape).to(roll.dtype()).to(roll.device());
+}
+
 }  // namespace
 
 TranscriptionLoss transcription_loss(const TranscriberOutput& out, const TranscriptionTargets& targets,
@@ -49,10 +69,27 @@ TranscriptionLoss transcription_loss(const TranscriberOutput& out, const Transcr
   else
     L.offset = scalar(0.0, dt, dev);
   if (targets.velocity.defined()) {
+    if (w.velocity_spread < 0)
+      throw ValueError("transcription_loss: velocity_spread must be >= 0, got " + std::to_string(w.velocity_spread));
     Tensor vt = conform(targets.velocity, out.velocity, "velocity");
-    const double cells = std::max(1.0, sum(onset_t).item());
+    Tensor mask = onset_t;
+    if (w.velocity_spread > 0) {
+      mask = spread_in_time(onset_t, w.velocity_spread);
+      vt = spread_in_time(vt, w.velocity_spread);
+    }
+    if (!(w.velocity_relative >= 0.0 && w.velocity_relative <= 1.0))
+      throw ValueError("transcription_loss: velocity_relative must be in [0, 1], got " +
+                       std::to_string(w.velocity_relative));
+    const double cells = std::max(1.0, sum(mask).item());
     Tensor err = sigmoid(out.velocity) - vt;
-    L.velocity = sum(onset_t * err * err) * (1.0 / cells);
+    L.velocity = sum(mask * err * err) * ((1.0 - w.velocity_relative) / cells);
+    if (w.velocity_relative > 0.0) {
+      // Per example: the mask-weighted mean error over (frames, keys), removed before squaring.
+      const Axes per_example = err.dim() == 3 ? Axes{1, 2} : Axes{0, 1};
+      Tensor count = clamp(sum(mask, per_example, true), 1.0, std::numeric_limits<double>::infinity());
+      Tensor centred = err - sum(mask * err, per_example, true) / count;
+      L.velocity = L.velocity + sum(mask * centred * centred) * (w.velocity_relative / cells);
+    }
   } else {
     L.velocity = scalar(0.0, dt, dev);
   }

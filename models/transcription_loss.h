@@ -20,6 +20,16 @@ struct LossWeights {
   double offset_pos_weight = 2.0;
   double pedal = 1;
   double pedal_pos_weight = 5.0;  // on pedal onsets and offsets, rare as note onsets
+  // The velocity term also covers this many frames on each side of an onset (same target): decoding reads
+  // the velocity at the onset head's peak, which may sit a frame from the labelled one, and a velocity
+  // read from the attack's level is otherwise trained on the labelled frame alone.
+  int64_t velocity_spread = 0;
+  // Share of the velocity term taken on each example's CENTRED errors (its mean error over its onset cells
+  // removed), the rest on the raw errors. Scored as mir_eval does (velocities matched per file by a least-
+  // squares line), a piece's overall level is free; only the velocities' spread around it counts. Cut
+  // from its piece, an excerpt normalised to its own peak does not say how loud the piece was, so the raw
+  // error is dominated by that unknowable offset, which drowns the signal for the within-piece detail.
+  double velocity_relative = 0.0;
 };
 
 struct TranscriptionLoss {
@@ -29,7 +39,9 @@ struct TranscriptionLoss {
 
 // Every defined target must have the output's shape (ShapeError otherwise); onset and frame are
 // required, an undefined offset or velocity target drops that term (its part is then 0). Velocity:
-// sum over onset cells of onset_target * (sigmoid(v) - v_target)^2 / max(1, sum(onset_target)).
+// sum over onset cells of onset_target * (sigmoid(v) - v_target)^2 / max(1, sum(onset_target)), the onset
+// and velocity targets first widened by velocity_spread frames each way (a running max over time); a share
+// velocity_relative of it uses errors centred per example (minus their mean over its onset cells).
 // Pedal: when the output has pedal logits and targets.pedal_frame is defined, BCE on the pedal frame, and
 // on pedal onset and offset (pos weight pedal_pos_weight) where those targets are defined; pedal targets
 // for a model without a pedal head are ignored (0), so one target dict serves both kinds of model.

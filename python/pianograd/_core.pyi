@@ -527,9 +527,18 @@ class TranscriberConfig:
     temporal_kernel: int
     temporal_dilations: List[int]
     frame_channels: int
+    pedal_channels: int
+    pedal_kernel: int
+    pedal_dilations: List[int]
+    velocity_channels: int
+    velocity_readout: int
+    velocity_kernel: int
+    velocity_dilations: List[int]
+    velocity_key_position: bool
     log_floor: float
     chunk_seconds: float
     context_seconds: float
+    piece_loudness: bool
     seed: int
     def __init__(self, **fields: Any) -> None: ...
     def validate(self) -> None: ...
@@ -563,8 +572,14 @@ class LossWeights:
     velocity: float
     onset_pos_weight: float
     offset_pos_weight: float
+    pedal: float
+    pedal_pos_weight: float
+    velocity_spread: int
+    velocity_relative: float
     def __init__(self, *, onset: float = 1.0, frame: float = 1.0, offset: float = 1.0, velocity: float = 1.0,
-                 onset_pos_weight: float = 5.0, offset_pos_weight: float = 2.0) -> None: ...
+                 onset_pos_weight: float = 5.0, offset_pos_weight: float = 2.0, pedal: float = 1.0,
+                 pedal_pos_weight: float = 5.0, velocity_spread: int = 0,
+                 velocity_relative: float = 0.0) -> None: ...
 
 class TranscriptionLoss:
     @property

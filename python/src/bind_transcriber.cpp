@@ -89,6 +89,11 @@ void bind_transcriber(py::module_& m) {
       .def_readwrite("pedal_channels", &C::pedal_channels)
       .def_readwrite("pedal_kernel", &C::pedal_kernel)
       .def_readwrite("pedal_dilations", &C::pedal_dilations)
+      .def_readwrite("velocity_channels", &C::velocity_channels)
+      .def_readwrite("velocity_readout", &C::velocity_readout)
+      .def_readwrite("velocity_kernel", &C::velocity_kernel)
+      .def_readwrite("velocity_dilations", &C::velocity_dilations)
+      .def_readwrite("velocity_key_position", &C::velocity_key_position)
       .def_readwrite("log_floor", &C::log_floor)
       .def_readwrite("chunk_seconds", &C::chunk_seconds)
       .def_readwrite("context_seconds", &C::context_seconds)
@@ -138,12 +143,15 @@ void bind_transcriber(py::module_& m) {
   using W = pg::LossWeights;
   py::class_<W>(m, "LossWeights", "Weights of the transcription loss's terms.")
       .def(py::init([](double onset, double frame, double offset, double velocity, double onset_pos_weight,
-                       double offset_pos_weight, double pedal, double pedal_pos_weight) {
-        return W{onset, frame, offset, velocity, onset_pos_weight, offset_pos_weight, pedal, pedal_pos_weight};
+                       double offset_pos_weight, double pedal, double pedal_pos_weight, int64_t velocity_spread,
+                       double velocity_relative) {
+        return W{onset, frame, offset, velocity, onset_pos_weight, offset_pos_weight, pedal, pedal_pos_weight,
+                 velocity_spread, velocity_relative};
       }), py::kw_only(), py::arg("onset") = 1.0, py::arg("frame") = 1.0, py::arg("offset") = 1.0,
       py::arg("velocity") = 1.0, py::arg("onset_pos_weight") = W{}.onset_pos_weight,
       py::arg("offset_pos_weight") = W{}.offset_pos_weight, py::arg("pedal") = W{}.pedal,
-      py::arg("pedal_pos_weight") = W{}.pedal_pos_weight)
+      py::arg("pedal_pos_weight") = W{}.pedal_pos_weight, py::arg("velocity_spread") = W{}.velocity_spread,
+      py::arg("velocity_relative") = W{}.velocity_relative)
       .def_readwrite("onset", &W::onset)
       .def_readwrite("frame", &W::frame)
       .def_readwrite("offset", &W::offset)
@@ -151,7 +159,9 @@ void bind_transcriber(py::module_& m) {
       .def_readwrite("onset_pos_weight", &W::onset_pos_weight)
       .def_readwrite("offset_pos_weight", &W::offset_pos_weight)
       .def_readwrite("pedal", &W::pedal)
-      .def_readwrite("pedal_pos_weight", &W::pedal_pos_weight);
+      .def_readwrite("pedal_pos_weight", &W::pedal_pos_weight)
+      .def_readwrite("velocity_spread", &W::velocity_spread)
+      .def_readwrite("velocity_relative", &W::velocity_relative);
 
   py::class_<pg::TranscriptionLoss>(m, "TranscriptionLoss", "Scalar loss tensors: total and its parts.")
       .def_readonly("total", &pg::TranscriptionLoss::total)

@@ -14,6 +14,7 @@
 #include "models/transcription_loss.h"
 #include "models/transcription_metrics.h"
 #include "synth/event_renderer.h"
+#include "models/transcriber_test_util.h"
 #include "synth/pedal_roll.h"
 #include "synth/piano_roll.h"
 
@@ -120,18 +121,8 @@ TEST(TranscriberPedal, LearnsThePedallingOfARenderedPhrase) {
     perf.notes.push_back({48 + 3 * i, on, on + 0.08, 60 + 4 * i});
   }
   perf.pedal = {{0.3, 1.0}, {1.1, 0.0}, {1.6, 1.0}, {2.4, 0.0}};
-  RenderOptions ro;
-  ro.sample_rate = kSr;
-  ro.room = false;
-  ro.tail_seconds = 0.3;
-  PianoParams params = PianoParams::concert_grand(kSr);
-  Tensor audio;
-  {
-    NoGrad ng;
-    audio = render(params, perf, ro);
-  }
-  const int64_t n = audio.numel();
-  audio = reshape(audio, {1, n});
+  const Tensor audio = transcriber_test::render_dry_batch(perf, kSr);
+  const int64_t n = audio.size(1);
   Transcriber m(pedal_config(1));
   const int64_t f = m.num_frames(n);
   const PianoRolls r = performance_to_rolls(perf, m.frame_rate(), {true, f});

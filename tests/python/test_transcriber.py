@@ -52,6 +52,21 @@ def test_loss_backward_optimizer_step_changes_output():
     assert set(dir(loss)) >= {"total", "onset", "frame", "offset", "velocity"}
     w = pg.LossWeights(velocity=0.0)
     assert pg.transcription_loss(m(audio), targets, w).velocity.item() >= 0
+    spread = pg.LossWeights(velocity_spread=2)
+    assert spread.velocity_spread == 2 and pg.LossWeights().velocity_spread == 0
+    # Widening the velocity cells around the onset changes the term (the untrained model's velocity
+    # differs from frame to frame), and a negative spread is refused.
+    assert pg.transcription_loss(m(audio), targets, spread).velocity.item() != pytest.approx(
+        pg.transcription_loss(m(audio), targets).velocity.item(), rel=1e-6)
+    with pytest.raises(ValueError):
+        pg.transcription_loss(m(audio), targets, pg.LossWeights(velocity_spread=-1))
+    # One note per example: its centred error is 0, so the relative share contributes nothing.
+    rel = pg.LossWeights(velocity_relative=0.75)
+    assert rel.velocity_relative == 0.75
+    assert pg.transcription_loss(m(audio), targets, rel).velocity.item() == pytest.approx(
+        0.25 * pg.transcription_loss(m(audio), targets).velocity.item(), rel=1e-5)
+    with pytest.raises(ValueError):
+        pg.transcription_loss(m(audio), targets, pg.LossWeights(velocity_relative=2.0))
     bad = dict(targets, frame=np.zeros((1, 3, 88), np.float32))
     with pytest.raises(ValueError):
         pg.transcription_loss(m(audio), bad)

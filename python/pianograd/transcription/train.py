@@ -209,6 +209,12 @@ class Trainer:
         if not chosen:
             raise ValueError(f"train config: trainable {self.cfg.trainable} matches no parameter of the model "
                              f"(names: {sorted(n for n, _ in named)})")
+        # Frozen parameters stop requiring gradients, so backward does not walk the layers that only they
+        # feed (training a head on a frozen trunk: the trunk's backward pass was most of the step).
+        keep = {id(t) for t in chosen}
+        for _, t in named:
+            if id(t) not in keep:
+                t.requires_grad = False
         return chosen
 
     # ---- data -----------------------------------------------------------------------------------
