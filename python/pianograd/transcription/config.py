@@ -30,9 +30,10 @@ class TrainConfig:
     init: str = ""                   # start from this model checkpoint (e.g. after synthetic pre-training)
     model: Dict[str, Any] = field(default_factory=dict)  # TranscriberConfig overrides
     # names of the parameters that train, by prefix ([] = all): ["pedal"] teaches a pedal head grown onto a
-    # trained model without touching its note layers
+    # trained model without touching its note layers (the others stop requiring gradients)
     trainable: List[str] = field(default_factory=list)
-    loss_weights: Dict[str, float] = field(default_factory=dict)  # pg.LossWeights overrides, e.g. {"velocity": 4}
+    # pg.LossWeights overrides, e.g. {"velocity": 4} or {"velocity_spread": 1, "velocity_relative": 0.9}
+    loss_weights: Dict[str, float] = field(default_factory=dict)
     # optimisation
     steps: int = 1000
     time_budget_s: float = 0.0       # stop early after this many seconds of training (0: no limit)
