@@ -21,13 +21,8 @@ TINY_MODEL = {"key_channels": 8, "temporal_channels": 8, "frame_channels": 4}
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    if not HAVE_FLUID:
-        pytest.skip("the FluidSynth program is not installed")
-    out = tmp_path_factory.mktemp("tinyset")
-    cfg = DataConfig(name="tiny", pieces=4, seed=7, n_pairs=1, categories=("chorale",), excerpt_s=3.0, min_notes=4)
-    prepare(cfg, out, jobs=1, progress=False)
-    return out
+def data(tiny_transcription_data):
+    return tiny_transcription_data("tiny")
 
 
 def tiny_cfg(data, out, **kw):

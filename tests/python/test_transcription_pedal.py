@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import pianograd as pg
-from pianograd.data import DataConfig, prepare
 from pianograd.transcription.config import TrainConfig
 from pianograd.transcription.sources import rolls_to_targets, rolls_u8
 from pianograd.transcription.train import make_model, train
@@ -20,14 +19,8 @@ TINY_PEDAL = {"key_channels": 8, "temporal_channels": 8, "frame_channels": 4, "p
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    if not HAVE_FLUID:
-        pytest.skip("the FluidSynth program is not installed")
-    out = tmp_path_factory.mktemp("tinypedal")
-    cfg = DataConfig(name="tinypedal", pieces=4, seed=7, n_pairs=1, categories=("chorale",), excerpt_s=3.0,
-                     min_notes=4)
-    prepare(cfg, out, jobs=1, progress=False)
-    return out
+def data(tiny_transcription_data):
+    return tiny_transcription_data("tinypedal")
 
 
 def tiny_cfg(data, out, **kw):

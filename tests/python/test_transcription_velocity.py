@@ -2,7 +2,6 @@
 grown onto a trained model and trained alone with the spread and relative velocity loss, every other
 weight frozen (and no longer requiring gradients); and every shipped training config parses."""
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,24 +9,16 @@ import numpy as np
 import pytest
 
 import pianograd as pg
-from pianograd.data import DataConfig, prepare
 from pianograd.transcription.config import TrainConfig
 from pianograd.transcription.train import Trainer, make_model, train
 
-HAVE_FLUID = shutil.which("fluidsynth") is not None
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"key_channels": 8, "temporal_channels": 8, "frame_channels": 4}
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    if not HAVE_FLUID:
-        pytest.skip("the FluidSynth program is not installed")
-    out = tmp_path_factory.mktemp("tinyvelocity")
-    cfg = DataConfig(name="tinyvelocity", pieces=4, seed=5, n_pairs=2, categories=("chorale",), excerpt_s=3.0,
-                     min_notes=4)
-    prepare(cfg, out, jobs=1, progress=False)
-    return out
+def data(tiny_transcription_data):
+    return tiny_transcription_data("tinyvelocity", seed=5, n_pairs=2)
 
 
 def test_the_velocity_branch_trains_alone(data, tmp_path):
