@@ -60,6 +60,11 @@ void TranscriberConfig::validate() const {
   require(velocity_channels == 0 || !velocity_dilations.empty(),
           "velocity_dilations must not be empty with a velocity branch");
   for (int64_t d : velocity_dilations) require(d >= 1, "velocity_dilations must be >= 1, got " + std::to_string(d));
+  require(refine_channels >= 0, "refine_channels must be >= 0, got " + std::to_string(refine_channels));
+  require(refine_readout >= 1, "refine_readout must be >= 1, got " + std::to_string(refine_readout));
+  require(refine_kernel >= 1 && refine_kernel % 2 == 1, "refine_kernel must be odd, got " + std::to_string(refine_kernel));
+  require(refine_channels == 0 || !refine_dilations.empty(), "refine_dilations must not be empty with a refinement branch");
+  for (int64_t d : refine_dilations) require(d >= 1, "refine_dilations must be >= 1, got " + std::to_string(d));
   require(std::isfinite(log_floor) && log_floor > 0, "log_floor must be positive");
   require(std::isfinite(chunk_seconds) && std::isfinite(context_seconds) && context_seconds >= 0 &&
               chunk_seconds > 2 * context_seconds,
@@ -87,6 +92,10 @@ std::string TranscriberConfig::to_json() const {
             {"velocity_kernel", velocity_kernel},
             {"velocity_dilations", velocity_dilations},
             {"velocity_key_position", velocity_key_position},
+            {"refine_channels", refine_channels},
+            {"refine_readout", refine_readout},
+            {"refine_kernel", refine_kernel},
+            {"refine_dilations", refine_dilations},
             {"log_floor", log_floor},
             {"chunk_seconds", chunk_seconds},
             {"context_seconds", context_seconds},
@@ -126,6 +135,10 @@ TranscriberConfig TranscriberConfig::from_json(const std::string& text) {
       else if (key == "velocity_kernel") c.velocity_kernel = json_fields::integer(v);
       else if (key == "velocity_dilations") c.velocity_dilations = json_fields::integers(v);
       else if (key == "velocity_key_position") c.velocity_key_position = v.get<bool>();
+      else if (key == "refine_channels") c.refine_channels = json_fields::integer(v);
+      else if (key == "refine_readout") c.refine_readout = json_fields::integer(v);
+      else if (key == "refine_kernel") c.refine_kernel = json_fields::integer(v);
+      else if (key == "refine_dilations") c.refine_dilations = json_fields::integers(v);
       else if (key == "log_floor") c.log_floor = v.get<double>();
       else if (key == "chunk_seconds") c.chunk_seconds = v.get<double>();
       else if (key == "context_seconds") c.context_seconds = v.get<double>();
@@ -187,26 +200,55 @@ Transcriber::Transcriber(const TranscriberConfig& config) : config_(config) {
     pb[0] = -3.0f;  // onsets and offsets are rare (about one frame in fifty)
     pb[2] = -3.0f;
   }
-  if (config_.velocity_channels > 0) {
-    const int64_t v = config_.velocity_channels, h = static_cast<int64_t>(config_.harmonics.size());
-    velocity_readout_ = conv_param("velocity_readout", config_.velocity_readout, h, 1, kBinsPerSemitone);
-    // levels, trunk, onset probability (and the key's place)
-    int64_t vin = config_.velocity_readout + cin + 1 + (config_.velocity_key_position ? 1 : 0);
-    for (size_t i = 0; i < config_.velocity_dilations.size(); ++i) {
-      velocity_.push_back(conv_param("velocity" + std::to_string(i), v, vin, config_.velocity_kernel, 1));
-      vin = v;
-    }
-    velocity_.push_back(conv_param("velocity_keys", v, v, 1, config_.key_kernel));
-    velocity_head_ = conv_param("velocity_head", 1, 2 * v, 1, 1);
-    nn::init::zeros_(velocity_head_.w);  // grown on a trained model, it first changes nothing
-    nn::init::zeros_(velocity_head_.b);
-  }
+  if (config_.velocity_channels > 0)  // levels, trunk, onset probability (and the key's place)
+    velocity_ = make_branch("velocity", config_.velocity_channels, config_.velocity_readout,
+                            cin + 1 + (config_.velocity_key_position ? 1 : 0), config_.velocity_kernel,
+                            config_.velocity_dilations, 1);
+  if (config_.refine_channels > 0)  // levels, trunk, onset / offset / frame probabilities
+    refine_ = make_branch("refine", config_.refine_channels, config_.refine_readout, cin + 3, config_.refine_kernel,
+                          config_.refine_dilations, 3);
   // Start the onset/offset heads near the (rare) positive rate: bias -3 -> p ~ 0.05, so the first
   // steps are not spent unlearning p = 0.5 on every one of the 88 keys (the prior init of focal loss).
   float* hb = heads_.b.data<float>();
   hb[0] = -3.0f;
   hb[1] = -3.0f;
   frame_out_.b.data<float>()[0] = -2.0f;
+}
+
+Transcriber::Branch Transcriber::make_branch(const std::string& name, int64_t channels, int64_t readout,
+                                             int64_t inputs, int64_t kernel, const std::vector<int64_t>& dilations,
+                                             int64_t outputs) {
+  Branch b;
+  b.readout = conv_param(name + "_readout", readout, static_cast<int64_t>(config_.harmonics.size()), 1,
+                         kBinsPerSemitone);
+  int64_t cin = readout + inputs;
+  for (size_t i = 0; i < dilations.size(); ++i) {
+    b.convs.push_back(conv_param(name + std::to_string(i), channels, cin, kernel, 1));
+    cin = channels;
+  }
+  b.convs.push_back(conv_param(name + "_keys", channels, channels, 1, config_.key_kernel));
+  b.head = conv_param(name + "_head", outputs, 2 * channels, 1, 1);
+  nn::init::zeros_(b.head.w);  // grown on a trained model, it first changes nothing
+  nn::init::zeros_(b.head.b);
+  return b;
+}
+
+Tensor Transcriber::run_branch(const Branch& b, const Tensor& levels, std::vector<Tensor> parts, int64_t kernel,
+                               const std::vector<int64_t>& dilations) const {
+  const int64_t batch = levels.size(0), nh = levels.size(1), frames = levels.size(2);
+  Tensor lv = conv2d(reshape(levels, {batch, nh, frames * 88, kBinsPerSemitone}), b.readout.w,
+                     b.readout.b);  // linear: a key's level must not saturate at 0
+  parts.insert(parts.begin(), reshape(lv, {batch, b.readout.w.size(0), frames, 88}));
+  Tensor x = concat(parts, 1);
+  constexpr auto kRelu = ConvActivation::relu;
+  const size_t nt = dilations.size();
+  for (size_t i = 0; i < nt; ++i) {
+    const int64_t pad = dilations[i] * (kernel / 2);
+    x = conv2d(x, b.convs[i].w, b.convs[i].b, {1, 1}, {pad, 0}, {dilations[i], 1}, 1, kRelu);
+  }
+  const int64_t kk = config_.key_kernel / 2;
+  Tensor xk = conv2d(x, b.convs[nt].w, b.convs[nt].b, {1, 1}, {0, kk}, {1, 1}, 1, kRelu);
+  return conv2d_concat(x, xk, b.head.w, b.head.b, {1, 1}, {0, 0}, {1, 1}, ConvActivation::none);
 }
 
 int64_t Transcriber::num_frames(int64_t num_samples) const {
@@ -266,29 +308,29 @@ TranscriberOutput Transcriber::forward_all(const Tensor& audio_in, const Tensor&
   Tensor frame = reshape(conv2d(fh, frame_out_.w, frame_out_.b), {batch, frames, 88});
   TranscriberOutput out{head(0), frame, head(1), head(2), {}, {}, {}};
   if (!velocity_.empty()) {
-    const int64_t nh = levels.size(1), nt = static_cast<int64_t>(config_.velocity_dilations.size());
-    Tensor lv = conv2d(reshape(levels, {batch, nh, frames * 88, kBinsPerSemitone}), velocity_readout_.w,
-                       velocity_readout_.b);  // linear: a key's level must not saturate at 0
-    lv = reshape(lv, {batch, config_.velocity_readout, frames, 88});
-    std::vector<Tensor> parts{lv, t.detach(), gate};
+    std::vector<Tensor> parts{t.detach(), gate};
     if (config_.velocity_key_position) {
       // A piano's loudness at one velocity depends on the register (hammer mass, strings per key, and in a
       // sampled piano each zone's recording level): the key's place, -1 (A0) .. 1 (C8), on every frame.
       std::vector<float> place(88);
       for (int64_t key = 0; key < 88; ++key) place[key] = static_cast<float>(key - 43.5) / 43.5f;
-      const Tensor row = from_vector(place, {1, 1, 1, 88}).to(lv.dtype()).to(lv.device());
-      parts.push_back(row * ones({batch, 1, frames, 1}, lv.dtype(), lv.device()));
+      const Tensor row = from_vector(place, {1, 1, 1, 88}).to(levels.dtype()).to(levels.device());
+      parts.push_back(row * ones({batch, 1, frames, 1}, levels.dtype(), levels.device()));
     }
-    Tensor v = concat(parts, 1);
-    for (int64_t i = 0; i < nt; ++i) {
-      const int64_t dil = config_.velocity_dilations[i], pad = dil * (config_.velocity_kernel / 2);
-      v = conv2d(v, velocity_[i].w, velocity_[i].b, {1, 1}, {pad, 0}, {dil, 1}, 1, kRelu);
-    }
-    Tensor vk = conv2d(v, velocity_[nt].w, velocity_[nt].b, {1, 1}, {0, kk}, {1, 1}, 1, kRelu);
     // A correction to the trunk's velocity logit: the branch starts (zero head) where the trunk is.
-    out.velocity = out.velocity + reshape(conv2d_concat(v, vk, velocity_head_.w, velocity_head_.b, {1, 1}, {0, 0},
-                                                        {1, 1}, ConvActivation::none),
+    out.velocity = out.velocity + reshape(run_branch(velocity_, levels, parts, config_.velocity_kernel,
+                                                     config_.velocity_dilations),
                                           {batch, frames, 88});
+  }
+  if (!refine_.empty()) {
+    // The trunk's own note probabilities go in detached, so the branch corrects them without the trunk
+    // moving to suit it (it is trained alone on a trained model).
+    Tensor probs = sigmoid(concat({slice(heads, 1, 0, 2), reshape(frame, {batch, 1, frames, 88})}, 1)).detach();
+    Tensor r = run_branch(refine_, levels, {t.detach(), probs}, config_.refine_kernel, config_.refine_dilations);
+    auto corr = [&](int64_t i) { return reshape(slice(r, 1, i, i + 1), {batch, frames, 88}); };
+    out.onset = out.onset + corr(0);
+    out.frame = out.frame + corr(1);
+    out.offset = out.offset + corr(2);
   }
   if (!pedal_.empty()) {
     // The pedal head is a probe on the note model: it reads the trunk and the note heads' probabilities

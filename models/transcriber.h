@@ -22,6 +22,11 @@
 //      masking this key's), 1x1 to a correction added to the trunk's velocity logit (zero at first).
 //      Detached from the trunk, so it can be grown on a trained model and trained alone without moving
 //      any note output.
+//   -> optional note refinement branch (refine_channels > 0), the same shape as the velocity branch but
+//      reading the detached onset, offset and frame probabilities and writing corrections to the onset,
+//      frame and offset logits (zero at first): the trunk's 15 k parameters see only 0.1 s on each side of a
+//      frame, while a re-strike under the pedal or a harmonic of a louder note is told apart by the
+//      key's linear level over a longer span (the rise of a new hammer blow over a decaying string).
 // After the readout everything stays in one [B, C, F, 88] layout: the per-key convs are conv2d with
 // [kt x 1] (time) or [1 x kk] (keys) kernels over explicitly padded inputs, so no permutes are needed
 // (per-key conv1d with batch B*88 would need two transposes of every activation, measured ~15% of a step).
@@ -59,6 +64,10 @@ struct TranscriberConfig {
   int64_t velocity_kernel = 5;                  // odd; time taps of each velocity conv
   std::vector<int64_t> velocity_dilations{1, 2};  // one conv layer per entry
   bool velocity_key_position = false;           // the branch also reads the key's place on the keyboard
+  int64_t refine_channels = 0;                  // width of the note refinement branch; 0: the trunk's heads alone
+  int64_t refine_readout = 16;                  // linear level features per key read from the front end
+  int64_t refine_kernel = 5;                    // odd; time taps of each refinement conv
+  std::vector<int64_t> refine_dilations{1, 2, 4};  // one conv layer per entry
   double log_floor = 10.0;                      // see FrontendConfig::floor
   double chunk_seconds = 20.0;                  // inference chunks (transcribe / predict_rolls)
   double context_seconds = 1.0;                 // overlap discarded on each side of a chunk
@@ -132,9 +141,22 @@ class Transcriber : public nn::Module {
   Conv frame_out_;               // [1, Fc, 1, 1]
   std::vector<Conv> pedal_;      // [P, Cin, kp, 1]; empty without a pedal head
   Conv pedal_head_;              // [3, P, 1, 1]: pedal onset, frame, offset
-  Conv velocity_readout_;        // [Vr, H, 1, 3] on the front end; undefined without a velocity branch
-  std::vector<Conv> velocity_;   // [V, Cin, kv, 1] over time, then one [V, V, 1, kk] along the keys
-  Conv velocity_head_;           // [1, 2V, 1, 1]
+  // A branch beside the trunk (velocity, note refinement): a linear readout of the front end's levels,
+  // convs over time, one conv along the keys, and a zero-initialised 1x1 head on [time | keys].
+  struct Branch {
+    Conv readout;             // [R, H, 1, 3] on the front end
+    std::vector<Conv> convs;  // [C, Cin, k, 1] over time, then one [C, C, 1, kk] along the keys
+    Conv head;                // [outputs, 2C, 1, 1]
+    bool empty() const { return convs.empty(); }
+  };
+  Branch make_branch(const std::string& name, int64_t channels, int64_t readout, int64_t inputs, int64_t kernel,
+                     const std::vector<int64_t>& dilations, int64_t outputs);
+  // The branch's head output [B, outputs, F, 88] from the front end's levels [B, H, F, 264] and the other
+  // inputs `parts` (each [B, c, F, 88]).
+  Tensor run_branch(const Branch& b, const Tensor& levels, std::vector<Tensor> parts, int64_t kernel,
+                    const std::vector<int64_t>& dilations) const;
+  Branch velocity_;              // empty without a velocity branch
+  Branch refine_;                // empty without a note refinement branch
 };
 
 }  // namespace pianograd

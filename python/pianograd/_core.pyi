@@ -535,6 +535,10 @@ class TranscriberConfig:
     velocity_kernel: int
     velocity_dilations: List[int]
     velocity_key_position: bool
+    refine_channels: int
+    refine_readout: int
+    refine_kernel: int
+    refine_dilations: List[int]
     log_floor: float
     chunk_seconds: float
     context_seconds: float

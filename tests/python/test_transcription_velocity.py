@@ -1,5 +1,6 @@
-"""The velocity branch of the transcriber (issue 15, item 2) through the trainer on a tiny configuration:
-grown onto a trained model and trained alone with the spread and relative velocity loss, every other
+"""The transcriber's branches through the trainer on a tiny configuration: the velocity branch (issue 15,
+item 2) and the note refinement branch (item 1), each grown onto a trained model and trained alone (the
+velocity with the spread and relative velocity loss, the refinement with the note losses), every other
 weight frozen (and no longer requiring gradients); and every shipped training config parses."""
 import json
 from dataclasses import replace
@@ -21,27 +22,37 @@ def data(tiny_transcription_data):
     return tiny_transcription_data("tinyvelocity", seed=5, n_pairs=2)
 
 
-def test_the_velocity_branch_trains_alone(data, tmp_path):
+BRANCHES = {
+    # velocity: the spread and relative velocity loss alone
+    "velocity": ({"velocity_channels": 4, "velocity_readout": 4},
+                 {"onset": 0.0, "frame": 0.0, "offset": 0.0, "velocity": 1.0, "velocity_spread": 1,
+                  "velocity_relative": 0.9}),
+    # note refinement (issue 15, item 1): the note losses alone
+    "refine": ({"refine_channels": 4, "refine_readout": 4, "refine_dilations": [1, 2]},
+               {"velocity": 0.0, "pedal": 0.0}),
+}
+
+
+@pytest.mark.parametrize("branch", sorted(BRANCHES))
+def test_a_branch_trains_alone(branch, data, tmp_path):
+    model, weights = BRANCHES[branch]
     base = pg.Transcriber(pg.TranscriberConfig(seed=3, **TINY))
     path = tmp_path / "base.safetensors"
     base.save(str(path))
-    weights = {"onset": 0.0, "frame": 0.0, "offset": 0.0, "velocity": 1.0, "velocity_spread": 1,
-               "velocity_relative": 0.9}
-    cfg = TrainConfig(data=str(data), n_pairs=2, init=str(path), model={"velocity_channels": 4, "velocity_readout": 4},
-                      trainable=["velocity"], loss_weights=weights, synthetic=False, steps=4, batch=2,
-                      segment_s=1.0, lr=1e-2, warmup_steps=1, out=str(tmp_path / "run"), checkpoint_every=2,
-                      log_every=1, threads=1)
+    cfg = TrainConfig(data=str(data), n_pairs=2, init=str(path), model=model, trainable=[branch],
+                      loss_weights=weights, synthetic=False, steps=4, batch=2, segment_s=1.0, lr=1e-2,
+                      warmup_steps=1, out=str(tmp_path / "run"), checkpoint_every=2, log_every=1, threads=1)
     t = Trainer(cfg, quiet=True)
     frozen = [n for n, p in t.model.named_parameters() if not p.requires_grad]
-    assert frozen and all(not n.startswith("velocity") for n in frozen)
+    assert frozen and all(not n.startswith(branch) for n in frozen)
     assert sorted(frozen) == sorted(n for n, _ in base.named_parameters())
     s = train(replace(cfg, out=str(tmp_path / "run2")), quiet=True)
     after = pg.Transcriber.load(s["model"]).state_dict()
     for k, v in base.state_dict().items():
         np.testing.assert_array_equal(after[k].numpy(), v.numpy(), err_msg=f"{k} changed but was frozen")
     grown = make_model(cfg).state_dict()  # the fresh branch: its output layer starts at zero
-    assert not grown["velocity_head_weight"].numpy().any()
-    assert after["velocity_head_weight"].numpy().any()
+    assert not grown[f"{branch}_head_weight"].numpy().any()
+    assert after[f"{branch}_head_weight"].numpy().any()
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "transcription").glob("*.json")), ids=lambda p: p.name)
