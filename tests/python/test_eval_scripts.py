@@ -67,3 +67,27 @@ def test_basic_pitch_comparison_hears_the_room_condition(tiny, tmp_path):
         assert sr2 == sr and np.allclose(y, want, atol=1e-6)
     if importlib.util.find_spec("basic_pitch") is None:  # ours alone, said on stderr; else both (slow)
         assert mod.main(["--data", str(root / "data"), "--model", tiny[1], "--condition", "room"]) == 0
+
+
+def test_note_errors_sorts_each_miss_and_each_invention():
+    mod = load_script(ROOT / "scripts" / "note_errors.py")
+    ref = [(0.0, 1.0, 60), (0.5, 0.9, 64), (1.0, 1.5, 67), (2.0, 2.5, 72), (3.0, 3.5, 50), (4.0, 4.5, 40),
+           (4.6, 5.0, 40)]
+    est = [(0.0, 1.0, 60), (1.0, 2.0, 67), (4.0, 5.0, 40),  # matches; the last runs over the re-strike at 4.6
+           (0.6, 0.9, 60),                                  # inside the held 60: a split
+           (2.1, 2.5, 72),                                  # 100 ms late: a miss and an invention
+           (3.0, 3.4, 62),                                  # 12 keys above the 50 it replaces: a harmonic ghost
+           (6.0, 6.5, 80)]
+    got = mod.classify(ref, est)
+    assert got == {"missed: absent": 2,  # 64, and 50 (only its octave came out)
+                   "missed: onset 50-200 ms off": 1, "missed: a re-strike merged into an earlier note": 1,
+                   "invented: onset 50-200 ms off": 1, "invented: a held note split": 1,
+                   "invented: a harmonic ghost": 1, "invented: other": 1}, got
+
+
+def test_note_errors_runs_on_a_split(tiny, capsys):
+    root, model = tiny
+    mod = load_script(ROOT / "scripts" / "note_errors.py")
+    assert mod.main(["--model", model, "--data", str(root / "data"), "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "reference notes" in out and "| error | notes |" in out
