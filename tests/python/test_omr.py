@@ -137,6 +137,8 @@ def test_eval_omr_reports_ser_and_note_f1(tiny_model, tmp_path):
     res = evaluate(str(tiny_model / "model.safetensors"), "test", "held_out", cfg=OmrDataConfig(**d),
                    out=str(tmp_path / "rep"), limit=4, progress=False)
     assert 0 <= res["all"]["ser"] and 0 <= res["all"]["note_f1"] <= 1
+    # Grouped by the kind of work too: the tiny set's works are all chorales.
+    assert res["works:chorale"]["strips"] == res["all"]["strips"] and res["works:chorale"]["ser"] == res["all"]["ser"]
     assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "strip_0.png").exists()
 
 
@@ -197,3 +199,29 @@ def test_shipped_model_reads_unseen_works_in_an_unseen_font():
                      "duration_beats": float(n.duration)} for n in tokens_to_notes(h, strict=False)]
     f1 = pg.omr_note_f1(ref_all, est_all)["f1"]
     assert f1 >= 0.75, (piece, f1)
+
+
+def test_bar_lengths_are_decided_across_the_staves_of_a_system():
+    """A misread duration in one staff moves the rest of its bar only: each bar starts where the staves
+    (or, when two disagree, the metre) say, and a short bar the staves agree on keeps its length."""
+    from fractions import Fraction as Fr
+
+    from pianograd.omr.recognize import anchor_bars
+    from pianograd.omr.tokens import tokens_to_notes
+
+    def read(seq):
+        marks = []
+        return tokens_to_notes(seq.split(), strict=False, bars=marks), marks
+
+    upper = read("time:3/4 C5 1 | D5 3 | E5 1 F5 2 | G5 3")          # a one-beat pickup, then full bars
+    lower = read("time:3/4 C3 1 | D3 1 E3 1/2 | F3 3 | G3 2 A3 1")    # bar 2 misread as 1.5 beats
+    notes, length = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3))
+    assert length == 10
+    assert [(n.pitch, n.onset) for n in notes[1]] == [(48, 0), (50, 1), (52, 2), (53, 4), (55, 7), (57, 9)]
+    assert [(n.pitch, n.onset) for n in notes[0]] == [(72, 0), (74, 1), (76, 4), (77, 5), (79, 7)]
+    # Three staves: the majority's length wins even against the metre.
+    third = read("time:3/4 C4 1 | D4 2 | E4 3 | G4 3")
+    _, length = anchor_bars([lower[0], third[0], third[0]], [lower[1], third[1], third[1]], Fr(3))
+    assert length == 9
+    # Bar counts that differ leave the readings as they are.
+    assert anchor_bars([upper[0], third[0]], [upper[1], read("C4 1 | D4 3")[1]], Fr(3)) is None

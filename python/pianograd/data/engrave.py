@@ -47,8 +47,6 @@ def piece_staves(piece: str) -> Iterator[Staff]:
     """Every staff of a corpus piece that exports to MusicXML and parses back; bars the encoding cannot
     hold (inexpressible durations, microtones, unknown clefs) are marked in `bars` and skipped later."""
     from music21 import converter
-    from music21.exceptions21 import Music21Exception
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     from .score import corpus_file
 
@@ -57,16 +55,30 @@ def piece_staves(piece: str) -> Iterator[Staff]:
         score = converter.parse(str(corpus_file(piece)))
         parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
         for k, part in enumerate(parts):
-            for n in part.recurse().notes:
-                n.lyrics = []  # lyric lines are text, not notes; they would only add height
-            try:
-                xml = GeneralObjectExporter(part).parse().decode("utf-8")
-                back = converter.parseData(xml, format="musicxml")
-                back = back.parts[0] if hasattr(back, "parts") and len(back.parts) else back
-                bars = staff_measures(back)
-            except (TokenError, Music21Exception):  # a staff with no bars; durations the exporter refuses
-                continue
-            yield Staff(piece, k, xml, bars, back)
+            staff = staff_from_part(piece, k, part)
+            if staff is not None:
+                yield staff
+
+
+def staff_from_part(piece: str, index: int, part) -> Optional[Staff]:
+    """One music21 part as an engravable staff: exported to MusicXML and parsed back, so its bars (the
+    ground truth) are read from what Verovio will engrave; None where the export or the encoding fails."""
+    from music21 import converter
+    from music21.exceptions21 import Music21Exception
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in part.recurse().notes:
+            n.lyrics = []  # lyric lines are text, not notes; they would only add height
+        try:
+            xml = GeneralObjectExporter(part).parse().decode("utf-8")
+            back = converter.parseData(xml, format="musicxml")
+            back = back.parts[0] if hasattr(back, "parts") and len(back.parts) else back
+            bars = staff_measures(back)
+        except (TokenError, Music21Exception):  # a staff with no bars; durations the exporter refuses
+            return None
+    return Staff(piece, index, xml, bars, back)
 
 
 def staff_segments(staff: Staff, rng: random.Random, min_bars: int = 2, max_bars: int = 4) -> List[Segment]:
@@ -86,6 +98,51 @@ def staff_segments(staff: Staff, rng: random.Random, min_bars: int = 2, max_bars
             out.append(Segment(staff.piece, staff.index, i, j, toks, notes))
         i = j + 1
     return out
+
+
+@dataclass
+class System:
+    """Several staves engraved together (a braced grand staff, a choir's four): `engraved` holds the
+    whole score's MusicXML for Verovio, `staves` each staff's labels parsed back from that same export."""
+    piece: str
+    engraved: Staff
+    staves: List[Staff]
+
+
+def score_system(piece: str, score) -> Optional[System]:
+    """A music21 score as one engravable system; None where export or encoding fails, or the staves'
+    bars do not line up."""
+    from music21 import converter
+    from music21.exceptions21 import Music21Exception
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in score.recurse().notes:
+            n.lyrics = []
+        try:
+            xml = GeneralObjectExporter(score).parse().decode("utf-8")
+            back = converter.parseData(xml, format="musicxml")
+            staves = [Staff(piece, k, xml, staff_measures(p), p) for k, p in enumerate(back.parts)]
+        except (TokenError, Music21Exception):
+            return None
+    if not staves or any(not s.bars for s in staves) or len({len(s.bars) for s in staves}) != 1:
+        return None
+    return System(piece, Staff(piece, -1, xml, staves[0].bars, None), staves)
+
+
+def piece_system(piece: str) -> Optional[System]:
+    """A corpus piece's whole score as one system (all its staves, its brace or bracket)."""
+    from music21 import converter
+
+    from .score import corpus_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score = converter.parse(str(corpus_file(piece)))
+    if not hasattr(score, "parts") or len(score.parts) < 2:
+        return None
+    return score_system(piece, score)
 
 
 @dataclass

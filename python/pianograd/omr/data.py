@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.cache import atomic_write_with, hash_obj
 from ..progress_report import progress_bar
-from .staff import deskew, find_staves, staff_strip
+from .staff import deskew, find_staves, neighbour_limits, staff_strip
 from .tokens import encode_ids
 
 DATA_VERSION = 2
@@ -38,6 +38,12 @@ class OmrDataConfig:
     split_seed: int = 0           # the transcription data's split seed
     f_valid: float = 0.1
     f_test: float = 0.1
+    piano_staves: int = 0         # synthetic piano staves added to the training split (omr.piano_staves)
+    piano_systems: int = 0        # synthetic grand staves, engraved braced and cut into their two staves
+    corpus_systems: int = 0       # training works (piano first) also engraved as whole systems, cut per staff
+    piano_seed: int = 0           # draws the synthetic staves (piece names carry it)
+    piano_short_rests: float = 1.0        # omr.piano_staves.PianoStyle
+    piano_double_accidentals: float = 0.1
 
 
 @dataclass
@@ -73,14 +79,28 @@ def split_pieces(cfg: OmrDataConfig, split: str) -> List[str]:
     return order[: cfg.max_pieces.get(split, len(order))]
 
 
+_SYNTHETIC_FIELDS = ("piano_staves", "piano_systems", "corpus_systems", "piano_seed", "piano_short_rests",
+                     "piano_double_accidentals")
+_PIANO_STYLE = ("piano_seed", "piano_short_rests", "piano_double_accidentals")
+
+
+def _hashed_cfg(cfg: OmrDataConfig, keep: Sequence[str] = ()) -> dict:
+    # The synthetic sources do not change the corpus strips (nor each other), so each cache is keyed
+    # without the fields that do not feed it.
+    d = asdict(cfg)
+    for k in _SYNTHETIC_FIELDS:
+        if k not in keep:
+            del d[k]
+    return d
+
+
 def build(cfg: OmrDataConfig, split: str, font_set: str = "train", progress: bool = True) -> StripSet:
     """The strips of one split; font_set "train" draws from cfg.fonts, "held_out" uses cfg.held_out_font."""
-    from ..data.engrave import EngraveStyle, Engraver, piece_staves, staff_segments
-    from .degrade import degrade
+    from ..data.engrave import Engraver, piece_staves
 
     fonts = list(cfg.fonts) if font_set == "train" else [cfg.held_out_font]
     pieces = split_pieces(cfg, split)
-    key = hash_obj("omr-strips", DATA_VERSION, asdict(cfg), split, font_set, pieces)
+    key = hash_obj("omr-strips", DATA_VERSION, _hashed_cfg(cfg), split, font_set, pieces)
     path = CACHE / f"{split}_{font_set}_{key[:16]}.npz"
     if path.exists():
         return load(path)
@@ -88,34 +108,173 @@ def build(cfg: OmrDataConfig, split: str, font_set: str = "train", progress: boo
     eng = Engraver()
     missed = 0
     for pi, piece in enumerate(progress_bar(pieces, desc=f"omr {split}/{font_set}", disable=not progress)):
-        rng = random.Random(f"{cfg.seed}-{piece}")
-        nrng = np.random.default_rng(int(hash_obj("omr-noise", cfg.seed, split, font_set, piece)[:8], 16))
-        segs = [(staff, seg) for staff in piece_staves(piece)
-                for seg in staff_segments(staff, rng, cfg.min_bars, cfg.max_bars)]
-        if len(segs) > cfg.max_segments:
-            keep = sorted(rng.sample(range(len(segs)), cfg.max_segments))
-            segs = [segs[i] for i in keep]
-        for staff, seg in segs:
-            for _ in range(cfg.variants):
-                style = EngraveStyle.sample(rng, fonts)
-                grey = eng.render(staff, seg.first, seg.last, style)
-                if cfg.degrade > 0:
-                    grey = degrade(grey, nrng, cfg.degrade)
-                grey = deskew(grey)
-                boxes = find_staves(grey)
-                if len(boxes) != 1:
-                    missed += 1
-                    continue
-                out.strips.append(staff_strip(grey, boxes[0], jitter=nrng))
-                out.ids.append(encode_ids(seg.tokens))
-                out.notes.append([list(n) for n in seg.notes])
-                out.meta.append({"piece": piece, "staff": seg.staff, "bars": [seg.first, seg.last],
-                                 "font": style.font, "space_px": round(boxes[0].space, 2)})
+        missed += _engrave_into(out, eng, cfg, list(piece_staves(piece)), piece, split, font_set, fonts)
     if progress:
         print(f"omr {split}/{font_set}: {len(out)} strips from {len(pieces)} pieces; "
               f"{missed} renderings without exactly one detected staff left out")
     save(path, out)
     return out
+
+
+def build_piano(cfg: OmrDataConfig, progress: bool = True) -> StripSet:
+    """Strips of cfg.piano_staves synthetic piano staves and of cfg.piano_systems synthetic grand staves
+    (pianograd.omr.piano_staves), engraved in the training fonts and cached like the corpus strips. Meta
+    marks them "synthetic": they are engraver pairs (signal a) whatever the pair budget N."""
+    from ..data.engrave import Engraver
+    from .piano_staves import PianoStyle, piano_staves, piano_systems
+
+    style = PianoStyle(cfg.piano_short_rests, cfg.piano_double_accidentals)
+
+    def engrave_staves() -> StripSet:
+        out, eng, missed = StripSet([], [], [], []), Engraver(), 0
+        staves = piano_staves(cfg.piano_staves, cfg.piano_seed, style=style)
+        for staff in progress_bar(staves, desc="omr piano staves", disable=not progress):
+            missed += _engrave_into(out, eng, cfg, [staff], staff.piece, "train", "train", list(cfg.fonts))
+        if progress:
+            print(f"omr piano staves: {len(out)} strips from {len(staves)} staves; {missed} left out")
+        return out
+
+    def engrave_systems() -> StripSet:
+        out, eng, missed = StripSet([], [], [], []), Engraver(), 0
+        systems = piano_systems(cfg.piano_systems, cfg.piano_seed, style=style)
+        for sy in progress_bar(systems, desc="omr grand staves", disable=not progress):
+            missed += _engrave_system_into(out, eng, cfg, sy, list(cfg.fonts))
+        if progress:
+            print(f"omr grand staves: {len(out)} strips from {len(systems)} systems; {missed} left out")
+        return out
+
+    out = StripSet([], [], [], [])
+    if cfg.piano_staves:
+        out = concat(out, _cached(cfg, "omr-piano-strips", "piano", ("piano_staves",) + _PIANO_STYLE,
+                                  engrave_staves))
+    if cfg.piano_systems:
+        out = concat(out, _cached(cfg, "omr-grand-strips", "grand", ("piano_systems",) + _PIANO_STYLE,
+                                  engrave_systems))
+    return out
+
+
+def _cached(cfg: OmrDataConfig, tag: str, prefix: str, fields: Sequence[str], make) -> StripSet:
+    """A synthetic strip set keyed by the config without the other synthetic sources; made, marked
+    synthetic and saved on a miss."""
+    key = hash_obj(tag, DATA_VERSION, _hashed_cfg(cfg, fields))
+    path = CACHE / f"{prefix}_{key[:16]}.npz"
+    if path.exists():
+        return load(path)
+    s = make()
+    for m in s.meta:
+        m["synthetic"] = True
+    save(path, s)
+    return s
+
+
+def build_systems(cfg: OmrDataConfig, progress: bool = True) -> StripSet:
+    """The training split's works (keyboard works first, then the categories interleaved as the split
+    orders them; cfg.corpus_systems of them) engraved as whole systems and cut into one strip per staff,
+    as a page shows them: a staff's strip holds what reaches in from its neighbours. Labelled or not by
+    the pair budget like the works' single-staff strips."""
+    from ..data.catalog import catalog
+    from ..data.engrave import Engraver, piece_system
+
+    cat = {p.id: p.category for p in catalog()}
+    pieces = split_pieces(cfg, "train")
+    pieces = [p for p in pieces if cat[p] == "keyboard"] + [p for p in pieces if cat[p] != "keyboard"]
+    key = hash_obj("omr-system-strips", DATA_VERSION, _hashed_cfg(cfg, ("corpus_systems",)), pieces)
+    path = CACHE / f"systems_{key[:16]}.npz"
+    if path.exists():
+        return load(path)
+    out, eng, missed, used = StripSet([], [], [], []), Engraver(), 0, 0
+    for piece in progress_bar(pieces, desc="omr corpus systems", disable=not progress):
+        if used >= cfg.corpus_systems:
+            break
+        system = piece_system(piece)
+        if system is None or len(system.staves) > 4:
+            continue
+        used += 1
+        missed += _engrave_system_into(out, eng, cfg, system, list(cfg.fonts))
+    if progress:
+        print(f"omr corpus systems: {len(out)} strips from {used} works; {missed} renderings left out")
+    save(path, out)
+    return out
+
+
+def _engrave_system_into(out: StripSet, eng, cfg: OmrDataConfig, system, fonts: Sequence[str]) -> int:
+    """Engraves a braced system a few bars at a time and cuts it into one strip per staff as the page
+    reader does, so a strip shows what reaches into it from the staff above or below and loses what
+    lies past halfway to them. Returns the renderings left out for not showing exactly its staves."""
+    from ..data.engrave import EngraveStyle, staff_segments
+    from ..omr.encode import segment_tokens, staff_notes
+    from .degrade import degrade
+    from .tokens import TokenError
+
+    rng = random.Random(f"{cfg.seed}-{system.piece}")
+    nrng = np.random.default_rng(int(hash_obj("omr-noise", cfg.seed, system.piece)[:8], 16))
+    missed = 0
+    segs = staff_segments(system.staves[0], rng, cfg.min_bars, cfg.max_bars)
+    if len(segs) > cfg.max_segments // len(system.staves):
+        segs = [segs[i] for i in sorted(rng.sample(range(len(segs)), cfg.max_segments // len(system.staves)))]
+    for seg in segs:
+        labels = []
+        try:
+            for st in system.staves:
+                toks = segment_tokens(st.bars, seg.first, seg.last)
+                labels.append((encode_ids(toks), [[n.pitch, float(n.onset), float(n.duration)]
+                                                  for n in staff_notes(st.part, seg.first, seg.last)]))
+        except TokenError:
+            continue
+        style = EngraveStyle.sample(rng, fonts)
+        grey = eng.render(system.engraved, seg.first, seg.last, style)
+        if cfg.degrade > 0:
+            grey = degrade(grey, nrng, cfg.degrade)
+        grey = deskew(grey)
+        boxes = find_staves(grey)
+        if len(boxes) != len(system.staves):
+            missed += 1
+            continue
+        for k, (box, (ids, notes)) in enumerate(zip(boxes, labels)):
+            # Cut as the page reader cuts (halfway to the neighbours), so training sees what it will.
+            out.strips.append(staff_strip(grey, box, jitter=nrng, limits=neighbour_limits(boxes, k)))
+            out.ids.append(ids)
+            out.notes.append(notes)
+            out.meta.append({"piece": system.piece, "staff": k, "bars": [seg.first, seg.last],
+                             "font": style.font, "space_px": round(box.space, 2)})
+    return missed
+
+
+def _engrave_into(out: StripSet, eng, cfg: OmrDataConfig, staves, piece: str, split: str, font_set: str,
+                  fonts: Sequence[str]) -> int:
+    """Engraves the systems of `staves` (one piece) into `out`; returns how many renderings were left
+    out for not showing exactly one detected staff."""
+    from ..data.engrave import EngraveStyle, staff_segments
+    from .degrade import degrade
+
+    rng = random.Random(f"{cfg.seed}-{piece}")
+    nrng = np.random.default_rng(int(hash_obj("omr-noise", cfg.seed, split, font_set, piece)[:8], 16))
+    segs = [(staff, seg) for staff in staves for seg in staff_segments(staff, rng, cfg.min_bars, cfg.max_bars)]
+    if len(segs) > cfg.max_segments:
+        keep = sorted(rng.sample(range(len(segs)), cfg.max_segments))
+        segs = [segs[i] for i in keep]
+    missed = 0
+    for staff, seg in segs:
+        for _ in range(cfg.variants):
+            style = EngraveStyle.sample(rng, fonts)
+            grey = eng.render(staff, seg.first, seg.last, style)
+            if cfg.degrade > 0:
+                grey = degrade(grey, nrng, cfg.degrade)
+            grey = deskew(grey)
+            boxes = find_staves(grey)
+            if len(boxes) != 1:
+                missed += 1
+                continue
+            out.strips.append(staff_strip(grey, boxes[0], jitter=nrng))
+            out.ids.append(encode_ids(seg.tokens))
+            out.notes.append([list(n) for n in seg.notes])
+            out.meta.append({"piece": piece, "staff": seg.staff, "bars": [seg.first, seg.last],
+                             "font": style.font, "space_px": round(boxes[0].space, 2)})
+    return missed
+
+
+def concat(a: StripSet, b: StripSet) -> StripSet:
+    return StripSet(a.strips + b.strips, a.ids + b.ids, a.notes + b.notes, a.meta + b.meta)
 
 
 def save(path: Path, s: StripSet) -> None:

@@ -30,6 +30,14 @@ def score(model, s: StripSet, limit: Optional[int] = None, beam: int = 0) -> Dic
     for i, r in enumerate(refs):
         clef = next((t for t in r if t.startswith("clef:")), "clef:?")
         groups.setdefault(clef, []).append(i)
+    # And by the kind of work (a piano work's staves hold chords and two voices; a chorale's, one line).
+    from ..data.catalog import catalog
+
+    kind = {p.id: p.category for p in catalog()}
+    for i in range(n):
+        cat = kind.get(s.meta[i].get("piece", ""), "") if i < len(s.meta) else ""
+        if cat:
+            groups.setdefault(f"works:{cat}", []).append(i)
     groups["all"] = list(range(n))
     out: Dict[str, object] = {"strips": n}
     for name, idx in sorted(groups.items()):
@@ -85,7 +93,7 @@ def write_report(out: Path, res: Dict[str, object], data: StripSet, model) -> No
     atomic_write_json(out / "metrics.json", res)
     lines = [f"# OMR evaluation: {res['split']} split, {res['fonts']} fonts", "",
              f"Model `{res['model']}`, {res['strips']} staff strips.", "",
-             "| staff type | strips | SER | note F1 (pitch+onset) | note F1 (+duration) |", "|---|---|---|---|---|"]
+             "| strips (by clef, by kind of work) | strips | SER | note F1 (pitch+onset) | note F1 (+duration) |", "|---|---|---|---|---|"]
     for k, v in res.items():
         if isinstance(v, dict) and "ser" in v:
             lines.append(f"| {k} | {v['strips']} | {v['ser']:.2%} | {v['note_f1']:.3f} | {v['note_f1_duration']:.3f} |")

@@ -5,15 +5,17 @@ placed in beats across systems, and a Performance our piano can play.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .staff import StaffBox, deskew, find_staves, neighbour_limits, normalise, staff_strip
-from .tokens import decode_ids, tokens_to_notes
+from .tokens import StaffNote, decode_ids, tokens_to_notes
 
 # resolve(): in a development build this file is a symlink to the source tree, where the model lives
 DEFAULT_MODEL = Path(__file__).resolve().with_name("models") / "omr.safetensors"
@@ -166,11 +168,10 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
     pickup = Fraction(0)
     bar: Optional[Fraction] = None  # the bar length the time signature in force gives
     for si, members in enumerate(systems):
-        readings = []
+        readings, staff_notes = [], []
         for k, staff in enumerate(members):
             marks: List[Fraction] = []
-            for n in tokens_to_notes(tokens[staff], strict=False, bars=marks):
-                notes.append(OmrNote(n.pitch, float(t0 + n.onset), float(n.duration), k, si))
+            staff_notes.append(tokens_to_notes(tokens[staff], strict=False, bars=marks))
             readings.append(marks)
             ts = next((t for t in tokens[staff] if t.startswith("time:")), None)
             if ts is not None:
@@ -178,12 +179,50 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
                 bar = Fraction(int(num) * 4, int(den))
             if si == 0 and k == 0:
                 pickup = _pickup(tokens[staff], marks)
-        t0 += _system_length(readings, bar)
+        anchored = anchor_bars(staff_notes, readings, bar)
+        if anchored is not None:
+            staff_notes, length = anchored
+        else:
+            length = _system_length(readings, bar)
+        for k, ns in enumerate(staff_notes):
+            notes += [OmrNote(n.pitch, float(t0 + n.onset), float(n.duration), k, si) for n in ns]
+        t0 += length
     if pickup:
         for n in notes:
             n.onset_beats -= float(pickup)
     notes.sort(key=lambda n: (n.onset_beats, n.pitch))
     return OmrResult(notes, staves, systems, tokens, float(pickup), float(t0 - pickup))
+
+
+def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[Sequence[Fraction]],
+                bar: Optional[Fraction]) -> Optional[Tuple[List[List[StaffNote]], Fraction]]:
+    """Where a system's staves read the same number of bars, each bar's length is decided across them
+    (the length most staves read; on a tie, the time signature's bar, or the longest reading where no
+    time signature has been read) and every staff's notes are moved to start in their bar where that bar starts. One misread
+    duration then displaces the rest of its bar only, not every later bar and system, while pickups and
+    short bars that the staves agree on keep their length. None where the bar counts differ."""
+    if not readings or any(not m for m in readings) or len({len(m) for m in readings}) != 1:
+        return None
+    starts = [[Fraction(0)] + list(m[:-1]) for m in readings]
+    lengths = [[b - a for a, b in zip(st, m)] for st, m in zip(starts, readings)]
+    agreed: List[Fraction] = []
+    for j in range(len(readings[0])):
+        votes = Counter(ls[j] for ls in lengths)
+        top = max(votes.values())
+        tied = [q for q, c in votes.items() if c == top]
+        # Staves that disagree with no majority: the metre's bar is a better guess than either reading.
+        agreed.append(bar if bar is not None and (bar in tied or len(tied) > 1) else max(tied))
+    begin = [Fraction(0)]
+    for q in agreed[:-1]:
+        begin.append(begin[-1] + q)
+    out: List[List[StaffNote]] = []
+    for ns, st in zip(staff_notes, starts):
+        moved = []
+        for n in ns:
+            j = max(bisect_right(st, n.onset) - 1, 0)
+            moved.append(StaffNote(n.pitch, begin[j] + (n.onset - st[j]), n.duration))
+        out.append(moved)
+    return out, begin[-1] + agreed[-1]
 
 
 def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction]) -> Fraction:

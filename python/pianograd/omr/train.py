@@ -18,7 +18,7 @@ import pianograd as pg
 from pianograd import checkpointing, distributed, optim
 
 from ..data.splits import labelled_subset
-from .data import OmrDataConfig, StripSet, build
+from .data import OmrDataConfig, StripSet, build, build_piano, build_systems, concat
 from .model import OmrNet, batch_strips, frames, load_model, save_model
 
 
@@ -43,6 +43,7 @@ class OmrTrainConfig:
     self_train_from: int = 0        # signal (c): pseudo-label unlabelled images from this step (0 = off)
     self_train_every: int = 500
     self_train_max_nll: float = 0.05  # per token, of the greedy reading under CTC
+    init: str = ""                  # start from these weights (a model file; its shape must match)
 
     def to_dict(self) -> dict:
         # Through JSON, so a config compares equal to the one a checkpoint stored (tuples become lists).
@@ -82,6 +83,8 @@ class Trainer:
         # Data-parallel (pianograd.distributed): each rank draws its own batches, gradients are averaged.
         self.dp = distributed.context()
         self.cfg, self.out, self.progress = cfg, Path(out), progress and self.dp.is_main
+        if self.dp.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         threads = self.dp.threads(cfg.threads)
         if threads:
             pg.set_num_threads(threads)
@@ -89,9 +92,15 @@ class Trainer:
         # Rank 0 engraves and caches the strips first; the other ranks then read its cache.
         self.train_set, self.valid_set = self.dp.main_first(
             lambda: (build(cfg.data, "train", progress=progress), build(cfg.data, "valid", progress=progress)))
-        # The pair budget: N works keep their labels, the others' images are unlabelled.
-        works = sorted({m["piece"] for m in self.train_set.meta})
+        if cfg.data.piano_staves or cfg.data.piano_systems:
+            self.train_set = concat(self.train_set, self.dp.main_first(lambda: build_piano(cfg.data, progress)))
+        if cfg.data.corpus_systems:
+            self.train_set = concat(self.train_set, self.dp.main_first(lambda: build_systems(cfg.data, progress)))
+        # The pair budget: N works keep their labels, the others' images are unlabelled. Synthetic
+        # staves are engraver pairs, labelled whatever N.
+        works = sorted({m["piece"] for m in self.train_set.meta if not m.get("synthetic")})
         keep = set(labelled_subset(works, cfg.n_labelled, cfg.pair_seed)) if cfg.n_labelled else set(works)
+        keep |= {m["piece"] for m in self.train_set.meta if m.get("synthetic")}
         self.targets: Dict[int, List[int]] = {i: self.train_set.ids[i] for i in range(len(self.train_set))
                                               if self.train_set.meta[i]["piece"] in keep}
         self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets]
@@ -99,6 +108,11 @@ class Trainer:
         self.rng = self.dp.rng(cfg.seed)
         pg.manual_seed(cfg.seed)
         self.net = OmrNet(cfg.channels, cfg.hidden)
+        if cfg.init:
+            self.net = load_model(Path(cfg.init))
+            if list(self.net.channels) != list(cfg.channels) or self.net.hidden != cfg.hidden:
+                raise ValueError(f"init model {cfg.init} has channels {self.net.channels} and hidden "
+                                 f"{self.net.hidden}; the config asks for {list(cfg.channels)} and {cfg.hidden}")
         self.net.train()
         self.opt = optim.AdamW(list(self.net.parameters()), lr=cfg.lr, weight_decay=1e-4)
         self.sched = optim.WarmupCosineLR(cfg.lr, cfg.warmup_steps, max(cfg.steps, cfg.warmup_steps + 1), cfg.min_lr)
