@@ -165,3 +165,21 @@ def test_every_omr_config_parses(path):
     assert cfg.steps > 0 and cfg.data.fonts
     if cfg.init:
         assert cfg.init.endswith("model.safetensors") or cfg.init.endswith("omr.safetensors")
+
+
+def test_style_adds_silent_second_voices_short_rests_and_double_accidentals():
+    """The later stages' style: second voices that fall silent (an unprinted rest, encoded as an explicit
+    '+' advance), sixteenth rests and double sharps or flats, all still round-tripping."""
+    from pianograd.omr.encode import segment_tokens, staff_notes
+    from pianograd.omr.piano_staves import PianoStyle, piano_staves
+
+    plain = [segment_tokens(s.bars, 0, len(s.bars) - 1) for s in piano_staves(30, seed=9)]
+    staves = piano_staves(30, seed=9, style=PianoStyle(short_rests=3.0, double_accidentals=0.4, hidden_rests=0.5))
+    seqs = [segment_tokens(s.bars, 0, len(s.bars) - 1) for s in staves]
+    for s, seq in zip(staves, seqs):
+        assert [n.as_tuple() for n in tokens_to_notes(seq)] == [n.as_tuple() for n in staff_notes(s.part)]
+    count = lambda ss, f: sum(f(t) for s in ss for t in s)  # noqa: E731
+    assert count(seqs, lambda t: t.startswith("+")) > count(plain, lambda t: t.startswith("+"))
+    assert count(seqs, lambda t: "##" in t or "bb" in t) > count(plain, lambda t: "##" in t or "bb" in t)
+    short_rest = lambda ss: sum(a == "r" and b in ("1/4", "1/6", "1/8") for s in ss for a, b in zip(s, s[1:]))  # noqa: E731
+    assert short_rest(seqs) > short_rest(plain)

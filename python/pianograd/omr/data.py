@@ -44,6 +44,7 @@ class OmrDataConfig:
     piano_seed: int = 0           # draws the synthetic staves (piece names carry it)
     piano_short_rests: float = 1.0        # omr.piano_staves.PianoStyle
     piano_double_accidentals: float = 0.1
+    piano_hidden_rests: float = 0.0
 
 
 @dataclass
@@ -80,8 +81,8 @@ def split_pieces(cfg: OmrDataConfig, split: str) -> List[str]:
 
 
 _SYNTHETIC_FIELDS = ("piano_staves", "piano_systems", "corpus_systems", "piano_seed", "piano_short_rests",
-                     "piano_double_accidentals")
-_PIANO_STYLE = ("piano_seed", "piano_short_rests", "piano_double_accidentals")
+                     "piano_double_accidentals", "piano_hidden_rests")
+_PIANO_STYLE = ("piano_seed", "piano_short_rests", "piano_double_accidentals", "piano_hidden_rests")
 
 
 def _hashed_cfg(cfg: OmrDataConfig, keep: Sequence[str] = ()) -> dict:
@@ -123,7 +124,7 @@ def build_piano(cfg: OmrDataConfig, progress: bool = True) -> StripSet:
     from ..data.engrave import Engraver
     from .piano_staves import PianoStyle, piano_staves, piano_systems
 
-    style = PianoStyle(cfg.piano_short_rests, cfg.piano_double_accidentals)
+    style = PianoStyle(cfg.piano_short_rests, cfg.piano_double_accidentals, cfg.piano_hidden_rests)
 
     def engrave_staves() -> StripSet:
         out, eng, missed = StripSet([], [], [], []), Engraver(), 0

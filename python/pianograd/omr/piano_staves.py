@@ -45,9 +45,11 @@ _LEFT = [("chords", 3), ("two_voices", 2), ("broken", 4), ("octaves", 1), ("melo
 class PianoStyle:
     """How often the rarer signs appear. The defaults drew the first shipped piano data (configs/omr/
     piano.json); the second stage raised both after the test piano work's misreads were mostly sixteenth
-    rests and double sharps (configs/omr/piano_more.json)."""
+    rests and double sharps (configs/omr/piano_more.json); the third also lets second voices fall silent
+    (configs/omr/piano_last.json)."""
     short_rests: float = 1.0          # a sixteenth or shorter is a rest this many times as often as others
     double_accidentals: float = 0.1   # share of chromatic steps allowed to reach a double sharp or flat
+    hidden_rests: float = 0.0         # share of second voices that fall silent after their first note
 
 
 def _pick(rng: random.Random, table):
@@ -230,6 +232,8 @@ def _part(rng: random.Random, bars: int, ts: str, fifths: int, treble: bool, tex
         if texture == "two_voices":
             upper = w.voice("melody", rhythm(rng, ts, w.busy), rest_p)
             lower = w.voice("held", rhythm(rng, ts, w.busy * 0.4), rest_p / 2, low=True)
+            if style.hidden_rests and rng.random() < style.hidden_rests:
+                lower = _fall_silent(lower)
             for vid, els, stem in (("1", upper, "up"), ("2", lower, "down")):
                 v = stream.Voice(id=vid)
                 for el in els:
@@ -253,6 +257,20 @@ def _part(rng: random.Random, bars: int, ts: str, fifths: int, treble: bool, tex
         prev_last = last
         part.append(m)
     return part
+
+
+def _fall_silent(els: list) -> list:
+    """The voice's first note, then an unprinted rest to the bar's end: a held note under a moving
+    melody is printed that way, and the encoder states the silent stretch as an explicit advance."""
+    from music21 import duration, note
+
+    rest_len = sum(F(e.duration.quarterLength) for e in els[1:])
+    if len(els) < 2 or rest_len not in (F(1), F(3, 2), F(2), F(3), F(4)):
+        return els
+    r = note.Rest()
+    r.duration = duration.Duration(rest_len)
+    r.style.hideObjectOnPrint = True
+    return [els[0], r]
 
 
 def _single(el) -> bool:
