@@ -60,25 +60,35 @@ def piece_staves(piece: str) -> Iterator[Staff]:
                 yield staff
 
 
-def staff_from_part(piece: str, index: int, part) -> Optional[Staff]:
-    """One music21 part as an engravable staff: exported to MusicXML and parsed back, so its bars (the
-    ground truth) are read from what Verovio will engrave; None where the export or the encoding fails."""
+def _round_trip(music) -> Optional[Tuple[str, list]]:
+    """MusicXML of a music21 part or score (lyrics dropped) and its parts parsed back from it, so labels
+    are read from exactly what Verovio will engrave; None where export or parsing fails."""
     from music21 import converter
     from music21.exceptions21 import Music21Exception
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for n in part.recurse().notes:
+        for n in music.recurse().notes:
             n.lyrics = []  # lyric lines are text, not notes; they would only add height
         try:
-            xml = GeneralObjectExporter(part).parse().decode("utf-8")
+            xml = GeneralObjectExporter(music).parse().decode("utf-8")
             back = converter.parseData(xml, format="musicxml")
-            back = back.parts[0] if hasattr(back, "parts") and len(back.parts) else back
-            bars = staff_measures(back)
-        except (TokenError, Music21Exception):  # a staff with no bars; durations the exporter refuses
+        except Music21Exception:  # durations the exporter refuses
             return None
-    return Staff(piece, index, xml, bars, back)
+    return xml, (list(back.parts) if hasattr(back, "parts") and len(back.parts) else [back])
+
+
+def staff_from_part(piece: str, index: int, part) -> Optional[Staff]:
+    """One music21 part as an engravable staff; None where the export or the encoding fails."""
+    got = _round_trip(part)
+    if got is None:
+        return None
+    xml, parts = got
+    try:
+        return Staff(piece, index, xml, staff_measures(parts[0]), parts[0])
+    except TokenError:  # a staff with no bars
+        return None
 
 
 def staff_segments(staff: Staff, rng: random.Random, min_bars: int = 2, max_bars: int = 4) -> List[Segment]:
@@ -112,20 +122,14 @@ class System:
 def score_system(piece: str, score) -> Optional[System]:
     """A music21 score as one engravable system; None where export or encoding fails, or the staves'
     bars do not line up."""
-    from music21 import converter
-    from music21.exceptions21 import Music21Exception
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for n in score.recurse().notes:
-            n.lyrics = []
-        try:
-            xml = GeneralObjectExporter(score).parse().decode("utf-8")
-            back = converter.parseData(xml, format="musicxml")
-            staves = [Staff(piece, k, xml, staff_measures(p), p) for k, p in enumerate(back.parts)]
-        except (TokenError, Music21Exception):
-            return None
+    got = _round_trip(score)
+    if got is None:
+        return None
+    xml, parts = got
+    try:
+        staves = [Staff(piece, k, xml, staff_measures(p), p) for k, p in enumerate(parts)]
+    except TokenError:
+        return None
     if not staves or any(not s.bars for s in staves) or len({len(s.bars) for s in staves}) != 1:
         return None
     return System(piece, Staff(piece, -1, xml, staves[0].bars, None), staves)

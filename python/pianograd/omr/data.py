@@ -204,7 +204,6 @@ def _engrave_system_into(out: StripSet, eng, cfg: OmrDataConfig, system, fonts: 
     lies past halfway to them. Returns the renderings left out for not showing exactly its staves."""
     from ..data.engrave import EngraveStyle, staff_segments
     from ..omr.encode import segment_tokens, staff_notes
-    from .degrade import degrade
     from .tokens import TokenError
 
     rng = random.Random(f"{cfg.seed}-{system.piece}")
@@ -223,11 +222,7 @@ def _engrave_system_into(out: StripSet, eng, cfg: OmrDataConfig, system, fonts: 
         except TokenError:
             continue
         style = EngraveStyle.sample(rng, fonts)
-        grey = eng.render(system.engraved, seg.first, seg.last, style)
-        if cfg.degrade > 0:
-            grey = degrade(grey, nrng, cfg.degrade)
-        grey = deskew(grey)
-        boxes = find_staves(grey)
+        grey, boxes = _render(eng, cfg, system.engraved, seg, style, nrng)
         if len(boxes) != len(system.staves):
             missed += 1
             continue
@@ -246,7 +241,6 @@ def _engrave_into(out: StripSet, eng, cfg: OmrDataConfig, staves, piece: str, sp
     """Engraves the systems of `staves` (one piece) into `out`; returns how many renderings were left
     out for not showing exactly one detected staff."""
     from ..data.engrave import EngraveStyle, staff_segments
-    from .degrade import degrade
 
     rng = random.Random(f"{cfg.seed}-{piece}")
     nrng = np.random.default_rng(int(hash_obj("omr-noise", cfg.seed, split, font_set, piece)[:8], 16))
@@ -258,11 +252,7 @@ def _engrave_into(out: StripSet, eng, cfg: OmrDataConfig, staves, piece: str, sp
     for staff, seg in segs:
         for _ in range(cfg.variants):
             style = EngraveStyle.sample(rng, fonts)
-            grey = eng.render(staff, seg.first, seg.last, style)
-            if cfg.degrade > 0:
-                grey = degrade(grey, nrng, cfg.degrade)
-            grey = deskew(grey)
-            boxes = find_staves(grey)
+            grey, boxes = _render(eng, cfg, staff, seg, style, nrng)
             if len(boxes) != 1:
                 missed += 1
                 continue
@@ -272,6 +262,17 @@ def _engrave_into(out: StripSet, eng, cfg: OmrDataConfig, staves, piece: str, sp
             out.meta.append({"piece": piece, "staff": seg.staff, "bars": [seg.first, seg.last],
                              "font": style.font, "space_px": round(boxes[0].space, 2)})
     return missed
+
+
+def _render(eng, cfg: OmrDataConfig, staff, seg, style, nrng):
+    """A segment engraved, degraded and straightened, with the staves found on it."""
+    from .degrade import degrade
+
+    grey = eng.render(staff, seg.first, seg.last, style)
+    if cfg.degrade > 0:
+        grey = degrade(grey, nrng, cfg.degrade)
+    grey = deskew(grey)
+    return grey, find_staves(grey)
 
 
 def concat(a: StripSet, b: StripSet) -> StripSet:
