@@ -257,10 +257,11 @@ TranscriptionMetrics transcription_metrics(const Performance& ref, const Perform
   m.note_offset = note_prf(r, e, opts, true, false);
   m.note_offset_velocity = note_prf(r, e, opts, true, true);
   m.pedal = pedal_metrics(ref, est, opts);
+  m.pedal_onset = pedal_metrics(ref, est, opts, false);
   return m;
 }
 
-PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts) {
+PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts, bool with_offset) {
   check_options(opts);
   // Each down segment is scored as a note of one pitch (Kong et al. 2021 score pedal events with mir_eval's
   // onset-offset matching this way), so onset and offset tolerances are exactly the notes'.
@@ -269,7 +270,7 @@ PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetr
     for (const auto& [a, b] : pedal_segments(p)) out.push_back({64, a, std::max(b, a + 1e-4), 64});
     return out;
   };
-  return note_prf(as_notes(ref), as_notes(est), opts, true, false);
+  return note_prf(as_notes(ref), as_notes(est), opts, with_offset, false);
 }
 
 }  // namespace pianograd

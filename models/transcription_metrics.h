@@ -47,12 +47,16 @@ PRF frame_metrics(const Performance& ref, const Performance& est, double frame_r
 
 // Sustain pedal events: every down segment (synth/pedal_roll.h pedal_segments, value >= 0.5) is one event,
 // matched like a note with offsets (onset within onset_tolerance, offset within max(offset_min_tolerance,
-// offset_ratio * duration)). Both sides without pedal give zeros, as empty note lists do.
-PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts = {});
+// offset_ratio * duration)). Both sides without pedal give zeros, as empty note lists do. With
+// with_offset = false only the press is matched (onset within onset_tolerance): the figure to set beside
+// onset-only pedal F1s, and the one that says whether a pedal change was heard at all.
+PRF pedal_metrics(const Performance& ref, const Performance& est, const NoteMetricOptions& opts = {},
+                  bool with_offset = true);
 
 struct TranscriptionMetrics {
   PRF note, note_offset, note_offset_velocity, frame;
-  PRF pedal;  // pedal_metrics
+  PRF pedal;        // pedal_metrics
+  PRF pedal_onset;  // pedal_metrics(..., with_offset = false)
 };
 
 TranscriptionMetrics transcription_metrics(const Performance& ref, const Performance& est,

@@ -368,6 +368,10 @@ def transcription_metrics(ref: PerformanceLike, est: PerformanceLike, frame_rate
                           onset_tolerance: float = 0.05, offset_ratio: float = 0.2,
                           offset_min_tolerance: float = 0.05, velocity_tolerance: float = 0.1,
                           pedal_extend: bool = True) -> Dict[str, Dict[str, Union[float, int]]]: ...
+# Sustain pedal events (down segments) matched like notes with offsets, or by the press alone.
+def pedal_metrics(ref: PerformanceLike, est: PerformanceLike, onset_tolerance: float = 0.05,
+                  offset_ratio: float = 0.2, offset_min_tolerance: float = 0.05,
+                  with_offset: bool = True) -> Dict[str, Union[float, int]]: ...
 
 # Score images (models/image_io.h, bind_image.cpp): PNG/JPEG sniffed from the bytes, float32 in [0, 1].
 # grey=False: [H, W, C], C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA as stored; grey=True: [H, W], alpha over white,

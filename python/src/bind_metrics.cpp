@@ -95,31 +95,34 @@ void bind_metrics(py::module_& m) {
         d["note_offset_velocity"] = prf_dict(t.note_offset_velocity, true);
         d["frame"] = prf_dict(t.frame, false);
         d["pedal"] = prf_dict(t.pedal, true);
+        d["pedal_onset"] = prf_dict(t.pedal_onset, true);
         return d;
       },
       py::arg("ref"), py::arg("est"), py::arg("frame_rate") = 50.0, py::arg("onset_tolerance") = 0.05,
       py::arg("offset_ratio") = 0.2, py::arg("offset_min_tolerance") = 0.05, py::arg("velocity_tolerance") = 0.1,
       py::arg("pedal_extend") = true,
-      "Every metric kind: {\"note\", \"note_offset\", \"note_offset_velocity\", \"frame\", \"pedal\"} -> dicts\n"
+      "Every metric kind: {\"note\", \"note_offset\", \"note_offset_velocity\", \"frame\", \"pedal\",\n"
+      "\"pedal_onset\"} -> dicts"
       "as note_metrics / frame_metrics / pedal_metrics return.");
 
   m.def(
       "pedal_metrics",
       [](const py::object& ref, const py::object& est, double onset_tolerance, double offset_ratio,
-         double offset_min_tolerance) {
+         double offset_min_tolerance, bool with_offset) {
         const pg::Performance r = as_perf(ref), e = as_perf(est);
         const auto o = note_options(onset_tolerance, offset_ratio, offset_min_tolerance, 0.1, false);
         pg::PRF out;
         {
           py::gil_scoped_release release;
-          out = pg::pedal_metrics(r, e, o);
+          out = pg::pedal_metrics(r, e, o, with_offset);
         }
         return prf_dict(out, true);
       },
       py::arg("ref"), py::arg("est"), py::arg("onset_tolerance") = 0.05, py::arg("offset_ratio") = 0.2,
-      py::arg("offset_min_tolerance") = 0.05,
+      py::arg("offset_min_tolerance") = 0.05, py::arg("with_offset") = true,
       "Sustain pedal event P/R/F1: each down segment (value >= 0.5) matched like a note with its offset\n"
-      "(Kong et al. 2021's pedal metric): {precision, recall, f1, n_ref, n_est, n_matched, overlap}.");
+      "(Kong et al. 2021's pedal metric), or by its press alone with with_offset=False:\n"
+      "{precision, recall, f1, n_ref, n_est, n_matched, overlap}.");
 
   m.def(
       "sounding_notes",

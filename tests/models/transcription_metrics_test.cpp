@@ -173,6 +173,10 @@ TEST(TranscriptionMetrics, PedalEventsMatchedWithOnsetAndOffset) {
   EXPECT_EQ(m.n_est, 3);
   expect_prf(m, 1.0 / 3.0, 0.5, 1);
   EXPECT_EQ(transcription_metrics(ref, est).pedal.n_matched, 1);
+  // By the press alone the late release no longer matters: both reference presses are found.
+  const PRF on = pedal_metrics(ref, est, {}, false);
+  expect_prf(on, 2.0 / 3.0, 1.0, 2);
+  EXPECT_EQ(transcription_metrics(ref, est).pedal_onset.n_matched, 2);
   // Pedal does not count as notes, and notes do not count as pedal.
   EXPECT_EQ(pedal_metrics(ref, ref).f1, 1.0);
   EXPECT_EQ(pedal_metrics(kRef, kRef).n_ref, 0);

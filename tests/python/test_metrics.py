@@ -145,8 +145,9 @@ def test_frame_metrics_match_mir_eval_multipitch(seed):
 def test_transcription_metrics_bundles_every_kind(seed):
     ref, est = random_pair(np.random.default_rng(3000 + seed))
     m = pg.transcription_metrics(ref, est, frame_rate=62.5)
-    assert set(m) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal"}
+    assert set(m) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal", "pedal_onset"}
     assert m["pedal"] == pg.pedal_metrics(ref, est)
+    assert m["pedal_onset"] == pg.pedal_metrics(ref, est, with_offset=False)
     assert m["note"] == pg.note_metrics(ref, est)
     assert m["note_offset"] == pg.note_metrics(ref, est, with_offset=True)
     assert m["note_offset_velocity"] == pg.note_metrics(ref, est, with_offset=True, with_velocity=True)

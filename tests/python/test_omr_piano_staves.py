@@ -183,3 +183,43 @@ def test_style_adds_silent_second_voices_short_rests_and_double_accidentals():
     assert count(seqs, lambda t: "##" in t or "bb" in t) > count(plain, lambda t: "##" in t or "bb" in t)
     short_rest = lambda ss: sum(a == "r" and b in ("1/4", "1/6", "1/8") for s in ss for a, b in zip(s, s[1:]))  # noqa: E731
     assert short_rest(seqs) > short_rest(plain)
+
+
+def _off_key_repeats(seqs):
+    """Bars in which one pitch spelled off the key signature sounds more than once (the accidental is
+    printed once, then read from memory)."""
+    sharps = "FCGDAEB"
+    n = 0
+    for seq in seqs:
+        fifths = 0
+        bar = []
+        for t in seq + ["|"]:
+            if t.startswith("key:"):
+                fifths = int(t[4:])
+            if t == "|":
+                off = [p for p in bar if p[1:-1] != ("#" if p[0] in sharps[:max(fifths, 0)] else
+                                                      "b" if p[0] in sharps[::-1][:max(-fifths, 0)] else "")]
+                n += len(off) != len(set(off))
+                bar = []
+            elif pitch_midi(t) is not None:
+                bar.append(t)
+    return n
+
+
+def test_harmonic_style_holds_alterations_through_the_bar():
+    """piano_harmonic: a bar's harmony alters a letter wherever it sounds (a minor key's leading tone, a
+    secondary dominant's degree), so an accidental recurs within a bar far more often than independent
+    per-note alterations make it; the staves still round-trip."""
+    from pianograd.omr.encode import segment_tokens, staff_notes
+    from pianograd.omr.piano_staves import PianoStyle, piano_staves
+
+    plain = [segment_tokens(s.bars, 0, len(s.bars) - 1) for s in piano_staves(30, seed=9)]
+    staves = piano_staves(30, seed=9, style=PianoStyle(harmonic=0.6))
+    seqs = [segment_tokens(s.bars, 0, len(s.bars) - 1) for s in staves]
+    for s, seq in zip(staves, seqs):
+        assert [n.as_tuple() for n in tokens_to_notes(seq)] == [n.as_tuple() for n in staff_notes(s.part)]
+    assert _off_key_repeats(seqs) >= 2 * max(_off_key_repeats(plain), 10)
+    # In a minor key (odd key:N as the generator names keys) the raised seventh shows up spelled as such,
+    # e.g. G# in A minor: a letter sharper than the key gives it.
+    minor = [s for s in seqs if int(next(t for t in s if t.startswith("key:"))[4:]) % 2]
+    assert minor and sum(_off_key_repeats([s]) > 0 for s in minor) >= len(minor) // 3

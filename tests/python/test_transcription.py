@@ -147,7 +147,7 @@ def test_eval_writes_a_report_that_matches_the_cpp_metrics(data, tmp_path):
     for item in res["items"]:
         for kind in ("note", "note_offset", "note_offset_velocity", "frame"):
             assert 0.0 <= item[kind]["f1"] <= 1.0
-    assert set(res["mean"]) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal"}
+    assert set(res["mean"]) == {"note", "note_offset", "note_offset_velocity", "frame", "pedal", "pedal_onset"}
 
 
 @needs_fluid

@@ -137,6 +137,12 @@ def test_pedal_metrics_match_mir_eval():
             p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
                 ri, np.full(len(ri), 440.0), ei, np.full(len(ei), 440.0), offset_ratio=0.2)
         assert (ours["precision"], ours["recall"], ours["f1"]) == pytest.approx((p, r, f), abs=1e-12), trial
+        onset = pg.pedal_metrics(ref, est, with_offset=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+                ri, np.full(len(ri), 440.0), ei, np.full(len(ei), 440.0), offset_ratio=None)
+        assert (onset["precision"], onset["recall"], onset["f1"]) == pytest.approx((p, r, f), abs=1e-12), trial
 
 
 @needs_fluid

@@ -45,6 +45,7 @@ class OmrDataConfig:
     piano_short_rests: float = 1.0        # omr.piano_staves.PianoStyle
     piano_double_accidentals: float = 0.1
     piano_hidden_rests: float = 0.0
+    piano_harmonic: float = 0.0
 
 
 @dataclass
@@ -81,8 +82,12 @@ def split_pieces(cfg: OmrDataConfig, split: str) -> List[str]:
 
 
 _SYNTHETIC_FIELDS = ("piano_staves", "piano_systems", "corpus_systems", "piano_seed", "piano_short_rests",
-                     "piano_double_accidentals", "piano_hidden_rests")
-_PIANO_STYLE = ("piano_seed", "piano_short_rests", "piano_double_accidentals", "piano_hidden_rests")
+                     "piano_double_accidentals", "piano_hidden_rests", "piano_harmonic")
+_PIANO_STYLE = ("piano_seed", "piano_short_rests", "piano_double_accidentals", "piano_hidden_rests",
+                "piano_harmonic")
+# Style fields added after caches were made: hashed only away from their default, so those caches'
+# keys (and the data they hold, which these fields at their default do not change) stay valid.
+_LATER_DEFAULTS = {"piano_harmonic": 0.0}
 
 
 def _hashed_cfg(cfg: OmrDataConfig, keep: Sequence[str] = ()) -> dict:
@@ -90,7 +95,7 @@ def _hashed_cfg(cfg: OmrDataConfig, keep: Sequence[str] = ()) -> dict:
     # without the fields that do not feed it.
     d = asdict(cfg)
     for k in _SYNTHETIC_FIELDS:
-        if k not in keep:
+        if k not in keep or (k in _LATER_DEFAULTS and d[k] == _LATER_DEFAULTS[k]):
             del d[k]
     return d
 
@@ -124,7 +129,8 @@ def build_piano(cfg: OmrDataConfig, progress: bool = True) -> StripSet:
     from ..data.engrave import Engraver
     from .piano_staves import PianoStyle, piano_staves, piano_systems
 
-    style = PianoStyle(cfg.piano_short_rests, cfg.piano_double_accidentals, cfg.piano_hidden_rests)
+    style = PianoStyle(cfg.piano_short_rests, cfg.piano_double_accidentals, cfg.piano_hidden_rests,
+                       cfg.piano_harmonic)
 
     def engrave_staves() -> StripSet:
         out, eng, missed = StripSet([], [], [], []), Engraver(), 0

@@ -50,6 +50,11 @@ class PianoStyle:
     short_rests: float = 1.0          # a sixteenth or shorter is a rest this many times as often as others
     double_accidentals: float = 0.1   # share of chromatic steps allowed to reach a double sharp or flat
     hidden_rests: float = 0.0         # share of second voices that fall silent after their first note
+    # Share of bars that hold an alteration for the whole bar, as harmony does: the leading tone of a
+    # minor key, or a secondary dominant's raised or lowered degree (configs/omr/piano_harmony.json).
+    # One altered note recurring in a bar is printed with its accidental once and read from memory after,
+    # which independent per-note alterations almost never produce and minor-key music does in every bar.
+    harmonic: float = 0.0
 
 
 def _pick(rng: random.Random, table):
@@ -111,10 +116,15 @@ class _Pitches:
     def index_near(self, midi: int) -> int:
         return min(range(len(self.scale)), key=lambda i: abs(self.scale[i].midi - midi))
 
-    def get(self, i: int, rng: random.Random, chromatic: float, doubles: float = 0.1):
+    def get(self, i: int, rng: random.Random, chromatic: float, doubles: float = 0.1,
+            held: Optional[dict] = None):
         from music21 import pitch as m21pitch
 
         p = m21pitch.Pitch(self.scale[max(0, min(len(self.scale) - 1, i))].nameWithOctave)
+        if held and p.step in held:  # the bar's harmony alters this letter wherever it sounds
+            alter = (p.accidental.alter if p.accidental else 0) + held[p.step]
+            p.accidental = m21pitch.Accidental(int(alter)) if alter else m21pitch.Accidental(0)
+            return p
         if rng.random() < chromatic:
             alter = (p.accidental.alter if p.accidental else 0) + rng.choice((-1, 1))
             if -1 <= alter <= 1 or rng.random() < doubles:  # double sharps and flats stay rarer
@@ -140,6 +150,8 @@ class _Writer:
         self.rng, self.ts, self.style = rng, ts, style
         lo, hi = (55, 91) if treble else (33, 67)  # up to three ledger lines beyond the staff either way
         self.pitches = _Pitches(fifths, lo, hi)
+        self.fifths = fifths
+        self.held: dict = {}  # letter -> semitones: the alterations the current bar's harmony holds
         n = len(self.pitches.scale)
         self.pos = rng.randint(n // 3, 2 * n // 3)
         self.chromatic = rng.choice([0.0, 0.03, 0.08, 0.15])
@@ -159,11 +171,12 @@ class _Writer:
         if rest:
             el = note.Rest()
         elif len(degrees) == 1:
-            el = note.Note(self.pitches.get(degrees[0], self.rng, self.chromatic, self.style.double_accidentals))
+            el = note.Note(self.pitches.get(degrees[0], self.rng, self.chromatic, self.style.double_accidentals,
+                                            self.held))
         else:
             ps, seen = [], set()
             for d in degrees:
-                p = self.pitches.get(d, self.rng, self.chromatic / 2, self.style.double_accidentals)
+                p = self.pitches.get(d, self.rng, self.chromatic / 2, self.style.double_accidentals, self.held)
                 if p.midi not in seen:
                     seen.add(p.midi)
                     ps.append(p)
@@ -175,6 +188,24 @@ class _Writer:
             el.articulations.append(self.rng.choice([articulations.Accent(), articulations.Staccato(),
                                                      articulations.Tenuto()]))
         return el
+
+    def harmonise_bar(self) -> None:
+        """Draw the alterations this bar holds (none unless the style asks; no draw at all then, so data
+        made before this existed is unchanged)."""
+        self.held = {}
+        if not self.style.harmonic or self.rng.random() >= self.style.harmonic:
+            return
+        from music21 import key
+
+        minor = self.fifths % 2 != 0  # as _Pitches names the key
+        k = key.KeySignature(self.fifths).asKey("minor" if minor else "major")
+        if minor and self.rng.random() < 0.7:
+            self.held[k.pitchFromDegree(7).step] = 1  # the leading tone
+            if self.rng.random() < 0.2:
+                self.held[k.pitchFromDegree(6).step] = 1  # melodic minor, rising
+        else:  # a secondary dominant's leading tone, or the flattened seventh or sixth of mixture
+            degree, shift = self.rng.choice([(4, 1), (4, 1), (1, 1), (5, 1), (2, 1), (7, -1), (6, -1)])
+            self.held[k.pitchFromDegree(degree).step] = shift
 
     def voice(self, texture: str, durations: Sequence[Fraction], rest_p: float, low: bool = False):
         """Elements of one voice over the bar: `low` keeps a second voice under the melody."""
@@ -229,6 +260,7 @@ def _part(rng: random.Random, bars: int, ts: str, fifths: int, treble: bool, tex
             m.insert(0, dynamics.Dynamic(rng.choice(["pp", "p", "mp", "mf", "f", "ff"])))
         texture = _pick(rng, textures)
         rest_p = rng.choice([0.0, 0.05, 0.15])
+        w.harmonise_bar()
         if texture == "two_voices":
             upper = w.voice("melody", rhythm(rng, ts, w.busy), rest_p)
             lower = w.voice("held", rhythm(rng, ts, w.busy * 0.4), rest_p / 2, low=True)

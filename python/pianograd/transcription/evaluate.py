@@ -82,6 +82,8 @@ def mean_metrics(rows: List[Dict[str, Dict[str, float]]]) -> Dict[str, float]:
     if rows and all("pedal" in r for r in rows):
         from .report import pooled_prf
         out["pedal"] = pooled_prf([r["pedal"] for r in rows])["f1"]
+        if all("pedal_onset" in r for r in rows):
+            out["pedal_onset"] = pooled_prf([r["pedal_onset"] for r in rows])["f1"]
     return out
 
 

@@ -2,8 +2,8 @@
 from the C++ implementation (pg.transcription_metrics, mir_eval's definitions), written as
 
 * ``metrics.json`` — {"title", "frame_rate", "items": [{"name", "note", "note_offset",
-  "note_offset_velocity", "frame", "pedal"}], "mean": {kind: {"precision", "recall", "f1"}}} (pedal pooled
-  over items, the other kinds averaged);
+  "note_offset_velocity", "frame", "pedal", "pedal_onset"}], "mean": {kind: {"precision", "recall", "f1"}}}
+  (pedal and pedal_onset pooled over items, the other kinds averaged);
 * ``report.md`` — a Markdown table of F1 per excerpt and kind, with a mean row, and the roll images;
 * ``<name>_roll.png`` per excerpt — the reference and the estimated piano roll on one plot.
 
@@ -112,7 +112,8 @@ def _markdown(title: str, frame_rate: float, items: List[Dict[str, Any]], mean: 
              f"(mir_eval's rescaled velocity, ±0.1); frame F1 over (frame, key) cells at {frame_rate:g} frames/s. "
              "Offsets are the sounding (pedal-extended) ends. Means are over items; the mean row's counts are totals. "
              "Sustain pedal events (down segments) match like notes with offsets; their F1 is pooled over items: "
-             f"**{mean['pedal']['f1']:.3f}**.", "",
+             f"**{mean['pedal']['f1']:.3f}** (by the press alone, onset ±50 ms: "
+             f"{mean.get('pedal_onset', {}).get('f1', 0.0):.3f}).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for it in items:
         pedal = it["pedal"]
@@ -155,6 +156,7 @@ def write_eval_report(out_dir: PathLike, results: Sequence[Tuple[str, Any, Any]]
     mean = {k: {s: (sum(it[k][s] for it in items) / len(items) if items else 0.0) for s in ("precision", "recall", "f1")}
             for k in KINDS}
     mean["pedal"] = pooled_prf([it["pedal"] for it in items])
+    mean["pedal_onset"] = pooled_prf([it["pedal_onset"] for it in items])
     summary = {"title": title, "frame_rate": float(frame_rate), "n_items": len(items), "mean": mean, "items": items}
     _atomic_write(out / "metrics.json", (json.dumps(summary, indent=2) + "\n").encode())
     _atomic_write(out / "report.md", _markdown(title, frame_rate, items, mean, pngs).encode())
