@@ -57,10 +57,12 @@ test-fuzz: build
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-fuzz --output-on-failure -L fuzz
 
-# The main job (issue 5): data -> synth-loop training for a bounded few minutes -> transcription of held-out
-# audio -> metrics, WAV/MIDI/PNG/Markdown in out/transcription/. Then a phrase rendered by the C++ embedding.
+# The main job (issues 5, 16): a tour of the basic setup on a held-out piece. h trains through the synth loop
+# for a bounded few minutes and transcribes held-out audio, g reads the piece's engraved first page, LM^M
+# scores held-out performances and continues h's transcription; WAV/MIDI/PNG/Markdown in out/demo/. Then a
+# phrase rendered by the C++ embedding.
 demo: build
-	$(PY) -m pianograd.transcription.demo --out out/transcription
+	$(PY) -m pianograd.tour --out out/demo
 	$(BUILD)/examples/embed_synth --demo out/piano_demo.wav
 
 bench: build

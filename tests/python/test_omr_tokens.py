@@ -86,3 +86,56 @@ def test_every_staff_of_the_data_round_trips(piece):
             got = [(n.pitch, float(n.onset), float(n.duration)) for n in tokens_to_notes(seg.tokens)]
             assert got == [tuple(x) for x in seg.notes], (piece, staff.index, seg.first)
     assert n_segments > 0, f"{piece}: no system of it can be encoded"
+
+
+def _split_bar_score(hidden: bool):
+    """Two parts in 3/4: a full bar, a bar split at a repeat (two beats printed, one beat unprinted
+    padding), its second half (one beat printed, two unprinted), a full bar."""
+    from music21 import bar, meter, note, stream
+
+    parts = []
+    for pitch in ("C5", "C3"):
+        p = stream.Part()
+        for k, (printed, pad) in enumerate(((3, 0), (2, 1), (1, 2), (3, 0))):
+            m = stream.Measure(number=k + 1)
+            if k == 0:
+                m.insert(0, meter.TimeSignature("3/4"))
+            m.append(note.Note(pitch, quarterLength=printed))
+            if pad:
+                r = note.Rest(quarterLength=pad)
+                r.style.hideObjectOnPrint = hidden
+                m.append(r)
+            if k == 1:
+                m.rightBarline = bar.Repeat(direction="end")
+            p.append(m)
+        parts.append(p)
+    return parts
+
+
+def test_printed_bar_starts_drop_unprinted_padding_of_split_bars():
+    """A bar split at a repeat and padded with unprinted rests lasts what is printed (2 + 1 beats, one
+    bar as played), so the page's later notes are not pushed back by silence no image shows; printed
+    rests keep their time."""
+    from pianograd.omr.encode import printed_bar_starts, staff_notes
+
+    parts = _split_bar_score(hidden=True)
+    starts = printed_bar_starts(parts, 4)
+    assert starts == [0, 3, 5, 6]
+    assert [n.onset for n in staff_notes(parts[0], 0, 3, starts)] == [0, 3, 5, 6]
+    assert [n.onset for n in staff_notes(parts[0], 0, 3)] == [0, 3, 6, 9]  # the encoding's own offsets
+    assert printed_bar_starts(_split_bar_score(hidden=False), 4) == [0, 3, 6, 9]
+    assert printed_bar_starts(parts, 2) == [0, 3]
+    with pytest.raises(ValueError, match="bar starts"):
+        staff_notes(parts[0], 0, 3, starts[:2])
+
+
+def test_page_reference_follows_the_printed_bars():
+    """render_page's notes: on a score without padding, the printed timeline is the encoding's."""
+    from music21 import converter, stream
+
+    from pianograd.data.score import corpus_file
+    from pianograd.omr.encode import printed_bar_starts
+
+    score = converter.parse(str(corpus_file("bach/bwv269.mxl")))
+    ms = list(score.parts[0].getElementsByClass(stream.Measure))[:8]
+    assert printed_bar_starts(score.parts, 8) == [F(m.offset).limit_denominator(96) - F(ms[0].offset) for m in ms]

@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..omr.encode import MeasureTokens, segment_tokens, staff_measures, staff_notes
+from ..omr.encode import MeasureTokens, printed_bar_starts, segment_tokens, staff_measures, staff_notes
 from ..omr.tokens import TokenError, encode_ids
 
 FONTS = ("Leipzig", "Bravura", "Gootville", "Leland", "Petaluma")
@@ -242,7 +242,8 @@ def render_page(piece: str, parts: Optional[Sequence[int]] = None, font: str = "
     png = resvg_py.svg_to_bytes(svg_string=svg, background="#ffffff", zoom=zoom)
     grey = np.asarray(Image.open(io.BytesIO(bytes(png))).convert("L"), dtype=np.float32) / 255.0
     notes = []
+    starts = printed_bar_starts(back.parts, n_bars)  # the page's timeline as printed (no unprinted padding)
     for k, part in enumerate(back.parts):
-        for n in staff_notes(part, 0, n_bars - 1):
+        for n in staff_notes(part, 0, n_bars - 1, starts):
             notes.append((n.pitch, float(n.onset), float(n.duration), k))
     return Page(grey, n_bars, len(back.parts), sorted(notes, key=lambda x: (x[1], x[0])))

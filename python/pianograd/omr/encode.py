@@ -234,17 +234,21 @@ def staff_tokens(part) -> List[str]:
     return segment_tokens(bars, 0, len(bars) - 1)
 
 
-def staff_notes(part, first: int = 0, last: Optional[int] = None) -> List[StaffNote]:
+def staff_notes(part, first: int = 0, last: Optional[int] = None,
+                starts: Optional[Sequence[Fraction]] = None) -> List[StaffNote]:
     """The sounding notes of bars first..last (0-based, inclusive; all by default) read by absolute
-    offsets, onsets from the first bar's start; ties merged within the range, graces dropped."""
+    offsets, onsets from the first bar's start; ties merged within the range, graces dropped. `starts`,
+    when given, is where each of those bars starts instead (printed_bar_starts)."""
     from music21 import chord, note, stream
 
     measures = list(part.getElementsByClass(stream.Measure))
     measures = measures[first:(len(measures) if last is None else last + 1)]
     start = _q(measures[0].offset) if measures else Fraction(0)
+    if starts is not None and len(starts) < len(measures):
+        raise ValueError(f"staff_notes: {len(starts)} bar starts for {len(measures)} bars")
     raw: List[Tuple[Fraction, int, Fraction, bool]] = []  # onset, pitch, duration, tie-start
-    for m in measures:
-        base = _q(m.offset) - start
+    for k, m in enumerate(measures):
+        base = _q(m.offset) - start if starts is None else starts[k]
         for el in m.recurse().getElementsByClass(note.NotRest):
             if el.duration.isGrace:
                 continue
@@ -256,7 +260,7 @@ def staff_notes(part, first: int = 0, last: Optional[int] = None) -> List[StaffN
     raw.sort(key=lambda r: (r[0], r[1], r[2]))
     out: List[StaffNote] = []
     growing: Dict[int, int] = {}
-    for on, p, q, starts in raw:
+    for on, p, q, tie_start in raw:
         i: Optional[int] = growing.pop(p, None)
         # The arc decides, as for a reader: a tie start joins the next note of its pitch when that
         # note begins where it ends, whether or not the file marked a matching stop.
@@ -265,6 +269,34 @@ def staff_notes(part, first: int = 0, last: Optional[int] = None) -> List[StaffN
         else:
             out.append(StaffNote(p, on, q))
             i = len(out) - 1
-        if starts:
+        if tie_start:
             growing[p] = i
     return sorted(out, key=lambda n: (n.onset, n.pitch, n.duration))
+
+
+def printed_bar_starts(parts: Sequence, n_bars: int) -> List[Fraction]:
+    """Where each of the first n_bars bars starts when every bar lasts as long as what is printed in it:
+    the latest end of a visible note or rest over all parts. Encodings pad a bar split at a repeat (two
+    beats before the sign, one after) with unprinted rests to a full bar each; a reader sees, and a player
+    plays, the two halves as one bar, so the padding would put silence into the page's timeline that no
+    image shows. A bar with nothing printed keeps its length."""
+    from music21 import note, stream
+
+    lengths: List[Fraction] = []
+    per_part = [list(p.getElementsByClass(stream.Measure))[:n_bars] for p in parts]
+    for j in range(max((len(ms) for ms in per_part), default=0)):
+        full, seen = Fraction(0), Fraction(0)
+        for ms in per_part:
+            if j >= len(ms):
+                continue
+            m = ms[j]
+            full = max(full, _q(m.duration.quarterLength))
+            for el in m.recurse().notesAndRests:
+                if el.duration.isGrace or (isinstance(el, note.Rest) and el.style.hideObjectOnPrint):
+                    continue
+                seen = max(seen, _q(el.getOffsetInHierarchy(m)) + _q(el.duration.quarterLength))
+        lengths.append(seen if seen > 0 else full)
+    out = [Fraction(0)]
+    for q in lengths[:-1]:
+        out.append(out[-1] + q)
+    return out[:len(lengths)]

@@ -45,14 +45,16 @@ def _write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def run(budget_s: float, out: Path, data: str, steps: int, threads: int, quiet: bool) -> int:
+def run(budget_s: float, out: Path, data: str, steps: int, threads: int, quiet: bool, stage: str = "") -> dict:
+    """Trains, evaluates and writes the files; returns what the tour (pianograd.tour) reports on: the F1
+    table's rows, the trained model's path, the held-out excerpt shown, its transcription, the files."""
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(data=data, data_preset="demo", n_pairs=4, real=True, synthetic=True, synth_loop=True,
                       learn_piano=True, init=str(PRETRAINED) if PRETRAINED.is_file() else "", steps=steps,
                       time_budget_s=budget_s, lr=5e-4, warmup_steps=10, out=str(out / "run"), threads=threads,
                       synth_pool_pieces=0, soup_fraction=1.0, checkpoint_every=50, log_every=5)
-    print(f"[1/4] data: {data} (demo preset: 12 corpus pieces, FluidSynth GM piano at 16 kHz, N = 4 pairs)")
+    print(f"{stage}[1/4] data: {data} (demo preset: 12 corpus pieces, FluidSynth GM piano at 16 kHz, N = 4 pairs)")
     manifest = ensure_data(cfg, quiet=quiet)
     n_unl = len(excerpts(manifest, "train", labelled=False))
     n_lab = len(excerpts(manifest, "train", labelled=True))
@@ -63,18 +65,18 @@ def run(budget_s: float, out: Path, data: str, steps: int, threads: int, quiet: 
     if cfg.init:
         before = evaluate(cfg.init, data, "test")
         rows.append(("pre-trained on synthetic pairs only", before["mean"]))
-    print(f"[2/4] training through the synth loop for at most {budget_s:.0f} s "
+    print(f"{stage}[2/4] training through the synth loop for at most {budget_s:.0f} s "
           f"(start: {'shipped synthetic-only model' if cfg.init else 'random init'})")
     summary = train(cfg, quiet=quiet)
     print(f"      {summary['steps']} steps in {summary['seconds']:.0f} s, {summary['parameters']} parameters")
 
-    print("[3/4] transcribing the held-out test excerpts")
+    print(f"{stage}[3/4] transcribing the held-out test excerpts")
     after = evaluate(summary["model"], data, "test", out=out / "eval", title="Demo: held-out test excerpts")
     rows.append(("after the synth-loop training", after["mean"]))
     table = _table(rows)
     print("\n" + table + "\n")
 
-    print("[4/4] writing files")
+    print(f"{stage}[4/4] writing files")
     model = pg.Transcriber.load(summary["model"])
     model.eval()
     e = tests[0]
@@ -119,7 +121,9 @@ def run(budget_s: float, out: Path, data: str, steps: int, threads: int, quiet: 
     _write_text(out / "report.md", md)
     for name in ("report.md", *files, f"eval/{roll.name}"):
         print(f"      {out / name}")
-    return 0
+    return {"rows": rows, "table": table, "model": summary["model"], "excerpt": e, "transcription": perf,
+            "steps": summary["steps"], "seconds": summary["seconds"], "tests": tests, "roll": roll,
+            "n_labelled": n_lab, "n_unlabelled": n_unl}
 
 
 def main(argv=None) -> int:
@@ -136,7 +140,8 @@ def main(argv=None) -> int:
     if run_dir.exists():  # the demo always trains afresh: a bounded, reproducible run
         import shutil
         shutil.rmtree(run_dir)
-    return run(a.budget, out, a.data, a.steps, a.threads, a.quiet)
+    run(a.budget, out, a.data, a.steps, a.threads, a.quiet)
+    return 0
 
 
 if __name__ == "__main__":

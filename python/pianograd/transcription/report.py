@@ -48,8 +48,14 @@ def _file_stem(name: str) -> str:
 
 
 def _plot_roll(path: Path, name: str, ref: Any, est: Any, metrics: Dict[str, Dict[str, float]]) -> None:
+    f1 = " · ".join(f"{KIND_TITLES[k]} {metrics[k]['f1']:.3f}" for k in KINDS)
+    plot_roll(path, f"{name}\n{f1}", ref, est)
+
+
+def plot_roll(path: Path, title: str, ref: Any, est: Any, labels: Tuple[str, str] = ("reference", "estimate")) -> None:
     """Reference notes as full-height bars, estimated notes as half-height bars on top: where they agree
-    the colours overlap. Bars span the sounding (pedal-extended) notes, which is what the metrics compare."""
+    the colours overlap. Bars span the sounding (pedal-extended) notes, which is what the metrics compare.
+    Written atomically as PNG."""
     from matplotlib.figure import Figure  # no pyplot: no global state, safe off the main thread
     from matplotlib.patches import Patch
 
@@ -79,10 +85,9 @@ def _plot_roll(path: Path, name: str, ref: Any, est: Any, metrics: Dict[str, Dic
     ax.set_xlabel("time (s)")
     ax.set_ylabel("key (MIDI)")
     ax.grid(True, axis="x", alpha=0.3)
-    f1 = " · ".join(f"{KIND_TITLES[k]} {metrics[k]['f1']:.3f}" for k in KINDS)
-    ax.set_title(f"{name}\n{f1}", fontsize=9)
-    ax.legend(handles=[Patch(color=REF_COLOR, alpha=0.55, label=f"reference ({len(ref_notes)} notes)"),
-                       Patch(color=EST_COLOR, alpha=0.55, label=f"estimate ({len(est_notes)} notes)")],
+    ax.set_title(title, fontsize=9)
+    ax.legend(handles=[Patch(color=REF_COLOR, alpha=0.55, label=f"{labels[0]} ({len(ref_notes)} notes)"),
+                       Patch(color=EST_COLOR, alpha=0.55, label=f"{labels[1]} ({len(est_notes)} notes)")],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
