@@ -13,7 +13,8 @@ APT_PKGS=(cmake ninja-build ccache make g++ pkg-config ca-certificates
           libgtest-dev libgmock-dev libbenchmark-dev libomp-dev libkissfft-dev libsamplerate0-dev
           libdlpack-dev nlohmann-json3-dev libpng-dev libjpeg-dev clang libclang-rt-14-dev
           libopenmpi-dev openmpi-bin
-          fluidsynth fluid-soundfont-gm)
+          fluidsynth fluid-soundfont-gm
+          musescore3)  # a second engraver, to measure OMR on pages g never trained on (headless)
 APT_INSTALL_FOR=bootstrap bash scripts/apt_install.sh "${APT_PKGS[@]}"
 
 PY_REQS=scripts/requirements-dev.txt

@@ -44,6 +44,7 @@ def test_tour_reads_the_score_and_continues_the_transcription(toured):
     # A chorale page in a font g never trained on reads almost whole (the shipped model's pages: 0.97+).
     assert r["g"]["n_ref"] > 50 and r["g"]["f1"] > 0.9
     assert len(pg.read_midi(str(out / "score_read.mid")).notes) == r["g"]["n_est"]
+    assert 0 < r["h_shipped"]["note"] <= 1 and "the shipped transcriber" in (out / "report.md").read_text()
     lm = r["lm"]
     vocab = pg.MotionTokenizer().vocab_size
     for name, s in lm["nll"].items():  # every model does far better than guessing among the tokens

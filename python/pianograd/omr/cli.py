@@ -2,32 +2,14 @@
 
     pianograd omr IMAGE... OUT.mid [--tempo BPM] [--json J] [--musicxml X] [--wav W]   pages -> MIDI
     pianograd train omr --config C --out D                                            trains g
-    pianograd eval omr [--model M] [--split test] [--fonts held_out|train] [--out R]  SER, note F1, report
+    pianograd eval omr [--model M] [--split test] [--fonts held_out|train] [--pages K] [--musescore K] [--out R]
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import List
 
-
-def read_pages(images: List[str], model=None, beam: int = 0):
-    """Pages in order: each page's notes follow the previous page's last system."""
-    from .recognize import OmrNote, recognize
-
-    notes: List[OmrNote] = []
-    t0, warnings, staves = 0.0, [], 0
-    for k, img in enumerate(images):
-        r = recognize(img, model=model, beam=beam)
-        if not r.staves:
-            warnings.append(f"{img}: no staff found")
-        staves += len(r.staves)
-        base = t0 + (r.pickup_beats if k else 0.0)
-        for n in r.notes:
-            notes.append(OmrNote(n.pitch, n.onset_beats + base, n.duration_beats, n.staff, n.system))
-        t0 = base + r.length_beats
-    return notes, staves, warnings
 
 
 def write_musicxml(path: str, notes, tempo: float) -> None:
@@ -66,7 +48,9 @@ def _cmd_omr(args: argparse.Namespace) -> int:
     from ..data.cache import atomic_write_json
     from .recognize import OmrResult
 
-    notes, staves, warnings = read_pages(args.images, model=args.model, beam=args.beam)
+    from .recognize import read_pages
+
+    notes, staves, warnings, _ = read_pages(args.images, model=args.model, beam=args.beam)
     for w in warnings:
         print(f"warning: {w}")
     perf = OmrResult(notes, [], [], []).to_performance(args.tempo)
@@ -91,7 +75,7 @@ def _cmd_eval_omr(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     res = evaluate(args.model, args.split, args.fonts, out=args.out, limit=args.limit or None, beam=args.beam,
-                   progress=not args.quiet, pages=args.pages)
+                   progress=not args.quiet, pages=args.pages, musescore=args.musescore)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -102,6 +86,9 @@ def _cmd_eval_omr(args: argparse.Namespace) -> int:
     pr = res.get("page_reading")
     if pr:
         print(f"{'pages':<14} {len(pr['pages']):>6} {'':>7} {pr['note_f1_onset']:>8.3f} {pr['note_f1_duration']:>8.3f}")
+    mr = res.get("musescore_reading")
+    if mr:
+        print(f"{'MuseScore':<14} {len(mr['works']):>6} {'':>7} {mr['note_f1_onset']:>8.3f} {mr['note_f1_duration']:>8.3f}")
     if args.out:
         print(f"report: {Path(args.out) / 'report.md'}")
     return 0
@@ -125,3 +112,5 @@ def add_eval_arguments(ev) -> None:
                     help="omr: engrave the split in the held-out font or the training fonts")
     ev.add_argument("--beam", type=int, default=0, help="omr: CTC prefix beam width (0: greedy)")
     ev.add_argument("--pages", type=int, default=0, help="omr: also read the first page of K multi-staff works whole (piano first)")
+    ev.add_argument("--musescore", type=int, default=0,
+                    help="omr: also read K works of the split whole as MuseScore 3 engraves them (an unseen engraver)")

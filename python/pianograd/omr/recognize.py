@@ -194,6 +194,26 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
     return OmrResult(notes, staves, systems, tokens, float(pickup), float(t0 - pickup))
 
 
+def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNote], int, List[str], float]:
+    """Pages in order (paths or arrays): each page's notes follow the previous page's last system.
+    Returns the notes (the first full bar at 0 beats, a pickup before it), the staves found, warnings, and
+    the first page's pickup in beats."""
+    notes: List[OmrNote] = []
+    t0, warnings, staves, first_pickup = 0.0, [], 0, 0.0
+    for k, img in enumerate(images):
+        r = recognize(img, model=model, beam=beam)
+        if not r.staves:
+            warnings.append(f"{img if isinstance(img, (str, Path)) else f'page {k + 1}'}: no staff found")
+        staves += len(r.staves)
+        if k == 0:
+            first_pickup = r.pickup_beats
+        base = t0 + (r.pickup_beats if k else 0.0)
+        for n in r.notes:
+            notes.append(OmrNote(n.pitch, n.onset_beats + base, n.duration_beats, n.staff, n.system))
+        t0 = base + r.length_beats
+    return notes, staves, warnings, first_pickup
+
+
 def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[Sequence[Fraction]],
                 bar: Optional[Fraction]) -> Optional[Tuple[List[List[StaffNote]], Fraction]]:
     """Where a system's staves read the same number of bars, each bar's length is decided across them

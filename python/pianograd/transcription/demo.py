@@ -31,7 +31,7 @@ KINDS = (("note", "note"), ("note_offset", "note + offset"), ("note_offset_veloc
          ("frame", "frame"))
 
 
-def _table(rows) -> str:
+def f1_table(rows) -> str:
     head = "| model | " + " | ".join(t for _, t in KINDS) + " |"
     lines = [head, "|---|" + "---|" * len(KINDS)]
     for name, mean in rows:
@@ -73,7 +73,7 @@ def run(budget_s: float, out: Path, data: str, steps: int, threads: int, quiet: 
     print(f"{stage}[3/4] transcribing the held-out test excerpts")
     after = evaluate(summary["model"], data, "test", out=out / "eval", title="Demo: held-out test excerpts")
     rows.append(("after the synth-loop training", after["mean"]))
-    table = _table(rows)
+    table = f1_table(rows)
     print("\n" + table + "\n")
 
     print(f"{stage}[4/4] writing files")
