@@ -225,3 +225,32 @@ def test_bar_lengths_are_decided_across_the_staves_of_a_system():
     assert length == 9
     # Bar counts that differ leave the readings as they are.
     assert anchor_bars([upper[0], third[0]], [upper[1], read("C4 1 | D4 3")[1]], Fr(3)) is None
+
+
+def test_bar_and_system_lengths_stay_on_the_beat():
+    """A bar both staves misread by a quarter of a beat (a lost dot, a misread tuplet) is put back on the
+    beat grid, so the page's later notes stay on the beat; a pickup (the page's first bar) keeps any
+    length; without a time signature nothing moves."""
+    from fractions import Fraction as Fr
+
+    from pianograd.omr.recognize import _system_length, anchor_bars
+    from pianograd.omr.tokens import tokens_to_notes
+
+    def read(seq):
+        marks = []
+        return tokens_to_notes(seq.split(), strict=False, bars=marks), marks
+
+    upper = read("time:3/4 C5 1/2 | D5 3/2 E5 3/4 F5 1 | G5 3")   # pickup of an eighth; bar 2 read 3.25
+    lower = read("time:3/4 C3 1/2 | D3 3/2 E3 3/4 F3 1 | G3 3")
+    notes, length = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3), Fr(1), free_first=True)
+    assert length == Fr(13, 2)  # 1/2 + 3 + 3
+    assert [n.onset for n in notes[0]][-1] == Fr(7, 2)
+    _, unsnapped = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3))
+    assert unsnapped == Fr(27, 4)
+    _, pickup_snapped = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3), Fr(1))
+    assert pickup_snapped == 7  # the eighth pickup onto a whole beat: what free_first prevents
+    # Staves that cannot be lined up: the chosen staff's length goes onto the grid, after its first bar.
+    readings = [[Fr(1, 2), Fr(7, 2), Fr(61, 8)], [Fr(1, 2), Fr(2)]]
+    assert _system_length(readings, Fr(3), Fr(1), free_first=True) == Fr(15, 2)
+    assert _system_length(readings, Fr(3), Fr(1)) == 8
+    assert _system_length(readings, Fr(3)) == Fr(61, 8)

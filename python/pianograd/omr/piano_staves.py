@@ -46,7 +46,7 @@ class PianoStyle:
     """How often the rarer signs appear. The defaults drew the first shipped piano data (configs/omr/
     piano.json); the second stage raised both after the test piano work's misreads were mostly sixteenth
     rests and double sharps (configs/omr/piano_more.json); the third also lets second voices fall silent
-    (configs/omr/piano_last.json)."""
+    (configs/omr/piano_last.json); the fourth holds alterations through the bar (piano_harmony.json)."""
     short_rests: float = 1.0          # a sixteenth or shorter is a rest this many times as often as others
     double_accidentals: float = 0.1   # share of chromatic steps allowed to reach a double sharp or flat
     hidden_rests: float = 0.0         # share of second voices that fall silent after their first note

@@ -167,6 +167,7 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
     t0 = Fraction(0)
     pickup = Fraction(0)
     bar: Optional[Fraction] = None  # the bar length the time signature in force gives
+    unit: Optional[Fraction] = None  # and its beat unit (a quarter in x/4, an eighth in x/8)
     for si, members in enumerate(systems):
         readings, staff_notes = [], []
         for k, staff in enumerate(members):
@@ -176,14 +177,15 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
             ts = next((t for t in tokens[staff] if t.startswith("time:")), None)
             if ts is not None:
                 num, den = ts[5:].split("/")
-                bar = Fraction(int(num) * 4, int(den))
+                bar, unit = Fraction(int(num) * 4, int(den)), Fraction(4, int(den))
             if si == 0 and k == 0:
                 pickup = _pickup(tokens[staff], marks)
-        anchored = anchor_bars(staff_notes, readings, bar)
+        # The page's first bar may be a pickup of any length; every later bar holds whole beat units.
+        anchored = anchor_bars(staff_notes, readings, bar, unit, free_first=si == 0)
         if anchored is not None:
             staff_notes, length = anchored
         else:
-            length = _system_length(readings, bar)
+            length = _system_length(readings, bar, unit, free_first=si == 0)
         for k, ns in enumerate(staff_notes):
             notes += [OmrNote(n.pitch, float(t0 + n.onset), float(n.duration), k, si) for n in ns]
         t0 += length
@@ -214,13 +216,25 @@ def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNot
     return notes, staves, warnings, first_pickup
 
 
+def _on_grid(q: Fraction, unit: Optional[Fraction]) -> Fraction:
+    """q moved to the nearest whole number of beat units (at least one). A bar, or a bar split at a repeat,
+    holds whole beats; a reading a quarter of a beat off (a misread dot or tuplet) would otherwise put
+    every later note of the page off the beat."""
+    if unit is None or q <= 0:
+        return q
+    return max(unit, unit * round(q / unit))
+
+
 def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[Sequence[Fraction]],
-                bar: Optional[Fraction]) -> Optional[Tuple[List[List[StaffNote]], Fraction]]:
+                bar: Optional[Fraction], unit: Optional[Fraction] = None,
+                free_first: bool = False) -> Optional[Tuple[List[List[StaffNote]], Fraction]]:
     """Where a system's staves read the same number of bars, each bar's length is decided across them
     (the length most staves read; on a tie, the time signature's bar, or the longest reading where no
-    time signature has been read) and every staff's notes are moved to start in their bar where that bar starts. One misread
-    duration then displaces the rest of its bar only, not every later bar and system, while pickups and
-    short bars that the staves agree on keep their length. None where the bar counts differ."""
+    time signature has been read), moved onto the beat-unit grid when `unit` is known (but the first bar
+    with free_first, a pickup's), and every staff's notes are moved to start in their bar where that bar
+    starts. One misread duration then displaces the rest of its bar only, not every later bar and
+    system, while pickups and short bars that the staves agree on keep their length. None where the bar
+    counts differ."""
     if not readings or any(not m for m in readings) or len({len(m) for m in readings}) != 1:
         return None
     starts = [[Fraction(0)] + list(m[:-1]) for m in readings]
@@ -231,7 +245,8 @@ def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[S
         top = max(votes.values())
         tied = [q for q, c in votes.items() if c == top]
         # Staves that disagree with no majority: the metre's bar is a better guess than either reading.
-        agreed.append(bar if bar is not None and (bar in tied or len(tied) > 1) else max(tied))
+        q = bar if bar is not None and (bar in tied or len(tied) > 1) else max(tied)
+        agreed.append(q if free_first and j == 0 else _on_grid(q, unit))
     begin = [Fraction(0)]
     for q in agreed[:-1]:
         begin.append(begin[-1] + q)
@@ -245,10 +260,12 @@ def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[S
     return out, begin[-1] + agreed[-1]
 
 
-def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction]) -> Fraction:
+def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction],
+                   unit: Optional[Fraction] = None, free_first: bool = False) -> Fraction:
     """The system's duration from the staff read most consistently: the one with the most bars exactly
     as long as the time signature says (one staff's misread duration must not shift every later
-    system), then the length most staves agree on, then the longest."""
+    system), then the length most staves agree on, then the longest; on the beat-unit grid when `unit`
+    is known (after the first bar with free_first)."""
     if not readings:
         return Fraction(0)
     ends = [m[-1] if m else Fraction(0) for m in readings]
@@ -259,7 +276,9 @@ def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fractio
         starts = [Fraction(0)] + list(m[:-1])
         return sum(b - a == bar for a, b in zip(starts, m))
 
-    return max(zip(readings, ends), key=lambda r: (full_bars(r[0]), ends.count(r[1]), r[1]))[1]
+    best, end = max(zip(readings, ends), key=lambda r: (full_bars(r[0]), ends.count(r[1]), r[1]))
+    first = best[0] if free_first and best else Fraction(0)
+    return first + _on_grid(end - first, unit) if end > first else end
 
 
 def _pickup(tokens: Sequence[str], marks: Sequence[Fraction]) -> Fraction:
