@@ -58,23 +58,11 @@ def _piano(run_dir: Path) -> "pg.Piano":
     return pg.Piano.load(str(fitted)) if fitted.is_file() else pg.Piano(16000.0)
 
 
-def _render(piano: "pg.Piano", perf: "pg.Performance", path: Path) -> float:
-    """Peak-normalised WAV of perf on `piano` at 16 kHz; its length in seconds."""
-    prev = pg.is_grad_enabled()
-    pg.set_grad_enabled(False)
-    try:
-        y = piano.render(perf, 16000.0).numpy() if len(perf.notes) else np.zeros(16000, np.float32)
-    finally:
-        pg.set_grad_enabled(prev)
-    peak = float(np.abs(y).max()) if y.size else 0.0
-    pg.write_audio(str(path), (y * (0.9 / peak) if peak > 0 else y).astype(np.float32), 16000)
-    return y.size / 16000.0
-
-
 def read_score(piece: str, out: Path, font: str = "Leland", zoom: float = 1.4) -> Dict[str, object]:
     """g on the first page of `piece` engraved in `font`: the page PNG, the notes read (MIDI at TEMPO), and
     note F1 against the engraved notes (pitch, onset in beats; + duration)."""
     from .data.engrave import render_page
+    from .omr.evaluate import NoteTally
     from .omr.recognize import recognize
     from .transcription.report import plot_roll
 
@@ -83,25 +71,22 @@ def read_score(piece: str, out: Path, font: str = "Leland", zoom: float = 1.4) -
     pg.write_png(str(out / "score.png"), page.grey)
     r = recognize(page.grey)
     seconds = time.perf_counter() - t0
-    # The page reference counts beats from the first bar line of the page; the reading puts a pickup
-    # before 0, so it is moved back by the pickup to compare.
-    est = [{"pitch": n.pitch, "onset_beats": n.onset_beats + r.pickup_beats, "duration_beats": n.duration_beats,
-            "staff": n.staff} for n in r.notes]
-    ref = [{"pitch": p, "onset_beats": o, "duration_beats": d, "staff": s} for p, o, d, s in page.notes]
-    f1 = pg.omr_note_f1(ref, est, with_duration=False)
-    f1d = pg.omr_note_f1(ref, est, with_duration=True)
+    tally = NoteTally()
+    f1 = tally.add(page.notes, r.notes, r.pickup_beats)
     q = 60.0 / TEMPO
-    as_perf = lambda notes: pg.Performance([(n["pitch"], n["onset_beats"] * q,  # noqa: E731
-                                             (n["onset_beats"] + n["duration_beats"]) * q, 72)
-                                            for n in notes if 21 <= n["pitch"] <= 108])
-    read, engraved = as_perf(est), as_perf(ref)
+    # Both on the page's timeline (the reading's pickup moved back, as the tally compares them).
+    as_perf = lambda notes: pg.Performance([(p, o * q, (o + d) * q, 72)  # noqa: E731
+                                            for p, o, d in notes if 21 <= p <= 108])
+    read = as_perf([(n.pitch, n.onset_beats + r.pickup_beats, n.duration_beats) for n in r.notes])
+    engraved = as_perf([(p, o, d) for p, o, d, _ in page.notes])
     pg.write_midi(str(out / "score_read.mid"), read)
-    plot_roll(out / "score_roll.png", f"g on {piece}, first page in {font}: note F1 {f1['f1']:.3f} "
-              f"(with duration {f1d['f1']:.3f}), {TEMPO:.0f} quarter notes per minute",
+    plot_roll(out / "score_roll.png", f"g on {piece}, first page in {font}: note F1 {f1['f1_onset']:.3f} "
+              f"(with duration {f1['f1_duration']:.3f}), {TEMPO:.0f} quarter notes per minute",
               engraved, read, labels=("engraved", "read by g"))
     return {"piece": piece, "font": font, "staves": len(r.staves), "systems": len(r.systems),
-            "bars": page.bars, "f1": f1["f1"], "f1_duration": f1d["f1"], "n_ref": f1["n_ref"],
-            "n_est": f1["n_est"], "seconds": seconds, "performance": read, "warnings": list(r.warnings)}
+            "bars": page.bars, "f1": f1["f1_onset"], "f1_duration": f1["f1_duration"],
+            "n_ref": tally.tot["onset"][1], "n_est": tally.tot["onset"][2], "seconds": seconds,
+            "performance": read, "warnings": list(r.warnings)}
 
 
 def continue_and_score(prompt: "pg.Performance", references: List["pg.Performance"], out: Path,
@@ -148,6 +133,7 @@ def _nll_table(nll: Dict[str, Dict[str, float]]) -> str:
 
 def run(out: Path, budget_s: float = 180.0, steps: int = 400, data: str = "data/cache/demo-s0", threads: int = 0,
         quiet: bool = False, lm_seconds: float = 8.0) -> Dict[str, object]:
+    from .lm.generate import render
     from .transcription import demo
 
     t_start = time.perf_counter()
@@ -177,18 +163,18 @@ def run(out: Path, budget_s: float = 180.0, steps: int = 400, data: str = "data/
     held_out = held_out_everywhere(_piece_group(pick.piece))
     piano = _piano(out / "transcription" / "run")
     pg.write_midi(str(out / "transcription.mid"), transcription)
-    _render(piano, transcription, out / "transcription.wav")
+    render(transcription, out / "transcription.wav", piano=piano)
 
     print(f"\n== g: score image to performance (V→M): {pick.piece}, first page ==")
     g = read_score(pick.piece, out)
-    _render(piano, g["performance"], out / "score_read.wav")
+    render(g["performance"], out / "score_read.wav", piano=piano)
     print(f"g  {g['staves']} staves in {g['systems']} systems, {g['n_est']} notes read of {g['n_ref']} engraved "
           f"in {g['seconds']:.1f} s: note F1 {g['f1']:.3f} (pitch + onset), {g['f1_duration']:.3f} with duration")
 
     print("\n== LM^M: the motion language model ==")
     refs = [e.performance() for e in tests]
     lm = continue_and_score(transcription, refs, out, seconds=lm_seconds)
-    _render(piano, lm["performance"], out / "continuation.wav")
+    render(lm["performance"], out / "continuation.wav", piano=piano)
     table = _nll_table(lm["nll"])
     print(f"LM on the {len(refs)} held-out test performances:\n\n{table}\n")
     print(f"LM continued h's transcription ({lm['prompt_notes']} notes in the first {lm['prompt_s']:.0f} s) with "

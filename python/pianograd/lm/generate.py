@@ -48,11 +48,13 @@ def generate(model=None, prompt: Optional[Union["pg.Performance", PathLike]] = N
     return tok.decode(np.concatenate([start, cont]) if include_prompt else np.concatenate([[tok.BOS], cont]))
 
 
-def render(perf: "pg.Performance", path: PathLike, sample_rate: float = 16000.0) -> float:
-    """Renders with the default piano and writes audio peak-normalised to 0.9; returns its length (s)."""
-    piano = pg.Piano()
+def render(perf: "pg.Performance", path: PathLike, sample_rate: float = 16000.0, piano=None) -> float:
+    """Renders with `piano` (default: the default piano) and writes audio peak-normalised to 0.9 (a
+    second of silence for a performance without notes); returns its length (s)."""
+    piano = piano if piano is not None else pg.Piano()
     with _NoGrad():
-        audio = piano.render(perf, sample_rate=sample_rate).numpy()
+        audio = piano.render(perf, sample_rate=sample_rate).numpy() if len(perf.notes) else \
+            np.zeros(int(sample_rate), np.float32)
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     pg.write_audio(str(path), audio / peak * 0.9 if peak > 0 else audio, int(sample_rate))
     return audio.size / sample_rate

@@ -141,70 +141,73 @@ def page_pieces(cfg: OmrDataConfig, split: str = "test", categories=("keyboard",
             if p.category in categories and split_of(p.group, cfg.split_seed, cfg.f_valid, cfg.f_test) == split]
 
 
+class NoteTally:
+    """Note F1 of page readings against engraved notes, per reading and pooled over readings: on (pitch,
+    onset in beats) and with duration (C++ pg.omr_note_f1). The reading's pickup is added back, as the
+    reference counts from the first bar line."""
+
+    def __init__(self) -> None:
+        self.tot = {"onset": [0, 0, 0], "duration": [0, 0, 0]}
+
+    def add(self, ref, notes, pickup: float) -> Dict[str, float]:
+        """ref: (pitch, onset, duration, staff) tuples; notes: OmrNotes. Returns {f1_onset, f1_duration}."""
+        import pianograd as pg
+
+        est = [{"pitch": n.pitch, "onset_beats": n.onset_beats + pickup, "duration_beats": n.duration_beats,
+                "staff": n.staff} for n in notes]
+        refs = [{"pitch": p, "onset_beats": o, "duration_beats": d, "staff": s} for p, o, d, s in ref]
+        row = {}
+        for key, wd in (("onset", False), ("duration", True)):
+            m = pg.omr_note_f1(refs, est, with_duration=wd)
+            row[f"f1_{key}"] = m["f1"]
+            for i, c in enumerate(("matched", "n_ref", "n_est")):
+                self.tot[key][i] += m[c]
+        return row
+
+    def pooled(self) -> Dict[str, float]:
+        out = {}
+        for key, (mt, nr, ne) in self.tot.items():
+            p, rc = mt / max(ne, 1), mt / max(nr, 1)
+            out[f"note_f1_{key}"] = 2 * p * rc / max(p + rc, 1e-12)
+        return out
+
+
 def score_pages(model, pieces: List[str], font: str, zooms=(1.4, 2.2), beam: int = 0,
                 progress: bool = True) -> Dict[str, object]:
     """First pages of whole works engraved by Verovio (automatic system breaks, grand staves), read
     with the page pipeline (staves, systems, pickup), scored on notes (pitch, onset in beats)."""
-    import pianograd as pg
-
     from ..data.engrave import render_page
     from .recognize import recognize
 
     rows = []
-    tot = {"onset": [0, 0, 0], "duration": [0, 0, 0]}
+    tally = NoteTally()
     for piece in pieces:
         for zoom in zooms:
             page = render_page(piece, font=font, zoom=zoom)
             r = recognize(page.grey, model=model, beam=beam)
-            est = [{"pitch": n.pitch, "onset_beats": n.onset_beats + r.pickup_beats,
-                    "duration_beats": n.duration_beats, "staff": n.staff} for n in r.notes]
-            ref = [{"pitch": p, "onset_beats": o, "duration_beats": d, "staff": s} for p, o, d, s in page.notes]
-            row = {"piece": piece, "zoom": zoom, "staves": len(r.staves), "systems": len(r.systems)}
-            for key, wd in (("onset", False), ("duration", True)):
-                m = pg.omr_note_f1(ref, est, with_duration=wd)
-                row[f"f1_{key}"] = m["f1"]
-                tot[key][0] += m["matched"]
-                tot[key][1] += m["n_ref"]
-                tot[key][2] += m["n_est"]
+            row = {"piece": piece, "zoom": zoom, "staves": len(r.staves), "systems": len(r.systems),
+                   **tally.add(page.notes, r.notes, r.pickup_beats)}
             rows.append(row)
             if progress:
                 print(f"  page {piece} @{zoom}: {row['staves']} staves, F1 {row['f1_onset']:.3f}", flush=True)
-    out: Dict[str, object] = {"pages": rows}
-    for key, (mt, nr, ne) in tot.items():
-        p, rc = mt / max(ne, 1), mt / max(nr, 1)
-        out[f"note_f1_{key}"] = 2 * p * rc / max(p + rc, 1e-12)
-    return out
+    return {"pages": rows, **tally.pooled()}
 
 
 def score_musescore(model, pieces: List[str], dpi: int = 300, beam: int = 0, progress: bool = True) -> Dict[str, object]:
     """Whole works as MuseScore 3 engraves them (pianograd.data.musescore: every page, with titles,
     lyrics, instrument names), read page after page as `pianograd omr` reads them, scored on notes (pitch,
     onset in beats; + duration) against the work's notes. An engraver g never trained on."""
-    import pianograd as pg
-
     from ..data.musescore import engrave_work
     from .recognize import read_pages
 
     rows = []
-    tot = {"onset": [0, 0, 0], "duration": [0, 0, 0]}
+    tally = NoteTally()
     for piece in pieces:
         work = engrave_work(piece, dpi=dpi)
         notes, staves, _, pickup = read_pages(work.pages, model=model, beam=beam)
-        # The reference counts from the first bar line; the reading puts a pickup before 0.
-        est = [{"pitch": n.pitch, "onset_beats": n.onset_beats + pickup, "duration_beats": n.duration_beats,
-                "staff": n.staff} for n in notes]
-        ref = [{"pitch": p, "onset_beats": o, "duration_beats": d, "staff": s} for p, o, d, s in work.notes]
-        row = {"piece": piece, "pages": len(work.pages), "staves": staves, "bars": work.bars}
-        for key, wd in (("onset", False), ("duration", True)):
-            m = pg.omr_note_f1(ref, est, with_duration=wd)
-            row[f"f1_{key}"] = m["f1"]
-            for i, c in enumerate(("matched", "n_ref", "n_est")):
-                tot[key][i] += m[c]
+        row = {"piece": piece, "pages": len(work.pages), "staves": staves, "bars": work.bars,
+               **tally.add(work.notes, notes, pickup)}
         rows.append(row)
         if progress:
             print(f"  MuseScore {piece}: {row['pages']} pages, {staves} staves, F1 {row['f1_onset']:.3f}", flush=True)
-    out: Dict[str, object] = {"works": rows, "dpi": dpi}
-    for key, (mt, nr, ne) in tot.items():
-        p, rc = mt / max(ne, 1), mt / max(nr, 1)
-        out[f"note_f1_{key}"] = 2 * p * rc / max(p + rc, 1e-12)
-    return out
+    return {"works": rows, "dpi": dpi, **tally.pooled()}
