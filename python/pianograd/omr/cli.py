@@ -94,6 +94,32 @@ def _cmd_eval_omr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment_omr(args: argparse.Namespace) -> int:
+    """`pianograd experiment omr`: g's sample-efficiency table (pianograd.omr.experiment)."""
+    from .experiment import ALL, ARMS, run_experiment
+    from .experiment_report import render_markdown
+    from .train import OmrTrainConfig
+
+    if args.data or args.heldout:
+        raise ValueError("experiment omr: --data and --heldout are the transcriber's; g's data is in --config")
+    if not args.config:
+        raise ValueError("experiment omr: --config is required (e.g. configs/omr/experiment.json)")
+    p = Path(args.config)
+    if not p.is_file():
+        raise FileNotFoundError(f"experiment omr: config {p}: no such file")
+    d = json.loads(p.read_text())
+    d.update({k: v for k, v in (("seed", args.seed), ("threads", args.threads)) if v is not None})
+    base = OmrTrainConfig.from_dict(d)
+    budgets = [ALL if x.strip() == "all" else int(x) for x in (args.budgets or "0,4,16,all").split(",")]
+    seeds = [int(x) for x in args.seeds.split(",")]
+    arms = [a.strip() for a in args.arms.split(",")] if args.arms else list(ARMS)
+    doc = run_experiment(base, args.out, budgets, args.pretrain_steps or 4000, args.steps or 500,
+                         args.test_limit, args.pretrained, quiet=args.quiet, seeds=seeds, jobs=args.jobs,
+                         arms=arms)
+    print(render_markdown(doc))
+    return 0
+
+
 def add_parsers(sub) -> None:
     o = sub.add_parser("omr", help="read printed music (PNG/JPEG/PDF pages) into MIDI")
     o.add_argument("images", nargs="+", help="page images in order")

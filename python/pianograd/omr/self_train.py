@@ -8,7 +8,7 @@ in force says. The second test rejects confident nonsense that confidence alone 
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,12 +34,12 @@ def well_formed(tokens: Sequence[str]) -> bool:
     return all(b - a == full for a, b in zip(starts[1:-1], bars[1:-1]))
 
 
-def pseudo_labels(net, strips: Sequence[np.ndarray], max_nll_per_token: float,
-                  batch: int = 16) -> List[Optional[List[int]]]:
-    """Token ids for each strip that passes both tests, else None."""
+def readings(net, strips: Sequence[np.ndarray], batch: int = 16) -> List[Optional[Tuple[List[int], float]]]:
+    """g's greedy reading of each strip and its CTC negative log-likelihood per token (None where the
+    reading is empty or too long for the strip's frames)."""
     import pianograd as pg
 
-    out: List[Optional[List[int]]] = [None] * len(strips)
+    out: List[Optional[Tuple[List[int], float]]] = [None] * len(strips)
     order = sorted(range(len(strips)), key=lambda i: strips[i].shape[1])
     net.eval()
     with pg.no_grad():
@@ -60,7 +60,13 @@ def pseudo_labels(net, strips: Sequence[np.ndarray], max_nll_per_token: float,
             nll = pg.ctc_loss(sub, pg.tensor(tg), pg.tensor(il[keep]), pg.tensor(tl), blank=0,
                               reduction="none").numpy() / tl
             for j, r in enumerate(keep):
-                if nll[j] <= max_nll_per_token and well_formed(decode_ids(hyp[r])):
-                    out[idx[r]] = hyp[r]
+                out[idx[r]] = (hyp[r], float(nll[j]))
     net.train()
     return out
+
+
+def pseudo_labels(net, strips: Sequence[np.ndarray], max_nll_per_token: float,
+                  batch: int = 16) -> List[Optional[List[int]]]:
+    """Token ids for each strip that passes both tests, else None."""
+    return [r[0] if r is not None and r[1] <= max_nll_per_token and well_formed(decode_ids(r[0])) else None
+            for r in readings(net, strips, batch)]

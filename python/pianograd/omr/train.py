@@ -39,10 +39,22 @@ class OmrTrainConfig:
     seed: int = 0
     threads: int = 0
     n_labelled: int = 0             # pair budget N: works whose images keep their labels (0 = all)
+    real: bool = True               # False: no work keeps its labels (N = 0; synthetic pairs only)
+    synthetic: bool = True          # False: leave the synthetic staves out (the works' pairs only)
     pair_seed: int = 0
     self_train_from: int = 0        # signal (c): pseudo-label unlabelled images from this step (0 = off)
     self_train_every: int = 500
     self_train_max_nll: float = 0.05  # per token, of the greedy reading under CTC
+    self_train_pool: int = 0        # read at most this many unlabelled strips per round (0 = all)
+    # Where pseudo-labels come from: "images" - signal (c), the unlabelled works' staves read by g;
+    # "audio" - signal (b), the audio_works works after the N labelled ones (in the pair order) come
+    # with a recording instead of their labels, and g's readings of them count where h's transcription
+    # of the recording confirms them (omr.audio_pairs); no other unlabelled work is read.
+    pseudo_source: str = "images"
+    audio_works: int = 16           # signal (b): how many score-audio pairs
+    audio_max_nll: float = 0.5      # signal (b): readings less sure than this are not even checked
+    audio_share: float = 1.0        # signal (b): the share of a reading's notes the audio must confirm
+    audio_seed: int = 0             # signal (b): which humanised performance of a work is recorded
     init: str = ""                  # start from these weights (a model file; its shape must match)
 
     def to_dict(self) -> dict:
@@ -98,12 +110,29 @@ class Trainer:
             self.train_set = concat(self.train_set, self.dp.main_first(lambda: build_systems(cfg.data, progress)))
         # The pair budget: N works keep their labels, the others' images are unlabelled. Synthetic
         # staves are engraver pairs, labelled whatever N.
-        works = sorted({m["piece"] for m in self.train_set.meta if not m.get("synthetic")})
+        synthetic = [bool(m.get("synthetic")) for m in self.train_set.meta]
+        works = sorted({m["piece"] for m, syn in zip(self.train_set.meta, synthetic) if not syn})
         keep = set(labelled_subset(works, cfg.n_labelled, cfg.pair_seed)) if cfg.n_labelled else set(works)
-        keep |= {m["piece"] for m in self.train_set.meta if m.get("synthetic")}
-        self.targets: Dict[int, List[int]] = {i: self.train_set.ids[i] for i in range(len(self.train_set))
-                                              if self.train_set.meta[i]["piece"] in keep}
-        self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets]
+        if not cfg.real:
+            keep = set()
+        if cfg.pseudo_source not in ("images", "audio"):
+            raise ValueError(f"omr training: pseudo_source must be images or audio, got {cfg.pseudo_source!r}")
+        self.audio_works: List[str] = []
+        if cfg.pseudo_source == "audio":  # the next works in the pair order: images and audio, no labels
+            order = labelled_subset(works, len(works), cfg.pair_seed)  # labelled_subset's N are its prefix
+            self.audio_works = sorted(order[len(keep):len(keep) + cfg.audio_works])
+            if not self.audio_works:
+                raise ValueError("omr training: pseudo_source audio, but no work is left for score-audio pairs "
+                                 f"({len(keep)} of {len(works)} keep their labels; audio_works {cfg.audio_works})")
+        self.targets: Dict[int, List[int]] = {
+            i: self.train_set.ids[i] for i in range(len(self.train_set))
+            if (cfg.synthetic if synthetic[i] else self.train_set.meta[i]["piece"] in keep)}
+        self.unlabelled = [i for i in range(len(self.train_set)) if i not in self.targets and not synthetic[i]]
+        if self.audio_works:
+            works_set = set(self.audio_works)
+            self.unlabelled = [i for i in self.unlabelled if self.train_set.meta[i]["piece"] in works_set]
+        if not self.targets:
+            raise ValueError("omr training: no labelled strips (real and synthetic both off, or N picks no work)")
         self.pseudo: Dict[int, List[int]] = {}
         self.rng = self.dp.rng(cfg.seed)
         pg.manual_seed(cfg.seed)
@@ -163,18 +192,56 @@ class Trainer:
             **({"rng_by_rank": by_rank} if self.dp.size > 1 else {})})
 
     def _self_train(self) -> dict:
-        """Re-reads every unlabelled strip; the confident, well-formed readings become its labels."""
+        """Re-reads the unlabelled strips (or a fresh sample of self_train_pool of them); the confident,
+        well-formed readings become their labels until the next round."""
         from .self_train import pseudo_labels
 
+        if self.audio_works:
+            return self._audio_round()
         # Each rank reads its share of the unlabelled strips (the ranks hold the same weights); the
         # readings are then pooled, so every rank trains on the same pseudo-labels.
-        mine = self.unlabelled[self.dp.rank::self.dp.size]
+        pool = self.unlabelled
+        if self.cfg.self_train_pool and len(pool) > self.cfg.self_train_pool:
+            # A fresh sample each round, the same on every rank (seeded by the step, not the rank's rng).
+            pick = np.random.default_rng([self.cfg.seed, self.step]).choice(len(pool), self.cfg.self_train_pool,
+                                                                            replace=False)
+            pool = [pool[i] for i in sorted(pick)]
+        mine = pool[self.dp.rank::self.dp.size]
         got = pseudo_labels(self.net, [self.train_set.strips[i] for i in mine], self.cfg.self_train_max_nll)
         pooled = self.dp.gather_json([[i, ids] for i, ids in zip(mine, got) if ids is not None])
         self.pseudo = {int(i): ids for part in pooled for i, ids in sorted(part)}
         self._refresh_usable()
         right = sum(self.pseudo[i] == self.train_set.ids[i] for i in self.pseudo)
         return {"pseudo": len(self.pseudo), "pseudo_exact": right / max(len(self.pseudo), 1)}
+
+    def _audio_round(self) -> dict:
+        """Signal (b): every rank reads the score-audio pairs' staves (the same weights, so the same
+        readings) and keeps what h's transcription of their audio confirms."""
+        from .audio_pairs import audio_pseudo_labels, work_audio_notes
+        from .self_train import readings
+        from .tokens import TokenError, decode_ids, encode_ids
+        from ..data.score import load_score
+
+        if not hasattr(self, "_heard"):
+            self._heard = {w: work_audio_notes(w, self.cfg.audio_seed) for w in self.audio_works}
+            self._bar_q = {w: list(load_score(w).bars) for w in self.audio_works}
+        pool = self.unlabelled
+        got = readings(self.net, [self.train_set.strips[i] for i in pool])
+        toks = [decode_ids(r[0]) if r is not None and r[1] <= self.cfg.audio_max_nll else None for r in got]
+        confirmed = audio_pseudo_labels(toks, [self.train_set.meta[i] for i in pool], self._heard, self._bar_q,
+                                        self.cfg.audio_share)
+        self.pseudo = {}
+        for i, t in zip(pool, confirmed):
+            try:
+                if t is not None:
+                    self.pseudo[i] = encode_ids(t)
+            except TokenError:  # a respelling the vocabulary cannot print
+                pass
+        self._refresh_usable()
+        right = sum(self.pseudo[i] == self.train_set.ids[i] for i in self.pseudo)
+        fixed = sum(c is not None and c != t for c, t in zip(confirmed, toks))
+        return {"pseudo": len(self.pseudo), "pseudo_exact": right / max(len(self.pseudo), 1),
+                "audio_read": sum(t is not None for t in toks), "audio_corrected": fixed}
 
     def run(self) -> dict:
         cfg = self.cfg

@@ -95,15 +95,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    if args.kind == "omr":
+        from ..omr.cli import cmd_experiment_omr
+        return cmd_experiment_omr(args)
     from .config import TrainConfig
     from .experiment import ALL, render_markdown, run_experiment
+
+    if args.arms:
+        raise ValueError("experiment: --arms picks the arms of `experiment omr`; the transcriber's are fixed")
 
     over = {"data": args.data, "threads": args.threads, "seed": args.seed}
     base = TrainConfig.load(args.config, **over) if args.config else \
         TrainConfig.from_dict({k: v for k, v in over.items() if v is not None})
-    budgets = [ALL if x.strip() == "all" else int(x) for x in args.budgets.split(",")]
+    budgets = [ALL if x.strip() == "all" else int(x) for x in (args.budgets or "0,1,4,16,all").split(",")]
     seeds = [int(x) for x in args.seeds.split(",")]
-    doc = run_experiment(base, args.out, budgets, args.pretrain_steps, args.steps, args.test_limit,
+    doc = run_experiment(base, args.out, budgets, args.pretrain_steps or 1000, args.steps or 200, args.test_limit,
                          args.pretrained, quiet=args.quiet, seeds=seeds, heldout=args.heldout, jobs=args.jobs)
     print(render_markdown(doc))
     return 0
@@ -183,17 +189,23 @@ def add_parsers(sub) -> None:
     tu.add_argument("--quiet", "-q", action="store_true")
     tu.set_defaults(func=_cmd_tune)
 
-    ex = sub.add_parser("experiment", help="sample-efficiency experiment: N x {supervised, +synthetic, +loop}")
+    ex = sub.add_parser("experiment", help="sample-efficiency experiment: N x {supervised, +synthetic, +loop}; "
+                                           "'experiment omr': g's, N x {works, +synthetic, +self-training}")
+    ex.add_argument("kind", nargs="?", default="transcription", choices=["transcription", "omr"],
+                    help="which model's experiment (default transcription)")
     ex.add_argument("--config", default=None, help="base training config")
     ex.add_argument("--data", default=None, help="prepared data folder")
     ex.add_argument("--out", required=True, help="report folder (report.md, sample_efficiency.png, cells)")
-    ex.add_argument("--budgets", default="0,1,4,16,all", help="comma-separated pair budgets N ('all': every piece)")
+    ex.add_argument("--budgets", default=None,
+                    help="comma-separated pair budgets N ('all': every piece; default 0,1,4,16,all, omr 0,4,16,all)")
     ex.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (init, batches, which N pieces)")
+    ex.add_argument("--arms", default=None,
+                    help="omr: comma-separated arms (works,synthetic,self_train,audio; default all)")
     ex.add_argument("--heldout", default=None, help="the same pieces played by another piano: also score there")
     ex.add_argument("--jobs", type=int, default=1, help="cells trained in parallel (one thread each)")
-    ex.add_argument("--pretrain-steps", type=int, default=1000)
+    ex.add_argument("--pretrain-steps", type=int, default=None, help="default 1000, omr 4000")
     ex.add_argument("--pretrained", default=None, help="reuse this synthetic-pretrained checkpoint")
-    ex.add_argument("--steps", type=int, default=200, help="training steps per cell")
+    ex.add_argument("--steps", type=int, default=None, help="training steps per cell (default 200, omr 500)")
     ex.add_argument("--test-limit", type=int, default=0, help="first K test excerpts only")
     ex.add_argument("--seed", type=int, default=None)
     ex.add_argument("--threads", type=int, default=None)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..data import load_manifest
 from ..data.cache import atomic_write_json
+from ..experiment_plot import footer
 from .config import TrainConfig
 from .evaluate import evaluate
 from .train import ensure_data, train
@@ -195,10 +196,8 @@ def render_markdown(doc: dict) -> str:
             parts = [f"{ARM_TITLES[a]} {100 * v / best[arm]:.1f}%" for a, v in share.items() if v is not None]
             lines += ["", f"N = 4 against all {all_n} pairs (best all-pairs arm: {ARM_TITLES[arm]}, note F1 "
                       f"{best[arm]:.3f}): " + ", ".join(parts) + " of it."]
-    lines += ["", "![note F1 against N](sample_efficiency.png)", "",
-              f"Total time {doc['seconds']:.0f} s. Regenerate with the command in the README "
-              "(`pianograd experiment ...`); per-cell logs, checkpoints and evaluation reports are in the "
-              "N*_* folders beside this file.", ""]
+    lines += footer("note F1 against N", doc["seconds"], "pianograd experiment ...",
+                    "per-cell logs, checkpoints and evaluation reports")
     return "\n".join(lines)
 
 
@@ -207,28 +206,12 @@ def _plot(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..experiment_plot import arms_against_budget, save
+
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs = doc["budgets"]
-    for arm in ARMS:
-        pts = [(n, _values(doc, n, arm)) for n in xs]
-        pts = [(n, v) for n, v in pts if v is not None]
-        if pts:
-            ax.errorbar([max(n, 0.5) for n, _ in pts], [float(np.mean(v)) for _, v in pts],
-                        yerr=[float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for _, v in pts],
-                        marker="o", capsize=3, label=ARM_TITLES[arm])
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xticks([max(n, 0) for n in xs])
-    ax.set_xticklabels([str(n) for n in xs])
-    ax.set_xlabel("N real (audio, performance) pairs")
-    ax.set_ylabel("note F1 (test)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    arms_against_budget(ax, doc["budgets"], ARMS, ARM_TITLES, lambda n, a: _values(doc, n, a),
+                        "N real (audio, performance) pairs", "note F1 (test)")
+    save(fig, path)
 
 
 def load_report(path: PathLike) -> dict:
