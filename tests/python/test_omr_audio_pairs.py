@@ -77,8 +77,8 @@ def test_confirm_restores_a_missed_accidental_only_where_nothing_else_explains_i
 
 
 def test_respell():
-    assert ap._respell("B3", 1) == "B#3" and ap._respell("C#5", 1) == "C##5" and ap._respell("Eb4", 1) == "E4"
-    assert ap._respell("C##5", 1) is None and ap._respell("r", 1) is None
+    assert ap._respell("B3", 1) == "B#3" and ap._respell("Eb4", 1) == "E4" and ap._respell("C##5", -1) == "C#5"
+    assert ap._respell("C#5", 1) is None and ap._respell("Bb3", -1) is None and ap._respell("r", 1) is None
 
 
 def test_pseudo_labels_work_by_work():

