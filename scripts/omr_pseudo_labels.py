@@ -1,6 +1,7 @@
 """How good are g's pseudo-labels? Signal (c) keeps a reading of an unlabelled staff when g is sure of it
 (CTC NLL per token) and it is well-formed; signal (b) keeps it when h's transcription of the work's
-recording confirms it (pianograd.omr.audio_pairs). This reads the training split's staves of K works with
+recording confirms its notes and its bars are as long as the metre says (pianograd.omr.audio_pairs, as
+the trainer's signal (b) applies it). This reads the training split's staves of K works with
 a model and prints, per filter, how many readings it keeps and how many of those are exactly the label
 (the labels are used here to score the filters only). By default the test split's works in the held-out
 font: the shipped model learned the training works' labels, so its readings of them say little.
@@ -49,8 +50,8 @@ def main(argv=None) -> int:
     from pianograd.omr.tokens import decode_ids
 
     filters = {"confidence (c): NLL <= 0.05, well-formed": [],
-               "audio (b): NLL <= 0.5, every note heard": [],
-               "audio (b): NLL <= 0.5, 90 % of notes heard": [],
+               "audio (b): NLL <= 0.5, well-formed, every note heard": [],
+               "audio (b): NLL <= 0.5, well-formed, 90 % heard": [],
                "audio (b) and confidence (c) together": []}
     total = 0
     for w in progress_bar(works, desc="works"):
@@ -65,20 +66,21 @@ def main(argv=None) -> int:
         metas = [data.meta[i] for i in idx]
         loose = [t if t is not None and v <= 0.5 else None for t, v in zip(toks, nll)]
         sure = [t if t is not None and v <= 0.05 and well_formed(t) else None for t, v in zip(toks, nll)]
-        heard_all = audio_pseudo_labels(loose, metas, heard, bars, 1.0)
-        heard_most = audio_pseudo_labels(loose, metas, heard, bars, 0.9)
+        metre = lambda got: [t if t is not None and well_formed(t) else None for t in got]  # noqa: E731
+        heard_all = metre(audio_pseudo_labels(loose, metas, heard, bars, 1.0))
+        heard_most = metre(audio_pseudo_labels(loose, metas, heard, bars, 0.9))
         both = [h if s is not None else None for h, s in zip(heard_all, sure)]
         for name, kept in zip(filters, (sure, heard_all, heard_most, both)):
             filters[name] += [(k == r, k != t, k != t and k == r) for k, t, r in zip(kept, toks, refs) if k is not None]
     rows = []
     print(f"{a.split} split, {a.fonts} fonts: {len(works)} works, {total} staves; model {a.model or DEFAULT_MODEL}")
-    print(f"{'filter':<46} {'kept':>6} {'exact':>7} {'corrected by the audio (right)':>31}")
+    print(f"{'filter':<52} {'kept':>6} {'exact':>7} {'corrected by the audio (right)':>31}")
     for name, kept in filters.items():
         n = len(kept)
         exact = sum(e for e, _, _ in kept) / max(n, 1)
         changed, right = sum(c for _, c, _ in kept), sum(r for _, _, r in kept)
         rows.append({"filter": name, "kept": n, "exact": exact, "corrected": changed, "corrected_right": right})
-        print(f"{name:<46} {n:>6} {exact:>7.1%} {f'{changed} ({right})':>31}")
+        print(f"{name:<52} {n:>6} {exact:>7.1%} {f'{changed} ({right})':>31}")
     if a.json:
         Path(a.json).write_text(json.dumps({"works": len(works), "staves": total, "rows": rows}, indent=2))
     return 0

@@ -10,7 +10,7 @@
     pianograd transcribe in.wav out.mid transcribes piano audio with the shipped model
     pianograd train transcription ...   trains the transcriber (pianograd.transcription)
     pianograd eval --data D [--model M] scores a transcriber; JSON + Markdown + PNG report
-    pianograd experiment --out R        the sample-efficiency experiment
+    pianograd experiment --out R        the sample-efficiency experiment (h; `experiment omr --config C`: g's)
     pianograd train lm --config C       trains the motion language model (pianograd.lm)
     pianograd lm eval --midi DIR        scores MIDI files with the motion LM and its baselines
     pianograd generate out.mid          continues a prompt with the motion LM (--wav renders it)

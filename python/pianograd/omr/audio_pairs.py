@@ -5,7 +5,8 @@ labels, the transcriber h turns the audio into notes in seconds. g's readings of
 placed at their bars (the work's metre: what a reader gets by counting bars) and aligned to h's notes by
 dynamic time warping on chroma, which maps beats to seconds despite the performer's tempo. A reading
 then becomes a label only where the audio confirms it: every note it reads must be sounding, at its
-pitch, where the alignment puts it. Where a note is a semitone or two off a note h hears there and
+pitch, where the alignment puts it (the trainer also asks that its bars fill the metre, since durations
+are what a recording cannot check). Where a note is a semitone or two off a note h hears there and
 nothing at its own pitch sounds, the note's accidental is corrected (an accidental that g missed,
 g's commonest error, is exactly such a note).
 """

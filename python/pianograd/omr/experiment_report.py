@@ -97,6 +97,9 @@ def render_markdown(doc: dict) -> str:
               f"pairs add {doc.get('audio_works', '')} other works' images with a recording of each instead of "
               "labels. For SER a negative number is a gain."
               + (" Empty cells: " + "; ".join(skipped) + "." if skipped else "")]
+    cell_s = sum(r.get("seconds", 0.0) for r in doc["results"])
+    lines += ["", f"The cells took {cell_s / 60:.0f} min of one core each in all (training and reading the test); "
+              "cells finished by an earlier run of the same command are reused, not run again."]
     lines += footer("SER and note F1 against N", doc["seconds"], "pianograd experiment omr ...",
                     "per-cell logs, checkpoints and results")
     return "\n".join(lines)

@@ -218,7 +218,7 @@ class Trainer:
         """Signal (b): every rank reads the score-audio pairs' staves (the same weights, so the same
         readings) and keeps what h's transcription of their audio confirms."""
         from .audio_pairs import audio_pseudo_labels, work_audio_notes
-        from .self_train import readings
+        from .self_train import readings, well_formed
         from .tokens import TokenError, decode_ids, encode_ids
         from ..data.score import load_score
 
@@ -230,6 +230,9 @@ class Trainer:
         toks = [decode_ids(r[0]) if r is not None and r[1] <= self.cfg.audio_max_nll else None for r in got]
         confirmed = audio_pseudo_labels(toks, [self.train_set.meta[i] for i in pool], self._heard, self._bar_q,
                                         self.cfg.audio_share)
+        # The audio checks pitches and onsets; the metre checks durations (every inner bar full), which a
+        # recording cannot: a reading must pass both. (Every reading helped align the work.)
+        confirmed = [c if c is not None and well_formed(c) else None for c in confirmed]
         self.pseudo = {}
         for i, t in zip(pool, confirmed):
             try:

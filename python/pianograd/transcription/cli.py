@@ -5,7 +5,7 @@
     pianograd eval --model M --data D [--split test]     metrics + JSON/Markdown/PNG report
     pianograd eval omr / train omr                       the OMR model's (pianograd.omr.cli)
     pianograd tune-decoding --model M --data D           decoding thresholds from the validation split
-    pianograd experiment --data D --out R                the sample-efficiency table and plot
+    pianograd experiment --data D --out R                the sample-efficiency table and plot (`experiment omr`: g's)
 """
 from __future__ import annotations
 
