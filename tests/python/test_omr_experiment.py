@@ -128,3 +128,11 @@ def test_cli_runs_the_tiny_experiment(tmp_path, capsys):
     assert cli.main(["experiment", "omr", "--out", str(out)]) == 1
     assert "--config is required" in capsys.readouterr().err
     assert cli.main(["experiment", "omr", "--config", str(TINY), "--data", "x", "--out", str(out)]) == 1
+
+
+def test_unknown_arm_is_refused_before_pretraining(tmp_path):
+    from pianograd.omr.experiment import run_experiment
+
+    with pytest.raises(ValueError, match="unknown arms"):
+        run_experiment(_cfg(), tmp_path, arms=("works", "bogus"), quiet=True)
+    assert not (tmp_path / "pretrain_synthetic").exists()

@@ -3,18 +3,18 @@
 For a work whose images come with a recording (here FluidSynth audio of a humanised performance) but no
 labels, the transcriber h turns the audio into notes in seconds. g's readings of the work's staves are
 placed at their bars (the work's metre: what a reader gets by counting bars) and aligned to h's notes by
-dynamic time warping on chroma, which maps beats to seconds despite the performer's tempo. A reading
+dynamic time warping on pitch-class onsets and sounding notes, which maps beats to seconds despite the
+performer's tempo. A reading
 then becomes a label only where the audio confirms it: every note it reads must be sounding, at its
 pitch, where the alignment puts it (the trainer also asks that its bars fill the metre, since durations
-are what a recording cannot check). Where a note is a semitone or two off a note h hears there and
-nothing at its own pitch sounds, the note's accidental is corrected (an accidental that g missed,
-g's commonest error, is exactly such a note).
+are what a recording cannot check). Where a note is a semitone off a note h hears there, nothing at its
+own pitch sounds and no staff's reading accounts for the heard note, the note's accidental is corrected
+(an accidental that g missed, g's commonest error, is exactly such a note).
 """
 from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

@@ -109,7 +109,7 @@ class Trainer:
         if cfg.data.corpus_systems:
             self.train_set = concat(self.train_set, self.dp.main_first(lambda: build_systems(cfg.data, progress)))
         # The pair budget: N works keep their labels, the others' images are unlabelled. Synthetic
-        # staves are engraver pairs, labelled whatever N.
+        # staves are engraver pairs, labelled whatever N (or left out, cfg.synthetic off).
         synthetic = [bool(m.get("synthetic")) for m in self.train_set.meta]
         works = sorted({m["piece"] for m, syn in zip(self.train_set.meta, synthetic) if not syn})
         keep = set(labelled_subset(works, cfg.n_labelled, cfg.pair_seed)) if cfg.n_labelled else set(works)
@@ -134,6 +134,8 @@ class Trainer:
         if not self.targets:
             raise ValueError("omr training: no labelled strips (real and synthetic both off, or N picks no work)")
         self.pseudo: Dict[int, List[int]] = {}
+        self._heard: Optional[Dict[str, np.ndarray]] = None  # signal (b): h's notes per work, on first use
+        self._bar_q: Dict[str, List[float]] = {}
         self.rng = self.dp.rng(cfg.seed)
         pg.manual_seed(cfg.seed)
         self.net = OmrNet(cfg.channels, cfg.hidden)
@@ -222,7 +224,7 @@ class Trainer:
         from .tokens import TokenError, decode_ids, encode_ids
         from ..data.score import load_score
 
-        if not hasattr(self, "_heard"):
+        if self._heard is None:
             self._heard = {w: work_audio_notes(w, self.cfg.audio_seed) for w in self.audio_works}
             self._bar_q = {w: list(load_score(w).bars) for w in self.audio_works}
         pool = self.unlabelled
