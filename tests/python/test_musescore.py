@@ -53,3 +53,18 @@ def test_missing_musescore_and_bad_resolution_are_clear_errors(monkeypatch):
     monkeypatch.setattr(ms, "musescore_program", lambda: None)
     with pytest.raises(RuntimeError, match="MuseScore 3 is not installed"):
         engrave_work(PIECE)
+
+
+@needs_musescore
+def test_g_reads_a_piano_work_over_several_pages():
+    """The test split's piano work (Chopin's mazurka op. 6/2, three pages in MuseScore, two staves per
+    system, split bars at repeats, no time signature after the first page) read as `pianograd omr`
+    reads it: pages continue the metre, bars are decided across the grand staff, and misread bars take
+    their onsets from the other staff by x. Read 0.15 note F1 before those, 0.73 after."""
+    from pianograd.omr.evaluate import score_musescore
+    from pianograd.omr.model import load_model
+    from pianograd.omr.recognize import DEFAULT_MODEL
+
+    res = score_musescore(load_model(DEFAULT_MODEL), ["chopin/mazurka06-2.krn"], dpi=300, progress=False)
+    assert res["works"][0]["pages"] >= 3
+    assert res["note_f1_onset"] > 0.6, res

@@ -201,56 +201,39 @@ def test_shipped_model_reads_unseen_works_in_an_unseen_font():
     assert f1 >= 0.75, (piece, f1)
 
 
-def test_bar_lengths_are_decided_across_the_staves_of_a_system():
-    """A misread duration in one staff moves the rest of its bar only: each bar starts where the staves
-    (or, when two disagree, the metre) say, and a short bar the staves agree on keeps its length."""
-    from fractions import Fraction as Fr
-
-    from pianograd.omr.recognize import anchor_bars
+def test_tokens_know_where_g_saw_them(piano_page):
+    """Greedy decoding reports the frame of every token it emits: in reading order, inside the strip, and
+    barlines of the two staves of a grand staff at the same place on the page (they cross both)."""
+    from pianograd.omr.recognize import DEFAULT_MODEL, _positions, group_systems, read_strips
+    from pianograd.omr.model import frames, load_model
+    from pianograd.omr.staff import neighbour_limits
     from pianograd.omr.tokens import tokens_to_notes
 
-    def read(seq):
-        marks = []
-        return tokens_to_notes(seq.split(), strict=False, bars=marks), marks
+    g = deskew(piano_page.grey)
+    boxes = find_staves(g)
+    system = group_systems(g, boxes)[0]
+    strips = [staff_strip(g, boxes[i], limits=neighbour_limits(boxes, i)) for i in system]
+    at = []
+    tokens = read_strips(load_model(DEFAULT_MODEL), strips, frames=at)
+    places = []
+    for s, toks, f, i in zip(strips, tokens, at, system):
+        assert f is not None and len(f) == len(toks) and f == sorted(f) and f[-1] < frames(s.shape[1])
+        units, bar_tokens = [], []
+        tokens_to_notes(toks, strict=False, units=units, bar_tokens=bar_tokens)
+        places.append(_positions(boxes[i], f, units, bar_tokens))
+    upper, lower = places
+    assert len(upper.bar_x) == len(lower.bar_x) >= 2
+    assert max(abs(a - b) for a, b in zip(upper.bar_x, lower.bar_x)) < 0.9 * boxes[system[0]].space
 
-    upper = read("time:3/4 C5 1 | D5 3 | E5 1 F5 2 | G5 3")          # a one-beat pickup, then full bars
-    lower = read("time:3/4 C3 1 | D3 1 E3 1/2 | F3 3 | G3 2 A3 1")    # bar 2 misread as 1.5 beats
-    notes, length = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3))
-    assert length == 10
-    assert [(n.pitch, n.onset) for n in notes[1]] == [(48, 0), (50, 1), (52, 2), (53, 4), (55, 7), (57, 9)]
-    assert [(n.pitch, n.onset) for n in notes[0]] == [(72, 0), (74, 1), (76, 4), (77, 5), (79, 7)]
-    # Three staves: the majority's length wins even against the metre.
-    third = read("time:3/4 C4 1 | D4 2 | E4 3 | G4 3")
-    _, length = anchor_bars([lower[0], third[0], third[0]], [lower[1], third[1], third[1]], Fr(3))
-    assert length == 9
-    # Bar counts that differ leave the readings as they are.
-    assert anchor_bars([upper[0], third[0]], [upper[1], read("C4 1 | D4 3")[1]], Fr(3)) is None
 
-
-def test_bar_and_system_lengths_stay_on_the_beat():
-    """A bar both staves misread by a quarter of a beat (a lost dot, a misread tuplet) is put back on the
-    beat grid, so the page's later notes stay on the beat; a pickup (the page's first bar) keeps any
-    length; without a time signature nothing moves."""
+def test_a_later_page_continues_the_score(piano_page):
+    """A page read as a continuation has no pickup and keeps the metre it was given until it reads one."""
     from fractions import Fraction as Fr
 
-    from pianograd.omr.recognize import _system_length, anchor_bars
-    from pianograd.omr.tokens import tokens_to_notes
+    from pianograd.omr.recognize import recognize
 
-    def read(seq):
-        marks = []
-        return tokens_to_notes(seq.split(), strict=False, bars=marks), marks
-
-    upper = read("time:3/4 C5 1/2 | D5 3/2 E5 3/4 F5 1 | G5 3")   # pickup of an eighth; bar 2 read 3.25
-    lower = read("time:3/4 C3 1/2 | D3 3/2 E3 3/4 F3 1 | G3 3")
-    notes, length = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3), Fr(1), free_first=True)
-    assert length == Fr(13, 2)  # 1/2 + 3 + 3
-    assert [n.onset for n in notes[0]][-1] == Fr(7, 2)
-    _, unsnapped = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3))
-    assert unsnapped == Fr(27, 4)
-    _, pickup_snapped = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3), Fr(1))
-    assert pickup_snapped == 7  # the eighth pickup onto a whole beat: what free_first prevents
-    # Staves that cannot be lined up: the chosen staff's length goes onto the grid, after its first bar.
-    readings = [[Fr(1, 2), Fr(7, 2), Fr(61, 8)], [Fr(1, 2), Fr(2)]]
-    assert _system_length(readings, Fr(3), Fr(1), free_first=True) == Fr(15, 2)
-    assert _system_length(readings, Fr(3), Fr(1)) == 8
-    assert _system_length(readings, Fr(3)) == Fr(61, 8)
+    first = recognize(piano_page.grey)
+    assert first.metre == (Fr(4), Fr(1))  # Mozart's K. 545 is in 4/4
+    later = recognize(piano_page.grey, metre=(Fr(3), Fr(1)), continued=True)
+    assert later.pickup_beats == 0 and later.metre == (Fr(4), Fr(1))
+    assert recognize(np.ones((600, 800), np.float32), metre=(Fr(3), Fr(1)), continued=True).metre == (Fr(3), Fr(1))

@@ -5,8 +5,6 @@ placed in beats across systems, and a Performance our piano can play.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -14,8 +12,9 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .staff import StaffBox, deskew, find_staves, neighbour_limits, normalise, staff_strip
-from .tokens import StaffNote, decode_ids, tokens_to_notes
+from .staff import HEIGHT, SPACES, StaffBox, deskew, find_staves, neighbour_limits, normalise, staff_strip
+from .system_timing import StaffPositions, anchor_bars, system_length
+from .tokens import decode_ids, tokens_to_notes
 
 # resolve(): in a development build this file is a symlink to the source tree, where the model lives
 DEFAULT_MODEL = Path(__file__).resolve().with_name("models") / "omr.safetensors"
@@ -43,6 +42,7 @@ class OmrResult:
     pickup_beats: float = 0.0
     length_beats: float = 0.0          # from the first full bar to the end of the last system
     warnings: List[str] = field(default_factory=list)
+    metre: Optional[Tuple[Fraction, Fraction]] = None  # bar and beat unit (quarters) in force at the end
 
     def to_performance(self, tempo_bpm: float = 120.0, velocity: int = 72):
         """Notes in seconds: a quarter note lasts 60/tempo_bpm s; the first full bar starts at 0 s
@@ -120,14 +120,17 @@ def group_systems(grey: np.ndarray, staves: Sequence[StaffBox]) -> List[List[int
 
 def read_strips(model, strips: Sequence[np.ndarray], beam: int = 0,
                 prior: Optional[Callable[[List[int], int], float]] = None, prior_weight: float = 0.0,
-                batch: int = 8) -> List[List[str]]:
+                batch: int = 8, frames: Optional[List[Optional[List[int]]]] = None) -> List[List[str]]:
     """Token sequences for staff strips: greedy CTC decoding, or prefix beam search (beam > 1) with an
-    optional token-level log-prior (the hook for a language model over tokens)."""
+    optional token-level log-prior (the hook for a language model over tokens). `frames`, with greedy
+    decoding, receives per strip the output frame (2 px of the strip each) where each token was
+    emitted: where on the staff g saw it."""
     import pianograd as pg
 
     from .model import batch_strips
 
     out: List[Optional[List[str]]] = [None] * len(strips)
+    where: List[Optional[List[int]]] = [None] * len(strips)
     order = sorted(range(len(strips)), key=lambda i: strips[i].shape[1])
     with pg.no_grad():
         for k in range(0, len(order), batch):
@@ -142,50 +145,71 @@ def read_strips(model, strips: Sequence[np.ndarray], beam: int = 0,
                     out[i] = decode_ids(best[0][0]) if best else []
             else:
                 ids = pg.ctc_greedy_decode(logits, pg.tensor(np.array(lens, np.int64)), 0)
+                best = logits.numpy().argmax(-1) if frames is not None else None
                 for r, i in enumerate(idx):
                     out[i] = decode_ids([int(t) for t in ids[r]])
+                    if best is not None:
+                        path = best[r, :lens[r]]
+                        at = [f for f in range(len(path)) if path[f] != 0 and (f == 0 or path[f] != path[f - 1])]
+                        where[i] = at if len(at) == len(out[i]) else None
+    if frames is not None:
+        frames[:] = where
     return [o or [] for o in out]
 
 
-def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float = 0.0) -> OmrResult:
-    """Notes of a score image (path or array). A page with no staff gives an empty result."""
+def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float = 0.0,
+              metre: Optional[Tuple[Fraction, Fraction]] = None, continued: bool = False) -> OmrResult:
+    """Notes of a score image (path or array). A page with no staff gives an empty result. `continued`
+    reads the page as a later page of a score: its first bar is a whole bar, not a pickup; `metre` (bar
+    and beat unit in quarters, the previous page's result.metre) holds until a time signature is read."""
     from .model import load_model
 
     grey = deskew(load_grey(image))
     if grey.shape[0] < 16 or grey.shape[1] < 16:
-        return OmrResult([], [], [], [], warnings=[f"image of {grey.shape[1]}x{grey.shape[0]} px holds no staff"])
+        return OmrResult([], [], [], [], warnings=[f"image of {grey.shape[1]}x{grey.shape[0]} px holds no staff"],
+                         metre=metre)
     staves = find_staves(grey)
     if not staves:  # a blank page, a photo, text: nothing to read, and no model needed to say so
-        return OmrResult([], [], [], [], warnings=["no five-line staff found"])
+        return OmrResult([], [], [], [], warnings=["no five-line staff found"], metre=metre)
     net = model if model is not None else _default_model()
     if isinstance(net, (str, Path)):
         net = load_model(net)
     systems = group_systems(grey, staves)
     strips = [staff_strip(grey, b, limits=neighbour_limits(staves, i)) for i, b in enumerate(staves)]
-    tokens = read_strips(net, strips, beam, prior, prior_weight)
+    at: List[Optional[List[int]]] = []
+    tokens = read_strips(net, strips, beam, prior, prior_weight, frames=at if beam <= 1 else None)
     notes: List[OmrNote] = []
     t0 = Fraction(0)
     pickup = Fraction(0)
-    bar: Optional[Fraction] = None  # the bar length the time signature in force gives
-    unit: Optional[Fraction] = None  # and its beat unit (a quarter in x/4, an eighth in x/8)
+    # The bar length the time signature in force gives, and its beat unit (a quarter in x/4, an eighth in
+    # x/8). A page that continues a score keeps the metre of the page before: later pages rarely
+    # repeat the time signature, and without it a tie between two staves' readings has no arbiter.
+    bar, unit = metre if metre is not None else (None, None)
+    first = not continued
     for si, members in enumerate(systems):
-        readings, staff_notes = [], []
+        readings, staff_notes, places = [], [], []
         for k, staff in enumerate(members):
             marks: List[Fraction] = []
-            staff_notes.append(tokens_to_notes(tokens[staff], strict=False, bars=marks))
+            units: List[Tuple[Fraction, int]] = []
+            bar_tokens: List[int] = []
+            staff_notes.append(tokens_to_notes(tokens[staff], strict=False, bars=marks, units=units,
+                                               bar_tokens=bar_tokens))
             readings.append(marks)
+            places.append(_positions(staves[staff], at[staff] if at else None, units, bar_tokens))
             ts = next((t for t in tokens[staff] if t.startswith("time:")), None)
             if ts is not None:
                 num, den = ts[5:].split("/")
                 bar, unit = Fraction(int(num) * 4, int(den)), Fraction(4, int(den))
-            if si == 0 and k == 0:
+            if first and si == 0 and k == 0:
                 pickup = _pickup(tokens[staff], marks)
-        # The page's first bar may be a pickup of any length; every later bar holds whole beat units.
-        anchored = anchor_bars(staff_notes, readings, bar, unit, free_first=si == 0)
+        # The score's first bar may be a pickup of any length; every later bar holds whole beat units.
+        free = first and si == 0
+        anchored = anchor_bars(staff_notes, readings, bar, unit, free_first=free, positions=places,
+                               space=float(np.median([staves[s].space for s in members])))
         if anchored is not None:
             staff_notes, length = anchored
         else:
-            length = _system_length(readings, bar, unit, free_first=si == 0)
+            length = system_length(readings, bar, unit, free_first=free)
         for k, ns in enumerate(staff_notes):
             notes += [OmrNote(n.pitch, float(t0 + n.onset), float(n.duration), k, si) for n in ns]
         t0 += length
@@ -193,7 +217,8 @@ def recognize(image, model=None, beam: int = 0, prior=None, prior_weight: float 
         for n in notes:
             n.onset_beats -= float(pickup)
     notes.sort(key=lambda n: (n.onset_beats, n.pitch))
-    return OmrResult(notes, staves, systems, tokens, float(pickup), float(t0 - pickup))
+    return OmrResult(notes, staves, systems, tokens, float(pickup), float(t0 - pickup),
+                     metre=(bar, unit) if bar is not None else None)
 
 
 def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNote], int, List[str], float]:
@@ -202,8 +227,10 @@ def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNot
     the first page's pickup in beats."""
     notes: List[OmrNote] = []
     t0, warnings, staves, first_pickup = 0.0, [], 0, 0.0
+    metre = None
     for k, img in enumerate(images):
-        r = recognize(img, model=model, beam=beam)
+        r = recognize(img, model=model, beam=beam, metre=metre, continued=k > 0)
+        metre = r.metre or metre
         if not r.staves:
             warnings.append(f"{img if isinstance(img, (str, Path)) else f'page {k + 1}'}: no staff found")
         staves += len(r.staves)
@@ -216,69 +243,20 @@ def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNot
     return notes, staves, warnings, first_pickup
 
 
-def _on_grid(q: Fraction, unit: Optional[Fraction]) -> Fraction:
-    """q moved to the nearest whole number of beat units (at least one). A bar, or a bar split at a repeat,
-    holds whole beats; a reading a quarter of a beat off (a misread dot or tuplet) would otherwise put
-    every later note of the page off the beat."""
-    if unit is None or q <= 0:
-        return q
-    return max(unit, unit * round(q / unit))
-
-
-def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[Sequence[Fraction]],
-                bar: Optional[Fraction], unit: Optional[Fraction] = None,
-                free_first: bool = False) -> Optional[Tuple[List[List[StaffNote]], Fraction]]:
-    """Where a system's staves read the same number of bars, each bar's length is decided across them
-    (the length most staves read; on a tie, the time signature's bar, or the longest reading where no
-    time signature has been read), moved onto the beat-unit grid when `unit` is known (but the first bar
-    with free_first, a pickup's), and every staff's notes are moved to start in their bar where that bar
-    starts. One misread duration then displaces the rest of its bar only, not every later bar and
-    system, while pickups and short bars that the staves agree on keep their length. None where the bar
-    counts differ."""
-    if not readings or any(not m for m in readings) or len({len(m) for m in readings}) != 1:
+def _positions(box: StaffBox, frames: Optional[List[int]], units: List[Tuple[Fraction, int]],
+               bar_tokens: List[int]) -> Optional[StaffPositions]:
+    """Page x of a staff's units and barlines from the frames g emitted their first tokens at: a frame is
+    2 strip px, and the strip is the staff from one space left of its lines at HEIGHT / (SPACES spaces)
+    px per image px (staff.staff_strip)."""
+    if frames is None:
         return None
-    starts = [[Fraction(0)] + list(m[:-1]) for m in readings]
-    lengths = [[b - a for a, b in zip(st, m)] for st, m in zip(starts, readings)]
-    agreed: List[Fraction] = []
-    for j in range(len(readings[0])):
-        votes = Counter(ls[j] for ls in lengths)
-        top = max(votes.values())
-        tied = [q for q, c in votes.items() if c == top]
-        # Staves that disagree with no majority: the metre's bar is a better guess than either reading.
-        q = bar if bar is not None and (bar in tied or len(tied) > 1) else max(tied)
-        agreed.append(q if free_first and j == 0 else _on_grid(q, unit))
-    begin = [Fraction(0)]
-    for q in agreed[:-1]:
-        begin.append(begin[-1] + q)
-    out: List[List[StaffNote]] = []
-    for ns, st in zip(staff_notes, starts):
-        moved = []
-        for n in ns:
-            j = max(bisect_right(st, n.onset) - 1, 0)
-            moved.append(StaffNote(n.pitch, begin[j] + (n.onset - st[j]), n.duration))
-        out.append(moved)
-    return out, begin[-1] + agreed[-1]
+    k = HEIGHT / (SPACES * box.space)
+    left = np.floor(box.x0 - 1.0 * box.space)
 
+    def x(i: int) -> float:
+        return float(left + (2 * frames[i] + 1) / k)
 
-def _system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction],
-                   unit: Optional[Fraction] = None, free_first: bool = False) -> Fraction:
-    """The system's duration from the staff read most consistently: the one with the most bars exactly
-    as long as the time signature says (one staff's misread duration must not shift every later
-    system), then the length most staves agree on, then the longest; on the beat-unit grid when `unit`
-    is known (after the first bar with free_first)."""
-    if not readings:
-        return Fraction(0)
-    ends = [m[-1] if m else Fraction(0) for m in readings]
-
-    def full_bars(m: Sequence[Fraction]) -> int:
-        if bar is None or not m:
-            return 0
-        starts = [Fraction(0)] + list(m[:-1])
-        return sum(b - a == bar for a, b in zip(starts, m))
-
-    best, end = max(zip(readings, ends), key=lambda r: (full_bars(r[0]), ends.count(r[1]), r[1]))
-    first = best[0] if free_first and best else Fraction(0)
-    return first + _on_grid(end - first, unit) if end > first else end
+    return StaffPositions([(t, x(i)) for t, i in units], [x(i) for i in bar_tokens])
 
 
 def _pickup(tokens: Sequence[str], marks: Sequence[Fraction]) -> Fraction:

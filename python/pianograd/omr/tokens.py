@@ -129,10 +129,14 @@ class StaffNote:
 
 
 def tokens_to_notes(tokens: Sequence[str], strict: bool = True,
-                    bars: Optional[List[Fraction]] = None) -> List[StaffNote]:
+                    bars: Optional[List[Fraction]] = None,
+                    units: Optional[List[Tuple[Fraction, int]]] = None,
+                    bar_tokens: Optional[List[int]] = None) -> List[StaffNote]:
     """Notes in beats from a staff's tokens. With strict=False (model output), malformed stretches are
     skipped instead of raising: a pitch run with no duration is dropped, a dangling tie is released.
-    `bars`, when given, receives the time of every barline and, last, the end of the staff."""
+    `bars`, when given, receives the time of every barline and, last, the end of the staff; `units`
+    the start time and first token index of every unit (note, chord or rest); `bar_tokens` the token
+    index of every barline counted in `bars`."""
     notes: List[StaffNote] = []
     open_ties: Dict[int, int] = {}  # pitch -> index in notes of the tied note still growing
     t = Fraction(0)
@@ -140,6 +144,7 @@ def tokens_to_notes(tokens: Sequence[str], strict: bool = True,
     pitches: List[Tuple[int, bool]] = []
     rest = False
     joined = False
+    first = 0  # token index where the open unit began
 
     def fail(msg: str) -> None:
         if strict:
@@ -180,6 +185,8 @@ def tokens_to_notes(tokens: Sequence[str], strict: bool = True,
                 continue
             if not joined:
                 end_group(None)
+            if units is not None:
+                units.append((t, first))
             pending.extend((p, q, tie) for p, tie in pitches)
             group_min = q if group_min is None or not joined else min(group_min, q)
             pitches, rest, joined = [], False, False
@@ -199,10 +206,14 @@ def tokens_to_notes(tokens: Sequence[str], strict: bool = True,
                 pitches[-1] = (pitches[-1][0], True)
             continue
         if tok == REST:
+            if not pitches and not rest:
+                first = pos
             rest = True
             continue
         m = pitch_midi(tok)
         if m is not None:
+            if not pitches and not rest:
+                first = pos
             pitches.append((m, False))
             continue
         if pitches or rest:
@@ -213,6 +224,8 @@ def tokens_to_notes(tokens: Sequence[str], strict: bool = True,
                 end_group(None)
                 if bars is not None:
                     bars.append(t)
+                if bar_tokens is not None:
+                    bar_tokens.append(pos)
             continue
         fail(f"unknown token {tok!r} at token {pos}")
     if bars is not None:
