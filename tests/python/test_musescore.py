@@ -60,7 +60,7 @@ def test_g_reads_a_piano_work_over_several_pages():
     """The test split's piano work (Chopin's mazurka op. 6/2, three pages in MuseScore, two staves per
     system, split bars at repeats, no time signature after the first page) read as `pianograd omr`
     reads it: pages continue the metre, bars are decided across the grand staff, and misread bars take
-    their onsets from the other staff by x. Read 0.15 note F1 before those, 0.73 after."""
+    their onsets from the other staff by x. Read 0.15 note F1 before those, 0.79 after."""
     from pianograd.omr.evaluate import score_musescore
     from pianograd.omr.model import load_model
     from pianograd.omr.recognize import DEFAULT_MODEL

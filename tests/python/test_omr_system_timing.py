@@ -136,3 +136,42 @@ def test_barlines_one_staff_imagined_or_missed_are_settled_by_the_page():
     assert fixed is not None and fixed[0] == [[3, 6, 9], [3, 6, 9]] and fixed[1][1].bar_x == [401, 499]
     # Without positions, the counts still differ and nothing is lined up.
     assert anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(3), Fr(1)) is None
+
+
+def test_whole_bar_rests_vote_for_the_metre():
+    """A whole-bar rest looks the same in every metre, so the duration g reads for it (here 3 in 4/4) is a
+    guess: staves that hold one rest of at least half a bar vote for the metre's bar, and two resting
+    choir staves no longer outvote the piano staff that plays. A short single rest (a quarter) counts."""
+    space = 10.0
+    rest_a = _read_at("time:4/4 r 3 | r 3", [110, 310], [300])
+    rest_b = _read_at("time:4/4 r 3 | r 3", [110, 310], [300])
+    piano = _read_at("time:4/4 C4 4 | D4 1 E4 2", [100, 310, 400], [300])
+    staves = [rest_a, rest_b, piano]
+    out, length = anchor_bars([s[0] for s in staves], [s[1] for s in staves], Fr(4), Fr(1),
+                              positions=[s[2] for s in staves], space=space)
+    assert length == 8 and [(n.pitch, n.onset) for n in out[2]] == [(60, 0), (62, 4), (64, 5)]
+    # Without positions the staves' readings vote as read.
+    _, length = anchor_bars([s[0] for s in staves], [s[1] for s in staves], Fr(4), Fr(1))
+    assert length == 6
+    quarter = _read_at("time:3/4 C5 3 | r 1", [100, 310], [300])
+    lower = _read_at("time:3/4 C3 3 | D3 1", [100, 310], [300])
+    _, length = anchor_bars([quarter[0], lower[0]], [quarter[1], lower[1]], Fr(3), Fr(1),
+                            positions=[quarter[2], lower[2]], space=space)
+    assert length == 4
+
+
+def test_a_pickup_is_told_from_a_whole_first_bar_by_its_width():
+    """The staves read the first bar as a half beat and as one beat. Its width from its first note to
+    its barline, at the system's px per beat, says a half-beat pickup; a first bar printed as wide as
+    the others is a whole bar whatever the staves read."""
+    space = 10.0
+    upper = _read_at("time:2/4 r 1/2 | C5 2 | D5 2 | E5 2", [100, 160, 360, 560], [150, 350, 550])
+    lower = _read_at("time:2/4 C3 1 | C3 2 | D3 2 | E3 2", [100, 160, 360, 560], [150, 350, 550])
+    out, length = anchor_bars([upper[0], lower[0]], [upper[1], lower[1]], Fr(2), Fr(1), free_first=True,
+                              positions=[upper[2], lower[2]], space=space)
+    assert length == Fr(13, 2) and [n.onset for n in out[1]] == [0, Fr(1, 2), Fr(5, 2), Fr(9, 2)]
+    wide = [_read_at(seq, [20, 160, 360, 560], [150, 350, 550])
+            for seq in ("time:2/4 r 1/2 | C5 2 | D5 2 | E5 2", "time:2/4 C3 1 | C3 2 | D3 2 | E3 2")]
+    _, length = anchor_bars([w[0] for w in wide], [w[1] for w in wide], Fr(2), Fr(1), free_first=True,
+                            positions=[w[2] for w in wide], space=space)
+    assert length == 8

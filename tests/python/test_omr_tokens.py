@@ -139,3 +139,26 @@ def test_page_reference_follows_the_printed_bars():
     score = converter.parse(str(corpus_file("bach/bwv269.mxl")))
     ms = list(score.parts[0].getElementsByClass(stream.Measure))[:8]
     assert printed_bar_starts(score.parts, 8) == [F(m.offset).limit_denominator(96) - F(ms[0].offset) for m in ms]
+
+
+def test_a_pickup_padded_in_front_starts_at_its_first_printed_note():
+    """Some encodings fill a pickup bar with an unprinted rest in front of the notes; the printed timeline
+    starts at the first printed note, and the next bar starts where the pickup's printed notes end."""
+    from fractions import Fraction as Fr
+
+    from music21 import meter, note, stream
+
+    from pianograd.omr.encode import printed_bar_starts, staff_notes
+
+    part = stream.Part()
+    pickup = stream.Measure(number=0)
+    pickup.append(meter.TimeSignature("2/4"))
+    hidden = note.Rest(quarterLength=0.25)
+    hidden.style.hideObjectOnPrint = True
+    pickup.append([hidden, note.Note("C#5", quarterLength=0.5)])
+    bar = stream.Measure(number=1)
+    bar.append([note.Note("D5", quarterLength=1), note.Note("E5", quarterLength=1)])
+    part.append([pickup, bar])
+    starts = printed_bar_starts([part], 2)
+    assert starts == [Fr(-1, 4), Fr(1, 2)]
+    assert [(n.pitch, n.onset) for n in staff_notes(part, 0, 1, starts)] == [(73, 0), (74, Fr(1, 2)), (76, Fr(3, 2))]

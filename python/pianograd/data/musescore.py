@@ -39,22 +39,14 @@ def engrave_work(piece: str, dpi: int = 300, timeout_s: float = 180.0) -> Engrav
     """Every page of a corpus work as MuseScore 3 engraves its MusicXML (lyrics kept: they are part of
     what a page shows), with the notes of the whole work. Raises RuntimeError when MuseScore is missing
     or fails."""
-    from music21 import converter, stream
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-    from ..omr.encode import printed_bar_starts, staff_notes
     from ..omr.recognize import load_grey
-    from .score import corpus_file
 
     prog = musescore_program()
     if prog is None:
         raise RuntimeError("MuseScore 3 is not installed (Debian: apt-get install musescore3)")
     if not 30 <= dpi <= 1200:
         raise ValueError(f"engrave_work: dpi must be in [30, 1200], got {dpi}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        xml = GeneralObjectExporter(converter.parse(str(corpus_file(piece)))).parse()
-        back = converter.parseData(xml.decode("utf-8"), format="musicxml")
+    xml, back = _musicxml(piece)
     with tempfile.TemporaryDirectory(prefix="pg_mscore_") as d:
         src, out = Path(d) / "score.musicxml", Path(d) / "page.png"
         src.write_bytes(xml)
@@ -67,8 +59,34 @@ def engrave_work(piece: str, dpi: int = 300, timeout_s: float = 180.0) -> Engrav
             tail = (run.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
             raise RuntimeError(f"MuseScore could not engrave {piece} (exit {run.returncode}): {' | '.join(tail)}")
         pages = [load_grey(str(f)) for f in files]
+    notes, n_bars = work_notes(piece, back)
+    return EngravedWork(pages, notes, n_bars)
+
+
+def _musicxml(piece: str):
+    """The work as the MusicXML MuseScore is given, and that MusicXML read back (what MuseScore prints)."""
+    from music21 import converter
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    from .score import corpus_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xml = GeneralObjectExporter(converter.parse(str(corpus_file(piece)))).parse()
+        return xml, converter.parseData(xml.decode("utf-8"), format="musicxml")
+
+
+def work_notes(piece: str, back=None) -> Tuple[List[Tuple[int, float, float, int]], int]:
+    """The reference of a MuseScore-engraved work: its notes (pitch, onset, duration in quarters, part),
+    timed by printed bars (omr.encode.printed_bar_starts), and its number of bars."""
+    from music21 import stream
+
+    from ..omr.encode import printed_bar_starts, staff_notes
+
+    if back is None:
+        back = _musicxml(piece)[1]
     n_bars = len(list(back.parts[0].getElementsByClass(stream.Measure)))
     starts = printed_bar_starts(back.parts, n_bars)
     notes = [(n.pitch, float(n.onset), float(n.duration), k)
              for k, part in enumerate(back.parts) for n in staff_notes(part, 0, n_bars - 1, starts)]
-    return EngravedWork(pages, sorted(notes, key=lambda x: (x[1], x[0])), n_bars)
+    return sorted(notes, key=lambda x: (x[1], x[0])), n_bars

@@ -276,16 +276,18 @@ def staff_notes(part, first: int = 0, last: Optional[int] = None,
 
 def printed_bar_starts(parts: Sequence, n_bars: int) -> List[Fraction]:
     """Where each of the first n_bars bars starts when every bar lasts as long as what is printed in it:
-    the latest end of a visible note or rest over all parts. Encodings pad a bar split at a repeat (two
-    beats before the sign, one after) with unprinted rests to a full bar each; a reader sees, and a player
-    plays, the two halves as one bar, so the padding would put silence into the page's timeline that no
-    image shows. A bar with nothing printed keeps its length."""
+    from the earliest start to the latest end of a visible note or rest over all parts. Encodings pad a
+    bar split at a repeat (two beats before the sign, one after) with unprinted rests to a full bar
+    each, and some pad a pickup in front with an unprinted rest; a reader sees, and a player plays, only
+    what is printed, so the padding would put silence into the page's timeline that no image shows. A
+    bar's notes lie at its start plus their offset in the bar, so a bar padded in front starts before
+    the previous bar ends (the first bar before 0). A bar with nothing printed keeps its length."""
     from music21 import note, stream
 
-    lengths: List[Fraction] = []
+    spans: List[Tuple[Fraction, Fraction]] = []
     per_part = [list(p.getElementsByClass(stream.Measure))[:n_bars] for p in parts]
     for j in range(max((len(ms) for ms in per_part), default=0)):
-        full, seen = Fraction(0), Fraction(0)
+        full, seen, lead = Fraction(0), Fraction(0), None
         for ms in per_part:
             if j >= len(ms):
                 continue
@@ -294,9 +296,12 @@ def printed_bar_starts(parts: Sequence, n_bars: int) -> List[Fraction]:
             for el in m.recurse().notesAndRests:
                 if el.duration.isGrace or (isinstance(el, note.Rest) and el.style.hideObjectOnPrint):
                     continue
-                seen = max(seen, _q(el.getOffsetInHierarchy(m)) + _q(el.duration.quarterLength))
-        lengths.append(seen if seen > 0 else full)
-    out = [Fraction(0)]
-    for q in lengths[:-1]:
-        out.append(out[-1] + q)
-    return out[:len(lengths)]
+                at = _q(el.getOffsetInHierarchy(m))
+                seen = max(seen, at + _q(el.duration.quarterLength))
+                lead = at if lead is None else min(lead, at)
+        spans.append((lead, seen) if seen > 0 else (Fraction(0), full))
+    out, t = [], Fraction(0)
+    for lead, seen in spans:
+        out.append(t - lead)
+        t += seen - lead
+    return out

@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -50,15 +50,22 @@ def on_grid(q: Fraction, unit: Optional[Fraction]) -> Fraction:
 
 
 def agreed_bars(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction], unit: Optional[Fraction] = None,
-                free_first: bool = False) -> Optional[List[Fraction]]:
+                free_first: bool = False, silent: Optional[Sequence[Set[int]]] = None,
+                pickup: Optional[Callable[[List[Fraction]], Fraction]] = None) -> Optional[List[Fraction]]:
     """Each bar's length across staves that read the same number of bars (None where the counts differ).
-    The length most staves read; on a tie, what completes the next bar to the metre's bar where the
+    The length most staves read, where a staff that holds a single rest of at least half a bar (`silent`:
+    per staff, the bars with a single rest) votes for the metre's bar: a whole-bar rest fills any bar and
+    looks the same in every metre, so the duration g gives it is a guess, and in a choir's or a song's
+    score such staves can outnumber the ones that play. On a tie, what completes the next bar to the metre's bar where the
     staves agree that bar is short (a bar split at a repeat sign prints its beats on both sides), else
-    the metre's bar, else the longest reading; on the beat-unit grid (but the first bar with free_first,
-    a pickup's)."""
+    the metre's bar, else the longest reading; on the beat-unit grid (but the first bar with
+    free_first, a pickup's)."""
     if not readings or any(not m for m in readings) or len({len(m) for m in readings}) != 1:
         return None
     lengths = [[b - a for a, b in zip([Fraction(0)] + list(m[:-1]), m)] for m in readings]
+    if silent and bar is not None:
+        lengths = [[bar if j in rests and 2 * q >= bar else q for j, q in enumerate(ls)]
+                   for ls, rests in zip(lengths, silent)]
     ties: List[List[Fraction]] = []
     for j in range(len(readings[0])):
         votes = Counter(ls[j] for ls in lengths)
@@ -77,6 +84,8 @@ def agreed_bars(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction],
         else:
             q = max(tied)
         agreed.append(q if free_first and j == 0 else on_grid(q, unit))
+    if free_first and pickup is not None and len(ties[0]) > 1:
+        agreed[0] = pickup(agreed)
     return agreed
 
 
@@ -93,7 +102,9 @@ def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[S
         fixed = reconcile_barlines(readings, positions, space, bar)
         if fixed is not None:
             readings, positions = fixed
-    agreed = agreed_bars(readings, bar, unit, free_first)
+    silent = _silent_bars(staff_notes, readings, positions) if with_x else None
+    agreed = agreed_bars(readings, bar, unit, free_first, silent,
+                         pickup=(lambda ag: _pickup_by_x(readings, positions, ag, bar)) if with_x else None)
     if agreed is None:
         return None
     begin = [Fraction(0)]
@@ -184,6 +195,50 @@ def reconcile_barlines(readings: Sequence[Sequence[Fraction]], positions: Sequen
     if len({len(m) for m in fixed}) != 1:
         return None
     return fixed, [StaffPositions(list(p.units), [x for _, x in bl]) for p, bl in zip(positions, bars_at)]
+
+
+def _silent_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[Sequence[Fraction]],
+                 positions: Sequence[StaffPositions]) -> List[Set[int]]:
+    """Per staff, the bars that hold one unit and no note: a single rest."""
+    out = []
+    for ns, m, pos in zip(staff_notes, readings, positions):
+        starts = [Fraction(0)] + list(m[:-1])
+        count = Counter(max(bisect_right(starts, t) - 1, 0) for t, _ in pos.units)
+        sounding = {max(bisect_right(starts, n.onset) - 1, 0) for n in ns}
+        out.append({j for j in range(len(m)) if count[j] == 1 and j not in sounding})
+    return out
+
+
+def _pickup_by_x(readings: Sequence[Sequence[Fraction]], positions: Sequence[StaffPositions],
+                 agreed: List[Fraction], bar: Optional[Fraction]) -> Fraction:
+    """The first bar's length where the staves read it differently, from its width on the page: from
+    its first note to its barline, at the px per beat the system's later bars show over the same span.
+    A pickup must look clearly shorter than a bar (at most 0.6 of one: a bar of long notes is printed
+    narrower per beat than one of short notes) to be read as one, and is then the
+    reading nearest to that width; otherwise the first bar is whole. Either is common (an eighth's
+    pickup read as a quarter, a full first bar with a misread note), and only the page tells them apart."""
+    if bar is None or len(agreed) < 2:
+        return agreed[0]
+    widths, rates = [], []
+    for k, m in enumerate(readings):
+        pos = positions[k]
+        if len(pos.bar_x) < 1:
+            continue
+        for j, (a, b) in enumerate(zip([Fraction(0)] + list(m[:-1]), m[:len(pos.bar_x)])):
+            x0 = min((x for t, x in pos.units if a <= t < b), default=None)
+            if x0 is None or pos.bar_x[j] <= x0:
+                continue
+            if j == 0:
+                widths.append(pos.bar_x[0] - x0)
+            else:
+                rates.append((pos.bar_x[j] - x0) / float(agreed[j]))
+    if not widths or not rates:
+        return agreed[0]
+    beats = float(np.median(widths)) / float(np.median(rates))
+    short = sorted({m[0] for m in readings if 0 < m[0] < bar})
+    if beats > 0.6 * float(bar) or not short:
+        return bar
+    return min(short, key=lambda q: abs(np.log(float(q) / beats)))
 
 
 def _align_by_x(own: Sequence[Sequence[StaffNote]], moved: List[List[StaffNote]],
