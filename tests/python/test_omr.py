@@ -237,3 +237,21 @@ def test_a_later_page_continues_the_score(piano_page):
     later = recognize(piano_page.grey, metre=(Fr(3), Fr(1)), continued=True)
     assert later.pickup_beats == 0 and later.metre == (Fr(4), Fr(1))
     assert recognize(np.ones((600, 800), np.float32), metre=(Fr(3), Fr(1)), continued=True).metre == (Fr(3), Fr(1))
+
+
+def test_page_x_inverts_the_strip_geometry(piano_page):
+    """A barline's column in a staff's strip maps back to its column on the page (staff.page_x mirrors
+    staff_strip's crop and scale), within one strip pixel's width."""
+    from pianograd.omr.staff import page_x
+
+    g = deskew(piano_page.grey)
+    box = find_staves(g)[0]
+    page = g.copy()
+    col = int(box.x0 + 0.6 * (box.x1 - box.x0))
+    page[int(box.lines[0]) - 3:int(box.lines[4]) + 4, col:col + 3] = 0.0   # a 3 px vertical stroke
+    strip = staff_strip(page, box).astype(np.float32)
+    base = staff_strip(g, box).astype(np.float32)
+    dark = np.flatnonzero((base - strip).sum(axis=0) > 0.5 * 255 * 10)
+    assert dark.size
+    centre = page_x(box, float(dark.mean()) + 0.5)
+    assert abs(centre - (col + 1.5)) <= box.space * 12 / 64 + 0.5

@@ -59,9 +59,12 @@ class OmrNet(nn.Module):
         return self.out(pg.concat([fwd, bwd], 2))  # [B, T, V] logits
 
 
+FRAME_PX = 2  # strip columns per output frame (the one 2x2 pool)
+
+
 def frames(width: int) -> int:
     """Output frames for a strip `width` px wide (one 2x2 pool)."""
-    return width // 2
+    return width // FRAME_PX
 
 
 def batch_strips(strips: Sequence[np.ndarray], pad_to: int = 8) -> Tuple[np.ndarray, List[int]]:

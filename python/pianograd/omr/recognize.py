@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .staff import HEIGHT, SPACES, StaffBox, deskew, find_staves, neighbour_limits, normalise, staff_strip
+from .staff import StaffBox, deskew, find_staves, neighbour_limits, normalise, page_x, staff_strip
 from .system_timing import StaffPositions, anchor_bars, system_length
 from .tokens import decode_ids, tokens_to_notes
 
@@ -245,16 +245,14 @@ def read_pages(images: Sequence, model=None, beam: int = 0) -> Tuple[List[OmrNot
 
 def _positions(box: StaffBox, frames: Optional[List[int]], units: List[Tuple[Fraction, int]],
                bar_tokens: List[int]) -> Optional[StaffPositions]:
-    """Page x of a staff's units and barlines from the frames g emitted their first tokens at: a frame is
-    2 strip px, and the strip is the staff from one space left of its lines at HEIGHT / (SPACES spaces)
-    px per image px (staff.staff_strip)."""
+    """Page x of a staff's units and barlines: the centre of the output frame g emitted each one's first
+    token at, mapped back from the strip to the page."""
     if frames is None:
         return None
-    k = HEIGHT / (SPACES * box.space)
-    left = np.floor(box.x0 - 1.0 * box.space)
+    from .model import FRAME_PX
 
     def x(i: int) -> float:
-        return float(left + (2 * frames[i] + 1) / k)
+        return page_x(box, FRAME_PX * frames[i] + FRAME_PX / 2)
 
     return StaffPositions([(t, x(i)) for t, i in units], [x(i) for i in bar_tokens])
 

@@ -13,6 +13,7 @@ import numpy as np
 
 HEIGHT = 64          # model input height, px
 SPACES = 12.0        # staff spaces in the strip
+LEFT_SPACES = 1.0    # the strip starts this many spaces left of the staff lines (a clef's overhang)
 SPACE_PX = HEIGHT / SPACES
 
 
@@ -232,7 +233,7 @@ def staff_strip(grey: np.ndarray, box: StaffBox, jitter: Optional[np.random.Gene
         shift_j = float(jitter.uniform(-0.4, 0.4)) * sp
     half = SPACES / 2 * sp * scale_j
     top, bot = c + shift_j - half, c + shift_j + half
-    x0, x1 = box.x0 - 1.0 * sp, box.x1 + 0.5 * sp
+    x0, x1 = box.x0 - LEFT_SPACES * sp, box.x1 + 0.5 * sp
     k = HEIGHT / (bot - top)
     out_w = max(8, int(round((x1 - x0) * k)))
     t, b, l, r = int(np.floor(top)), int(np.ceil(bot)), int(np.floor(x0)), int(np.ceil(x1))
@@ -252,3 +253,10 @@ def staff_strip(grey: np.ndarray, box: StaffBox, jitter: Optional[np.random.Gene
     # Pillow's resize filters with a support widened by the reduction, so small notation does not alias.
     strip = Image.fromarray(win, mode="L").resize((out_w, HEIGHT), Image.Resampling.BILINEAR)
     return np.asarray(strip, dtype=np.uint8)
+
+
+def page_x(box: StaffBox, strip_px: float) -> float:
+    """Image column of a column of the unjittered strip of `box` (staff_strip): the strip starts at the
+    image column LEFT_SPACES spaces left of the staff lines and has HEIGHT / (SPACES spaces) px per
+    image px."""
+    return float(np.floor(box.x0 - LEFT_SPACES * box.space) + strip_px * SPACES * box.space / HEIGHT)

@@ -40,6 +40,16 @@ class StaffPositions:
     bar_x: List[float]
 
 
+def _bar_starts(marks: Sequence[Fraction]) -> List[Fraction]:
+    """Where each bar of a reading starts, from its barline times (the last mark is the staff's end)."""
+    return [Fraction(0)] + list(marks[:-1])
+
+
+def _bar_of(starts: Sequence[Fraction], t: Fraction) -> int:
+    """Index of the bar that holds time t (a time before the first barline is in the first bar)."""
+    return max(bisect_right(starts, t) - 1, 0)
+
+
 def on_grid(q: Fraction, unit: Optional[Fraction]) -> Fraction:
     """q moved to the nearest whole number of beat units (at least one). A bar, or a bar split at a repeat,
     holds whole beats; a reading a quarter of a beat off (a misread dot or tuplet) would otherwise put
@@ -62,7 +72,7 @@ def agreed_bars(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction],
     free_first, a pickup's)."""
     if not readings or any(not m for m in readings) or len({len(m) for m in readings}) != 1:
         return None
-    lengths = [[b - a for a, b in zip([Fraction(0)] + list(m[:-1]), m)] for m in readings]
+    lengths = [[b - a for a, b in zip(_bar_starts(m), m)] for m in readings]
     if silent and bar is not None:
         lengths = [[bar if j in rests and 2 * q >= bar else q for j, q in enumerate(ls)]
                    for ls, rests in zip(lengths, silent)]
@@ -110,12 +120,12 @@ def anchor_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[S
     begin = [Fraction(0)]
     for q in agreed[:-1]:
         begin.append(begin[-1] + q)
-    starts = [[Fraction(0)] + list(m[:-1]) for m in readings]
+    starts = [_bar_starts(m) for m in readings]
     out: List[List[StaffNote]] = []
     for k, (ns, st) in enumerate(zip(staff_notes, starts)):
         moved = []
         for n in ns:
-            j = max(bisect_right(st, n.onset) - 1, 0)
+            j = _bar_of(st, n.onset)
             moved.append(StaffNote(n.pitch, begin[j] + (n.onset - st[j]), n.duration))
         out.append(moved)
     if with_x:
@@ -202,9 +212,9 @@ def _silent_bars(staff_notes: Sequence[Sequence[StaffNote]], readings: Sequence[
     """Per staff, the bars that hold one unit and no note: a single rest."""
     out = []
     for ns, m, pos in zip(staff_notes, readings, positions):
-        starts = [Fraction(0)] + list(m[:-1])
-        count = Counter(max(bisect_right(starts, t) - 1, 0) for t, _ in pos.units)
-        sounding = {max(bisect_right(starts, n.onset) - 1, 0) for n in ns}
+        starts = _bar_starts(m)
+        count = Counter(_bar_of(starts, t) for t, _ in pos.units)
+        sounding = {_bar_of(starts, n.onset) for n in ns}
         out.append({j for j in range(len(m)) if count[j] == 1 and j not in sounding})
     return out
 
@@ -224,7 +234,7 @@ def _pickup_by_x(readings: Sequence[Sequence[Fraction]], positions: Sequence[Sta
         pos = positions[k]
         if len(pos.bar_x) < 1:
             continue
-        for j, (a, b) in enumerate(zip([Fraction(0)] + list(m[:-1]), m[:len(pos.bar_x)])):
+        for j, (a, b) in enumerate(zip(_bar_starts(m), m[:len(pos.bar_x)])):
             x0 = min((x for t, x in pos.units if a <= t < b), default=None)
             if x0 is None or pos.bar_x[j] <= x0:
                 continue
@@ -245,7 +255,7 @@ def _align_by_x(own: Sequence[Sequence[StaffNote]], moved: List[List[StaffNote]]
                 readings: Sequence[Sequence[Fraction]], agreed: List[Fraction], begin: List[Fraction],
                 positions: Sequence[StaffPositions], space: float,
                 unit: Optional[Fraction]) -> List[List[StaffNote]]:
-    starts = [[Fraction(0)] + list(m[:-1]) for m in readings]
+    starts = [_bar_starts(m) for m in readings]
     right = [[m[j] - st[j] == agreed[j] for j in range(len(agreed))] for m, st in zip(readings, starts)]
     if all(all(r) for r in right) or not any(any(r) for r in right):
         return moved
@@ -253,7 +263,7 @@ def _align_by_x(own: Sequence[Sequence[StaffNote]], moved: List[List[StaffNote]]
     partners: List[List[Tuple[float, Fraction]]] = [[] for _ in agreed]
     for k, pos in enumerate(positions):
         for t, x in pos.units:
-            j = max(bisect_right(starts[k], t) - 1, 0)
+            j = _bar_of(starts[k], t)
             if right[k][j]:
                 partners[j].append((x, begin[j] + (t - starts[k][j])))
         for j, x in enumerate(pos.bar_x[:len(agreed)]):
@@ -269,7 +279,7 @@ def _align_by_x(own: Sequence[Sequence[StaffNote]], moved: List[List[StaffNote]]
             where.setdefault(t, x)
         bars_notes: Dict[int, List[int]] = {}
         for i, n in enumerate(ns):
-            bars_notes.setdefault(max(bisect_right(starts[k], n.onset) - 1, 0), []).append(i)
+            bars_notes.setdefault(_bar_of(starts[k], n.onset), []).append(i)
         result = list(moved[k])
         for j, idx in bars_notes.items():
             if right[k][j] or not partners[j]:
@@ -345,7 +355,7 @@ def system_length(readings: Sequence[Sequence[Fraction]], bar: Optional[Fraction
     def full_bars(m: Sequence[Fraction]) -> int:
         if bar is None or not m:
             return 0
-        starts = [Fraction(0)] + list(m[:-1])
+        starts = _bar_starts(m)
         return sum(b - a == bar for a, b in zip(starts, m))
 
     best, end = max(zip(readings, ends), key=lambda r: (full_bars(r[0]), ends.count(r[1]), r[1]))
